@@ -1,0 +1,177 @@
+// The one way rs-server speaks HTTP to an OpenStack service: timeouts, bounded retries on
+// idempotent calls, and every failure mapped to the closed set of CloudError kinds.
+
+export type CloudErrorKind =
+  | "not_found"
+  | "conflict"
+  | "quota_exceeded"
+  | "bad_request"
+  | "unauthorized"
+  | "forbidden"
+  | "unavailable";
+
+export class CloudError extends Error {
+  constructor(
+    readonly kind: CloudErrorKind,
+    message: string,
+    readonly service: string,
+    readonly status?: number,
+    readonly headers?: Headers,
+  ) {
+    super(message);
+    this.name = "CloudError";
+  }
+}
+
+export function isCloudError(err: unknown, kind?: CloudErrorKind): err is CloudError {
+  return err instanceof CloudError && (kind === undefined || err.kind === kind);
+}
+
+/** Pulls the human message out of any OpenStack error body shape. */
+export function openstackErrorMessage(body: unknown): string | undefined {
+  if (!body || typeof body !== "object") return undefined;
+  for (const value of Object.values(body as Record<string, unknown>)) {
+    if (value && typeof value === "object") {
+      const m = (value as Record<string, unknown>).message;
+      if (typeof m === "string") return m;
+    }
+  }
+  const m = (body as Record<string, unknown>).message;
+  return typeof m === "string" ? m : undefined;
+}
+
+const QUOTA_RE = /quota|limit exceeded|exceeded/i;
+
+export function classify(status: number, message: string): CloudErrorKind {
+  if (status === 404) return "not_found";
+  if (status === 409) return QUOTA_RE.test(message) && /quota/i.test(message) ? "quota_exceeded" : "conflict";
+  if (status === 413) return "quota_exceeded";
+  if (status === 403) return /quota/i.test(message) ? "quota_exceeded" : "forbidden";
+  if (status === 401) return "unauthorized";
+  if (status >= 400 && status < 500) return "bad_request";
+  return "unavailable";
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  query?: Record<string, string | number | boolean | string[] | undefined>;
+  headers?: Record<string, string>;
+  /** Retry on network errors and 5xx. Defaults to true for GET/HEAD/PUT/DELETE. */
+  idempotent?: boolean;
+  /** Raw mode: do not throw on these statuses, return them. */
+  acceptStatus?: number[];
+}
+
+export interface HttpResponse<T> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export interface ServiceHttpOptions {
+  service: string;
+  /** Resolves the service's base URL (from the catalog). */
+  endpoint: () => Promise<string>;
+  /** Resolves a valid token; `force` asks for a fresh one after a 401. */
+  token?: (force?: boolean) => Promise<string>;
+  headers?: Record<string, string>;
+  timeoutMs: number;
+  retries: number;
+}
+
+export function buildQuery(query: RequestOptions["query"]): string {
+  if (!query) return "";
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) {
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const item of v) params.append(k, item);
+    else params.append(k, String(v));
+  }
+  const s = params.toString();
+  return s ? `?${s}` : "";
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class ServiceHttp {
+  constructor(readonly opts: ServiceHttpOptions) {}
+
+  async request<T = any>(method: string, path: string, options: RequestOptions = {}): Promise<HttpResponse<T>> {
+    const idempotent = options.idempotent ?? method !== "POST";
+    const attempts = idempotent ? this.opts.retries + 1 : 1;
+    let lastError: unknown;
+    let reauthed = false;
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (attempt > 0) await sleep(Math.min(2000, 100 * 2 ** attempt));
+      try {
+        return await this.once<T>(method, path, options, false);
+      } catch (err) {
+        if (isCloudError(err, "unauthorized") && this.opts.token && !reauthed) {
+          reauthed = true;
+          try {
+            return await this.once<T>(method, path, options, true);
+          } catch (again) {
+            lastError = again;
+          }
+        } else lastError = err;
+        if (!isCloudError(lastError, "unavailable")) throw lastError;
+      }
+    }
+    throw lastError;
+  }
+
+  private async once<T>(method: string, path: string, options: RequestOptions, freshToken: boolean) {
+    const base = (await this.opts.endpoint()).replace(/\/+$/, "");
+    const url = `${base}${path}${buildQuery(options.query)}`;
+    const headers: Record<string, string> = { Accept: "application/json", ...this.opts.headers, ...options.headers };
+    if (this.opts.token) headers["X-Auth-Token"] = await this.opts.token(freshToken);
+    let body: string | undefined;
+    if (options.body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      body = JSON.stringify(options.body);
+    }
+    let res: Response;
+    try {
+      res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(this.opts.timeoutMs) });
+    } catch (err) {
+      const reason = (err as Error).name === "TimeoutError" ? "timed out" : (err as Error).message;
+      throw new CloudError("unavailable", `${this.opts.service} ${method} ${path}: ${reason}`, this.opts.service);
+    }
+    const text = await res.text();
+    let parsed: unknown = text;
+    if (text && (res.headers.get("content-type") ?? "").includes("json")) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = text;
+      }
+    }
+    if (res.ok || options.acceptStatus?.includes(res.status)) {
+      return { status: res.status, headers: res.headers, body: (text ? parsed : undefined) as T };
+    }
+    const message = openstackErrorMessage(parsed) ?? (text.slice(0, 300) || res.statusText);
+    throw new CloudError(
+      classify(res.status, message),
+      `${this.opts.service} ${method} ${path}: ${res.status} ${message}`,
+      this.opts.service,
+      res.status,
+      res.headers,
+    );
+  }
+
+  get<T = any>(path: string, options?: RequestOptions) {
+    return this.request<T>("GET", path, options).then((r) => r.body);
+  }
+  post<T = any>(path: string, body?: unknown, options?: RequestOptions) {
+    return this.request<T>("POST", path, { ...options, body }).then((r) => r.body);
+  }
+  put<T = any>(path: string, body?: unknown, options?: RequestOptions) {
+    return this.request<T>("PUT", path, { ...options, body }).then((r) => r.body);
+  }
+  patch<T = any>(path: string, body?: unknown, options?: RequestOptions) {
+    return this.request<T>("PATCH", path, { ...options, body, idempotent: false }).then((r) => r.body);
+  }
+  delete(path: string, options?: RequestOptions) {
+    return this.request("DELETE", path, options).then(() => undefined);
+  }
+}
