@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// `npm test`: starts one embedded PostgreSQL for the whole run (unless RS_TEST_DATABASE_URL
+// names an external one), then runs every test file with node's test runner through tsx.
+// Each test file makes its own database on that server, so files never share state.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
+const args = process.argv.slice(2);
+
+function findTests(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return findTests(path);
+    return name.endsWith(".test.ts") ? [relative(root, path)] : [];
+  });
+}
+
+const files = args.length > 0 ? args : findTests(join(root, "test")).sort();
+let embedded;
+let dataDir;
+const env = { ...process.env };
+if (!env.RS_TEST_DATABASE_URL) {
+  dataDir = mkdtempSync(join(tmpdir(), "rs-server-test-"));
+  const { startEmbeddedPostgres } = await import("../src/store/embedded.ts").catch(async () => {
+    // plain node cannot import .ts: go through tsx's loader API
+    const { tsImport } = await import("tsx/esm/api");
+    return tsImport("../src/store/embedded.ts", import.meta.url);
+  });
+  embedded = await startEmbeddedPostgres(dataDir);
+  env.RS_TEST_DATABASE_URL = embedded.url("postgres");
+}
+
+const child = spawn(
+  process.execPath,
+  ["--import", "tsx", "--test", "--test-concurrency=2", "--test-reporter=spec", ...files],
+  { cwd: root, env, stdio: "inherit" },
+);
+const code = await new Promise((resolve) => child.on("close", (c) => resolve(c ?? 1)));
+if (embedded) await embedded.stop();
+if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+process.exit(code);

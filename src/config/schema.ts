@@ -1,0 +1,136 @@
+// Every configuration option with its default and meaning. The loader reads one file (YAML
+// or JSON) and then environment variables named after each option's path (see envName).
+import { type Static, Type as T } from "@sinclair/typebox";
+
+const Listen = (port: number, what: string) =>
+  T.Object({
+    enabled: T.Boolean({ default: true, description: `Serve the ${what}.` }),
+    host: T.String({ default: "127.0.0.1", description: `Address the ${what} listens on.` }),
+    port: T.Integer({ default: port, minimum: 0, maximum: 65535, description: `Port of the ${what}.` }),
+  });
+
+export const ConfigSchema = T.Object({
+  dataDir: T.String({
+    default: "./.data",
+    description: "Directory for the embedded PostgreSQL, the simulator's state and clouds.yaml.",
+  }),
+  admin: Listen(9364, "RS server admin API"),
+  broker: Listen(9365, "TRS broker API"),
+  workers: T.Object({
+    enabled: T.Boolean({ default: true, description: "Run background workers (tasks, reserve, reconciler)." }),
+  }),
+  database: T.Object({
+    url: T.String({
+      default: "",
+      description: "PostgreSQL URL. Empty: start an embedded PostgreSQL in <dataDir>/pg.",
+    }),
+    poolSize: T.Integer({ default: 10, minimum: 1, description: "Connections per process." }),
+    embeddedPort: T.Integer({
+      default: 0,
+      minimum: 0,
+      description: "Port of the embedded PostgreSQL (0: a free port chosen at start).",
+    }),
+  }),
+  openstack: T.Object({
+    cloud: T.String({
+      default: "",
+      description: "Cloud name in clouds.yaml. Empty with no authUrl: start the built-in simulator.",
+    }),
+    cloudsFile: T.String({ default: "", description: "Path of clouds.yaml (default: the usual search path)." }),
+    authUrl: T.String({ default: "", description: "Keystone v3 URL, when not using clouds.yaml." }),
+    username: T.String({ default: "", description: "Service account user name." }),
+    password: T.String({ default: "", description: "Service account password." }),
+    userDomainName: T.String({ default: "Default", description: "Service account user domain." }),
+    projectName: T.String({ default: "admin", description: "Service account project." }),
+    projectDomainName: T.String({ default: "Default", description: "Service account project domain." }),
+    region: T.String({ default: "", description: "Region of the catalog endpoints (empty: any)." }),
+    interface: T.Union([T.Literal("public"), T.Literal("internal"), T.Literal("admin")], {
+      default: "public",
+      description: "Catalog interface to use.",
+    }),
+    timeoutMs: T.Integer({ default: 30000, minimum: 100, description: "Timeout of one OpenStack call." }),
+    retries: T.Integer({ default: 2, minimum: 0, description: "Retries of idempotent calls on 5xx." }),
+  }),
+  simulator: T.Object({
+    host: T.String({ default: "127.0.0.1", description: "Address of the built-in simulator." }),
+    port: T.Integer({ default: 0, minimum: 0, description: "Port of the built-in simulator (0: free)." }),
+    buildDelayMs: T.Integer({ default: 2000, minimum: 0, description: "Simulated BUILD duration." }),
+  }),
+  auth: T.Object({
+    adminRoles: T.Array(T.String(), { default: ["admin"], description: "Roles that grant the admin API." }),
+    tokenCacheSeconds: T.Integer({
+      default: 300,
+      minimum: 0,
+      description: "How long a validated token is cached (never past its expiry).",
+    }),
+    invalidTokenCacheSeconds: T.Integer({
+      default: 10,
+      minimum: 0,
+      description: "How long an invalid token is remembered.",
+    }),
+    tokenCacheSize: T.Integer({ default: 10000, minimum: 1, description: "Most cached tokens." }),
+    defaultDomain: T.String({ default: "default", description: "Domain id of new TRS projects." }),
+  }),
+  pools: T.Object({
+    instanceNamePattern: T.String({ default: "trs-**", description: "Default instance name pattern." }),
+    defaultAvailabilityZone: T.String({ default: "nova", description: "Default availability zone." }),
+  }),
+  reserve: T.Object({
+    intervalSeconds: T.Integer({ default: 30, minimum: 1, description: "Period of the reserve keeper." }),
+    maxConcurrentBuilds: T.Integer({ default: 50, minimum: 1, description: "Global cap of builds in flight." }),
+  }),
+  reconcile: T.Object({
+    intervalSeconds: T.Integer({ default: 60, minimum: 1, description: "Period of the reconciler." }),
+  }),
+  allocation: T.Object({
+    buildTimeoutSeconds: T.Integer({
+      default: 600,
+      minimum: 1,
+      description: "How long an instance may stay in BUILD before it is failed or replaced.",
+    }),
+    pollIntervalMs: T.Integer({ default: 500, minimum: 10, description: "How often a build is polled." }),
+  }),
+  sessions: T.Object({
+    maxAgeHours: T.Integer({ default: 24, minimum: 1, description: "Open sessions older than this are closed." }),
+  }),
+  connTypes: T.Record(T.String(), T.Array(T.String()), {
+    default: { web: [], rsclient: ["5900"], rdp: ["3389"], vnc: ["5900"], spice: ["5900-5999"], ssh: ["22"] },
+    description: "TCP ports (single or range) each connection type opens for the client address.",
+  }),
+  passwords: T.Object({
+    expiryWarningSeconds: T.Integer({
+      default: 7 * 24 * 3600,
+      minimum: 0,
+      description: "Warn (code 19) when the password expires within this window.",
+    }),
+  }),
+  kerberos: T.Object({
+    scriptPath: T.String({
+      default: "",
+      description: "Password-change script; when set, change-password runs it (secrets on stdin).",
+    }),
+  }),
+  webGuard: T.Object({
+    enabled: T.Boolean({ default: false, description: "Enforce the Web Guard rules on request-vm." }),
+    rules: T.Array(
+      T.Object({
+        domain: T.Optional(T.String()),
+        allowedNetworks: T.Optional(T.Array(T.String())),
+        allowedConnTypes: T.Optional(T.Array(T.String())),
+        allowedClients: T.Optional(T.Array(T.String())),
+        minClientVersion: T.Optional(T.String()),
+      }),
+      { default: [], description: "Rules per domain (no domain: every domain)." },
+    ),
+  }),
+  license: T.Object({
+    file: T.String({ default: "", description: "Path of the signed license file (empty: no license)." }),
+    publicKey: T.String({ default: "", description: "Ed25519 public key (PEM) that signs licenses." }),
+    enforce: T.Boolean({ default: true, description: "Refuse request-vm (code 2) on an invalid license." }),
+  }),
+  log: T.Object({
+    level: T.String({ default: "info", description: "pino log level." }),
+  }),
+});
+
+export type Config = Static<typeof ConfigSchema>;

@@ -1,0 +1,7 @@
+// Versioned migrations, applied in name order at start. Add a file and list it here.
+import type { Migration } from "kysely";
+import * as m001 from "./001_initial.ts";
+
+export const migrations: Record<string, Migration> = {
+  "001_initial": m001,
+};

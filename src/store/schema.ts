@@ -1,0 +1,165 @@
+// Row types of the tables created by the migrations.
+import type { ColumnType, Generated } from "kysely";
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+type Json<T> = ColumnType<T, string | undefined, string>;
+
+export interface PoolsTable {
+  id: string;
+  name: string;
+  domain_id: string;
+  flavor_id: string;
+  image_id: string;
+  network_id: string | null;
+  availability_zone: string | null;
+  operation_mode: string;
+  max_users_per_instance: number | null;
+  instance_init_script: string | null;
+  min_reserve_vm: Generated<number>;
+  instance_name_pattern: string;
+  name_counter: ColumnType<string, string | number | undefined, string | number>;
+  user_volume_enabled: Generated<boolean>;
+  volume_size: number | null;
+  volume_type_id: string | null;
+  reserve_state: Generated<string>;
+  reserve_failures: Generated<number>;
+  reserve_backoff_until: NullableTimestamp;
+  reserve_message: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface InstancesTable {
+  id: string;
+  pool_id: string;
+  name: string;
+  description: string | null;
+  status: Generated<string>;
+  vm_state: string | null;
+  task_state: string | null;
+  progress: Generated<number>;
+  fixed_ip: string | null;
+  reservation_id: string | null;
+  fault: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  deleted_at: NullableTimestamp;
+}
+
+export interface InstanceUsersTable {
+  instance_id: string;
+  user_id: string;
+  exclusive: Generated<boolean>;
+  assigned_by: string | null;
+  assigned_at: Timestamp;
+}
+
+export interface InstanceGroupsTable {
+  instance_id: string;
+  group_id: string;
+  assigned_by: string | null;
+  assigned_at: Timestamp;
+}
+
+export interface AssignmentHistoryTable {
+  id: Generated<string>;
+  instance_id: string;
+  subject_type: "user" | "group";
+  subject_id: string;
+  action: "assign" | "unassign";
+  actor: string | null;
+  reason: string | null;
+  at: Timestamp;
+}
+
+export interface UserFloatingIpsTable {
+  user_id: string;
+  floating_ip_id: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface VolumeAssignmentsTable {
+  id: Generated<number>;
+  user_id: string;
+  project_id: string;
+  volume_id: string;
+  created_at: Timestamp;
+}
+
+export interface SessionsTable {
+  id: string;
+  instance_id: string;
+  instance_name: string | null;
+  project_id: string | null;
+  user_id: string;
+  user_name: string | null;
+  connection_type: string | null;
+  client_ip: string | null;
+  client_os: string | null;
+  client_info: string | null;
+  request_id: string | null;
+  rule_ids: Json<string[]>;
+  created_at: Timestamp;
+  closed_at: NullableTimestamp;
+}
+
+export interface RequestStep {
+  name: string;
+  started_at: string;
+  duration_ms: number | null;
+  outcome: "ok" | "failed" | "running" | "skipped";
+  detail?: string;
+}
+
+export interface RequestsTable {
+  id: string;
+  user_id: string;
+  user_name: string | null;
+  domain_id: string | null;
+  project_id: string;
+  project_name: string | null;
+  status: Generated<string>;
+  error_code: number | null;
+  error_data: Json<Record<string, unknown> | null>;
+  instance_id: string | null;
+  ip: string | null;
+  conn_type: string | null;
+  client_ip: string | null;
+  client_os: string | null;
+  client_info: string | null;
+  steps: Json<RequestStep[]>;
+  task_id: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  completed_at: NullableTimestamp;
+}
+
+export type TaskStatus = "PENDING" | "STARTED" | "RETRY" | "FAILURE" | "SUCCESS" | "REVOKED";
+
+export interface TasksTable {
+  id: string;
+  name: string;
+  status: ColumnType<TaskStatus, TaskStatus | undefined, TaskStatus>;
+  args: Json<Record<string, unknown>>;
+  result: string | null;
+  traceback: string | null;
+  retries: Generated<number>;
+  created_at: Timestamp;
+  started_at: NullableTimestamp;
+  finished_at: NullableTimestamp;
+}
+
+export interface Database {
+  pools: PoolsTable;
+  instances: InstancesTable;
+  instance_users: InstanceUsersTable;
+  instance_groups: InstanceGroupsTable;
+  assignment_history: AssignmentHistoryTable;
+  user_floating_ips: UserFloatingIpsTable;
+  volume_assignments: VolumeAssignmentsTable;
+  sessions: SessionsTable;
+  requests: RequestsTable;
+  tasks: TasksTable;
+}
