@@ -1,0 +1,50 @@
+// The RS server admin API (port 9364): Keystone-style error envelopes, token auth, and one
+// route module per resource (listed in ./routes.ts).
+import type { FastifyReply } from "fastify";
+import type { Logger } from "pino";
+import type { Config } from "../config/schema.ts";
+import type { Core } from "../core/index.ts";
+import { type App, createApp, type HealthCheck } from "../http/app.ts";
+import type { TokenAuth } from "../http/auth.ts";
+import { ApiError, envelope, titleFor } from "../http/errors.ts";
+import { cloudErrorToApi } from "./cloud-errors.ts";
+import { adminRoutes } from "./routes.ts";
+
+export interface AdminDeps {
+  config: Config;
+  core: Core;
+  auth: TokenAuth;
+  logger: Logger;
+  health: HealthCheck[];
+  version: string;
+}
+
+export type AdminRoutes = (app: App, deps: AdminDeps) => void | Promise<void>;
+
+function sendApiError(err: ApiError, reply: FastifyReply) {
+  reply.code(err.status).send(envelope(err.status, err.title, err.message));
+}
+
+export async function createAdminApp(deps: AdminDeps): Promise<App> {
+  const app = await createApp({
+    title: "rs-server admin API",
+    description: "RS server API: TRS projects (pools), instances, assignments, sessions, tasks.",
+    version: deps.version,
+    logger: deps.logger,
+    health: deps.health,
+    handleError(err, reply) {
+      const api = err instanceof ApiError ? err : cloudErrorToApi(err);
+      if (!api) return false;
+      sendApiError(api, reply);
+      return true;
+    },
+    shapeError: (_reply, status, message) => envelope(status, titleFor(status), message),
+  });
+  await app.register(
+    async (v1) => {
+      for (const routes of adminRoutes) await routes(v1 as App, deps);
+    },
+    { prefix: "/v1" },
+  );
+  return app;
+}

@@ -1,0 +1,110 @@
+// The Fastify pieces both APIs share: request ids (X-Request-Id), trailing-slash tolerance,
+// schema validation without silent coercion, the OpenAPI document and its docs page, the
+// health endpoint, and error handling that never leaks a stack trace.
+import { randomUUID } from "node:crypto";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
+import type { Logger } from "pino";
+
+export type App = FastifyInstance<any, any, any, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+export interface HealthCheck {
+  name: string;
+  check: () => Promise<{ ok: boolean; detail?: string }>;
+}
+
+export interface ErrorShaper {
+  /** Body for an error: validation (400), not found (404), framework errors, or a bug (500). */
+  (reply: FastifyReply, status: number, message: string, err?: unknown): unknown;
+}
+
+export interface AppOptions {
+  title: string;
+  description: string;
+  version: string;
+  logger: Logger;
+  health: HealthCheck[];
+  /** Handles errors of the API's own closed set; returns false to fall through. */
+  handleError: (err: unknown, reply: FastifyReply) => boolean;
+  shapeError: ErrorShaper;
+  bodyLimit?: number;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+export async function createApp(options: AppOptions): Promise<App> {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    disableRequestLogging: false,
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 500 },
+    requestIdHeader: false,
+    requestIdLogLabel: "request_id",
+    genReqId: (req) => {
+      const given = req.headers["x-request-id"];
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : `req-${randomUUID()}`;
+    },
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addHook("onRequest", async (req, reply) => {
+    reply.header("X-Request-Id", req.id);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: { title: options.title, description: options.description, version: options.version },
+      components: {
+        securitySchemes: { token: { type: "apiKey", in: "header", name: "X-Auth-Token" } },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs", staticCSP: true });
+
+  app.get(
+    "/health",
+    { schema: { tags: ["health"], summary: "Database and cloud reachability" } },
+    async (_req, reply) => {
+      const results = await Promise.all(
+        options.health.map(async (h) => {
+          const started = performance.now();
+          try {
+            const r = await h.check();
+            return [h.name, { ...r, latency_ms: Math.round(performance.now() - started) }] as const;
+          } catch (err) {
+            return [h.name, { ok: false, detail: (err as Error).message }] as const;
+          }
+        }),
+      );
+      const ok = results.every(([, r]) => r.ok);
+      reply.code(ok ? 200 : 503);
+      return { status: ok ? "ok" : "degraded", version: options.version, checks: Object.fromEntries(results) };
+    },
+  );
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send(options.shapeError(reply, 404, `The resource could not be found: ${req.method} ${req.url}`));
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    if (options.handleError(err, reply)) return;
+    if (err.validation) {
+      const where = err.validationContext ?? "request";
+      const message = `Invalid input for ${where}: ${err.message}`;
+      reply.code(400).send(options.shapeError(reply, 400, message, err));
+      return;
+    }
+    const status = err.statusCode;
+    if (status && status >= 400 && status < 500) {
+      reply.code(status).send(options.shapeError(reply, status, err.message, err));
+      return;
+    }
+    req.log.error({ err }, "unhandled error");
+    reply.code(500).send(options.shapeError(reply, 500, "An unexpected error prevented the server from fulfilling your request.", err));
+  });
+
+  return app as unknown as App;
+}
