@@ -1,0 +1,204 @@
+// Typed client for the Block Storage API (Cinder v3): users' persistent volumes, their types
+// and quotas. Waiting for a status is the core's job (it polls with its own deadline).
+import { CloudError, isCloudError, type ServiceHttp } from "./http.ts";
+import { type IgnoreNotFound, nextPage, type Query, type QuotaUsageSet } from "./nova.ts";
+
+/** 3.60 (Ussuri) is within every supported cloud's range (Zed: 3.70); sent only to Cinder. */
+export const CINDER_MICROVERSION = "3.60";
+
+export const CINDER_HEADERS: Record<string, string> = {
+  "OpenStack-API-Version": `volume ${CINDER_MICROVERSION}`,
+};
+
+/** Gives a Cinder ServiceHttp scoped to a project (its catalog URL carries that project's id). */
+export type ScopedVolumeHttp = (projectId: string) => Promise<ServiceHttp>;
+
+export interface CinderAttachment {
+  serverId: string;
+  attachmentId: string;
+  device: string | null;
+}
+
+export interface CinderVolume {
+  id: string;
+  name: string;
+  /** creating, available, attaching, in-use, detaching, deleting, error, ... */
+  status: string;
+  size: number;
+  volumeType: string | null;
+  /** Shown to admins only (os-vol-tenant-attr:tenant_id). */
+  projectId: string | null;
+  availabilityZone: string | null;
+  attachments: CinderAttachment[];
+  metadata: Record<string, string>;
+  bootable: boolean;
+  created: string;
+  updated: string | null;
+  raw: Record<string, any>;
+}
+
+export interface CreateVolumeInput {
+  size: number;
+  /** Type name or id. */
+  volumeType?: string;
+  name?: string;
+  description?: string;
+  metadata?: Record<string, string>;
+  availabilityZone?: string;
+  /** Create in this project (through a token scoped to it); default the session's project. */
+  projectId?: string;
+}
+
+export interface ListVolumesFilters {
+  /** One project's volumes (an admin query: implies all_tenants). */
+  projectId?: string;
+  allTenants?: boolean;
+  name?: string;
+  status?: string;
+  metadata?: Record<string, string>;
+  pageSize?: number;
+}
+
+export interface VolumeType {
+  id: string;
+  name: string;
+  description: string | null;
+  isPublic: boolean;
+  raw: Record<string, any>;
+}
+
+function toVolume(raw: Record<string, any>): CinderVolume {
+  return {
+    id: raw.id,
+    name: raw.name ?? "",
+    status: raw.status,
+    size: raw.size,
+    volumeType: raw.volume_type ?? null,
+    projectId: raw["os-vol-tenant-attr:tenant_id"] ?? null,
+    availabilityZone: raw.availability_zone ?? null,
+    attachments: ((raw.attachments ?? []) as any[]).map((a) => ({
+      serverId: a.server_id,
+      attachmentId: a.attachment_id ?? a.id,
+      device: a.device ?? null,
+    })),
+    metadata: raw.metadata ?? {},
+    // Cinder writes bootable as the string "true"/"false".
+    bootable: raw.bootable === true || raw.bootable === "true",
+    created: raw.created_at,
+    updated: raw.updated_at ?? null,
+    raw,
+  };
+}
+
+function toVolumeType(raw: Record<string, any>): VolumeType {
+  return {
+    id: raw.id,
+    name: raw.name,
+    description: raw.description ?? null,
+    isPublic: raw["os-volume-type-access:is_public"] ?? raw.is_public ?? true,
+    raw,
+  };
+}
+
+export class CinderClient {
+  constructor(
+    private readonly http: ServiceHttp,
+    private readonly scoped?: ScopedVolumeHttp,
+  ) {}
+
+  private async forProject(projectId: string | undefined): Promise<ServiceHttp> {
+    if (projectId === undefined) return this.http;
+    if (!this.scoped) {
+      throw new CloudError("bad_request", "no project-scoped session to act in another project", "volumev3");
+    }
+    return this.scoped(projectId);
+  }
+
+  /** Starts the creation (status creating); quota refusals come back as quota_exceeded (413). */
+  async createVolume(input: CreateVolumeInput): Promise<CinderVolume> {
+    const http = await this.forProject(input.projectId);
+    const volume: Record<string, unknown> = { size: input.size };
+    if (input.volumeType) volume.volume_type = input.volumeType;
+    if (input.name !== undefined) volume.name = input.name;
+    if (input.description !== undefined) volume.description = input.description;
+    if (input.metadata) volume.metadata = input.metadata;
+    if (input.availabilityZone) volume.availability_zone = input.availabilityZone;
+    const res = await http.post<{ volume: Record<string, any> }>("/volumes", { volume });
+    return toVolume(res.volume);
+  }
+
+  async getVolume(id: string): Promise<CinderVolume> {
+    const res = await this.http.get<{ volume: Record<string, any> }>(`/volumes/${encodeURIComponent(id)}`);
+    return toVolume(res.volume);
+  }
+
+  async listVolumes(f: ListVolumesFilters = {}): Promise<CinderVolume[]> {
+    let query: Query | undefined = {
+      all_tenants: f.allTenants || f.projectId ? "1" : undefined,
+      project_id: f.projectId,
+      name: f.name,
+      status: f.status,
+      // Cinder parses this filter as a Python literal; JSON of string pairs is one.
+      metadata: f.metadata ? JSON.stringify(f.metadata) : undefined,
+      limit: f.pageSize,
+    };
+    const out: CinderVolume[] = [];
+    while (query) {
+      const page = await this.http.get<{ volumes: Record<string, any>[]; volumes_links?: any[] }>(
+        "/volumes/detail",
+        {
+          query,
+        },
+      );
+      for (const raw of page.volumes ?? []) out.push(toVolume(raw));
+      query = nextPage(page.volumes_links, query);
+    }
+    return out;
+  }
+
+  /** Starts the deletion (202); refused with 400 while the volume is attached. */
+  async deleteVolume(id: string, opts: IgnoreNotFound = {}): Promise<boolean> {
+    try {
+      await this.http.delete(`/volumes/${encodeURIComponent(id)}`);
+      return true;
+    } catch (err) {
+      if (opts.ignoreNotFound && isCloudError(err, "not_found")) return false;
+      throw err;
+    }
+  }
+
+  async listVolumeTypes(): Promise<VolumeType[]> {
+    const res = await this.http.get<{ volume_types: Record<string, any>[] }>("/types");
+    return res.volume_types.map(toVolumeType);
+  }
+
+  async getVolumeType(id: string): Promise<VolumeType> {
+    const res = await this.http.get<{ volume_type: Record<string, any> }>(`/types/${encodeURIComponent(id)}`);
+    return toVolumeType(res.volume_type);
+  }
+
+  /** Limits and usage per resource (volumes, gigabytes, per-type keys, ...). */
+  async getQuotaUsage(projectId: string): Promise<QuotaUsageSet> {
+    const res = await this.http.get<{ quota_set: Record<string, any> }>(
+      `/os-quota-sets/${encodeURIComponent(projectId)}`,
+      { query: { usage: "true" } },
+    );
+    const out: QuotaUsageSet = {};
+    for (const [k, v] of Object.entries(res.quota_set)) {
+      if (v && typeof v === "object" && typeof v.limit === "number") {
+        out[k] = { limit: v.limit, inUse: v.in_use ?? 0, reserved: v.reserved ?? 0 };
+      }
+    }
+    return out;
+  }
+
+  /** Admin: sets a project's volume quotas (volumes, gigabytes, ...). */
+  async setQuotas(projectId: string, quotas: Record<string, number>): Promise<void> {
+    await this.http.put(`/os-quota-sets/${encodeURIComponent(projectId)}`, { quota_set: quotas });
+  }
+
+  /** Admin: back to the defaults. */
+  async resetQuotas(projectId: string): Promise<void> {
+    await this.http.delete(`/os-quota-sets/${encodeURIComponent(projectId)}`);
+  }
+}
