@@ -1,0 +1,114 @@
+// The simulated Keystone's state holder and the lookups every route shares.
+import { KsError, notFound } from "./errors.ts";
+import {
+  DEFAULT_KEYSTONE_SETTINGS,
+  type DomainRec,
+  emptyState,
+  type KeystoneSettings,
+  type KeystoneState,
+  type ProjectRec,
+  type UserRec,
+} from "./state.ts";
+
+export class Keystone {
+  state: KeystoneState = emptyState();
+  readonly settings: KeystoneSettings;
+  /** Bumped on every change, so persistence knows when to save. */
+  version = 0;
+
+  constructor(
+    settings: Partial<KeystoneSettings>,
+    readonly baseUrl: () => string,
+  ) {
+    this.settings = { ...DEFAULT_KEYSTONE_SETTINGS, ...settings };
+  }
+
+  touch() {
+    this.version++;
+  }
+
+  /** Unversioned identity endpoint, e.g. http://127.0.0.1:5000/identity */
+  identityUrl() {
+    return `${this.baseUrl()}/identity`;
+  }
+
+  link(path: string) {
+    return `${this.identityUrl()}/v3${path}`;
+  }
+
+  listLinks(path: string) {
+    return { self: this.link(path), previous: null, next: null };
+  }
+
+  domain(id: string): DomainRec {
+    const d = this.state.domains[id];
+    if (!d) throw notFound("domain", id);
+    return d;
+  }
+
+  project(id: string): ProjectRec {
+    const p = this.state.projects[id];
+    if (!p) throw notFound("project", id);
+    return p;
+  }
+
+  user(id: string): UserRec {
+    const u = this.state.users[id];
+    if (!u) throw notFound("user", id);
+    return u;
+  }
+
+  group(id: string) {
+    const g = this.state.groups[id];
+    if (!g) throw notFound("group", id);
+    return g;
+  }
+
+  role(id: string) {
+    const r = this.state.roles[id];
+    if (!r) throw notFound("role", id);
+    return r;
+  }
+
+  domainByName(name: string): DomainRec | undefined {
+    return Object.values(this.state.domains).find((d) => d.name === name);
+  }
+
+  /** Resolves `{"id"}` or `{"name"}` the way the auth API names a domain. */
+  domainRef(ref: unknown): DomainRec | undefined {
+    if (!ref || typeof ref !== "object") return undefined;
+    const { id, name } = ref as { id?: unknown; name?: unknown };
+    if (typeof id === "string") return this.state.domains[id];
+    if (typeof name === "string") return this.domainByName(name);
+    return undefined;
+  }
+
+  userByName(domainId: string, name: string): UserRec | undefined {
+    return Object.values(this.state.users).find((u) => u.domainId === domainId && u.name === name);
+  }
+
+  projectByName(domainId: string, name: string): ProjectRec | undefined {
+    return Object.values(this.state.projects).find((p) => p.domainId === domainId && p.name === name);
+  }
+
+  groupsOf(userId: string): string[] {
+    return Object.entries(this.state.members)
+      .filter(([, users]) => users.includes(userId))
+      .map(([groupId]) => groupId);
+  }
+}
+
+/** Reads a JSON object member or answers 400 as Keystone's schema validation does. */
+export function requireObject(body: unknown, key: string): Record<string, any> {
+  const value = body && typeof body === "object" ? (body as Record<string, unknown>)[key] : undefined;
+  if (!value || typeof value !== "object" || Array.isArray(value)) {
+    throw new KsError(400, `'${key}' is a required property`);
+  }
+  return value as Record<string, any>;
+}
+
+/** Keystone's reading of boolean query filters: "0" and "false" are false, anything else true. */
+export function queryTrue(value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  return !["0", "false"].includes(value.toLowerCase());
+}
