@@ -1,0 +1,53 @@
+// `npm start`: rs-server on its embedded defaults (or the given configuration), printing
+// where everything is and the generated credentials of the built-in cloud.
+import { Command } from "commander";
+import { loadConfig } from "./config/load.ts";
+import { type Runtime, startRuntime, VERSION } from "./runtime.ts";
+
+export async function serve(argv: string[]): Promise<Runtime> {
+  const cmd = new Command("rs-server")
+    .option("-c, --config <file>", "configuration file (YAML or JSON)")
+    .option("-d, --data-dir <dir>", "data directory for the embedded defaults")
+    .option("--no-admin", "do not serve the admin API")
+    .option("--no-broker", "do not serve the broker API")
+    .option("--no-workers", "do not run background workers")
+    .allowUnknownOption(false)
+    .parse(argv, { from: "user" });
+  const opts = cmd.opts();
+  const overrides: Record<string, unknown> = {};
+  if (opts.dataDir) overrides.dataDir = opts.dataDir;
+  if (opts.admin === false) overrides.admin = { enabled: false };
+  if (opts.broker === false) overrides.broker = { enabled: false };
+  if (opts.workers === false) overrides.workers = { enabled: false };
+  const config = loadConfig({ file: opts.config, overrides });
+  const runtime = await startRuntime(config);
+  const lines = [`rs-server ${VERSION} is running`];
+  if (runtime.adminUrl) lines.push(`  admin API  ${runtime.adminUrl}/v1   docs ${runtime.adminUrl}/docs`);
+  if (runtime.brokerUrl) lines.push(`  broker API ${runtime.brokerUrl}/v1   docs ${runtime.brokerUrl}/docs`);
+  const sim = runtime.simulator;
+  if (sim) {
+    lines.push(`  built-in OpenStack simulator, Keystone at ${sim.authUrl}`);
+    lines.push(`    admin: ${sim.admin.username} / ${sim.admin.password} (domain ${sim.admin.userDomainName})`);
+    lines.push(`    demo:  ${sim.demo.username} / ${sim.demo.password} (domain ${sim.demo.userDomainName})`);
+    lines.push(`    clouds.yaml with clouds rs-admin and rs-demo: ${runtime.cloudsYaml}`);
+  }
+  lines.push("  stop with Ctrl-C");
+  process.stdout.write(`${lines.join("\n")}\n`);
+  let stopping = false;
+  const shutdown = async () => {
+    if (stopping) return;
+    stopping = true;
+    await runtime.stop();
+    process.exit(0);
+  };
+  process.on("SIGINT", shutdown);
+  process.on("SIGTERM", shutdown);
+  return runtime;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  serve(process.argv.slice(2)).catch((err) => {
+    process.stderr.write(`rs-server failed to start: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,178 @@
+// Wiring only: config → store → cloud (a real one, or the built-in simulator) → tasks →
+// core → the admin and broker servers. main.ts and the test stack both start through here.
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import pino, { type Logger } from "pino";
+import { createAdminApp } from "./admin/app.ts";
+import { createBrokerApp } from "./broker/app.ts";
+import { createCloud } from "./cloud/cloud.ts";
+import { credentialsFromCloudsYaml, findCloudsFile } from "./cloud/clouds-yaml.ts";
+import { KeystoneClient } from "./cloud/keystone.ts";
+import { type CloudCredentials, CloudSession } from "./cloud/session.ts";
+import type { Config } from "./config/schema.ts";
+import { createAdminCore } from "./core/admin-core.ts";
+import { createBrokerCore } from "./core/broker-core.ts";
+import type { CoreDeps } from "./core/deps.ts";
+import type { Core } from "./core/index.ts";
+import { LicenseService } from "./core/license.ts";
+import { KeystoneTokenValidator } from "./core/token-validator.ts";
+import type { App, HealthCheck } from "./http/app.ts";
+import { tokenAuth } from "./http/auth.ts";
+import { type SimulatorHandle, startSimulator, writeCloudsYaml } from "./simulator/server.ts";
+import { openStore, type Store } from "./store/db.ts";
+import { Scheduler } from "./tasks/scheduler.ts";
+import { TaskEngine } from "./tasks/engine.ts";
+
+export const VERSION: string = JSON.parse(
+  readFileSync(new URL("../package.json", import.meta.url), "utf8"),
+).version;
+
+export interface RuntimeOptions {
+  logger?: Logger;
+  /** Use this store instead of opening one from the config (tests). */
+  store?: Store;
+  /** Use this simulator instead of starting one (tests share one per file). */
+  simulator?: SimulatorHandle;
+}
+
+export interface Runtime {
+  config: Config;
+  store: Store;
+  core: Core;
+  deps: CoreDeps;
+  simulator?: SimulatorHandle;
+  cloudsYaml?: string;
+  admin?: App;
+  broker?: App;
+  adminUrl?: string;
+  brokerUrl?: string;
+  stop(): Promise<void>;
+}
+
+function serviceCredentials(config: Config, sim?: SimulatorHandle): CloudCredentials {
+  const os = config.openstack;
+  const base = { timeoutMs: os.timeoutMs, retries: os.retries, interface: os.interface };
+  if (sim) {
+    return {
+      ...base,
+      authUrl: sim.authUrl,
+      username: sim.admin.username,
+      password: sim.admin.password,
+      userDomainName: sim.admin.userDomainName,
+      projectName: sim.admin.projectName,
+      projectDomainName: sim.admin.projectDomainName,
+      region: undefined,
+    };
+  }
+  if (os.cloud) {
+    const file = findCloudsFile(os.cloudsFile || undefined);
+    if (!file) throw new Error(`openstack.cloud is ${os.cloud} but no clouds.yaml was found`);
+    return credentialsFromCloudsYaml(file, os.cloud, base);
+  }
+  return {
+    ...base,
+    authUrl: os.authUrl.replace(/\/+$/, ""),
+    username: os.username,
+    password: os.password,
+    userDomainName: os.userDomainName,
+    projectName: os.projectName,
+    projectDomainName: os.projectDomainName,
+    region: os.region || undefined,
+  };
+}
+
+export const usesSimulator = (config: Config) => !config.openstack.cloud && !config.openstack.authUrl;
+
+export async function startRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
+  const logger = options.logger ?? pino({ level: config.log.level, redact: ["req.headers['x-auth-token']"] });
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        logger.warn({ err }, "error while stopping");
+      }
+    }
+  };
+  try {
+    const store =
+      options.store ??
+      (await openStore({
+        url: config.database.url,
+        dataDir: config.dataDir,
+        poolSize: config.database.poolSize,
+        embeddedPort: config.database.embeddedPort,
+      }));
+    if (!options.store) stops.push(() => store.close());
+
+    let simulator = options.simulator;
+    let cloudsYaml: string | undefined;
+    if (!simulator && usesSimulator(config)) {
+      simulator = await startSimulator({
+        host: config.simulator.host,
+        port: config.simulator.port,
+        dataDir: resolve(config.dataDir),
+        options: { buildDelayMs: config.simulator.buildDelayMs },
+      });
+      const sim = simulator;
+      stops.push(() => sim.stop());
+      cloudsYaml = join(resolve(config.dataDir), "clouds.yaml");
+      writeCloudsYaml(simulator, cloudsYaml);
+    }
+
+    const session = new CloudSession(serviceCredentials(config, simulator));
+    const keystone = new KeystoneClient(session);
+    const cloud = { ...createCloud(session), keystone };
+    const tasks = new TaskEngine({ store, logger, workers: config.workers.enabled });
+    const scheduler = new Scheduler({ db: store.db, logger });
+    const license = new LicenseService(config.license);
+    const deps: CoreDeps = { config, db: store.db, cloud, tasks, scheduler, license, logger };
+    const adminCore = createAdminCore(deps);
+    const core: Core = { ...adminCore, ...createBrokerCore(deps, adminCore), tasks, license } as Core;
+
+    await tasks.start();
+    stops.push(() => tasks.stop());
+    if (config.workers.enabled) {
+      await scheduler.start();
+      stops.push(() => scheduler.stop());
+    }
+
+    const health: HealthCheck[] = [
+      {
+        name: "database",
+        check: async () => {
+          await store.db.selectNoFrom((eb) => eb.val(1).as("one")).execute();
+          return { ok: true };
+        },
+      },
+      {
+        name: "cloud",
+        check: async () => {
+          await session.token();
+          return { ok: true, detail: session.authUrl };
+        },
+      },
+    ];
+    const validator = new KeystoneTokenValidator(keystone, config.auth);
+    const auth = tokenAuth(validator, config.auth.adminRoles);
+    const runtime: Runtime = { config, store, core, deps, simulator, cloudsYaml, stop: stopAll };
+
+    if (config.admin.enabled) {
+      const admin = await createAdminApp({ config, core, auth, logger, health, version: VERSION });
+      stops.push(() => admin.close());
+      runtime.admin = admin;
+      runtime.adminUrl = await admin.listen({ host: config.admin.host, port: config.admin.port });
+    }
+    if (config.broker.enabled) {
+      const broker = await createBrokerApp({ config, core, logger, health, version: VERSION, validator });
+      stops.push(() => broker.close());
+      runtime.broker = broker;
+      runtime.brokerUrl = await broker.listen({ host: config.broker.host, port: config.broker.port });
+    }
+    return runtime;
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
