@@ -1,0 +1,63 @@
+// The rs-server command: start the server (default), run the OpenStack simulator alone,
+// print the configuration reference, and manage licenses.
+import { resolve } from "node:path";
+import { Command } from "commander";
+import { configReference } from "../config/docs.ts";
+import { serve } from "../main.ts";
+import { startSimulator, writeCloudsYaml } from "../simulator/server.ts";
+
+const program = new Command("rs-server").description("VDI broker and management service for OpenStack");
+
+program
+  .command("start", { isDefault: true })
+  .description("start the admin API, the broker and the workers")
+  .allowUnknownOption(true)
+  .helpOption(false)
+  .action(async (_opts, cmd: Command) => {
+    await serve(cmd.args);
+  });
+
+program
+  .command("simulator")
+  .description("run the built-in OpenStack simulator alone")
+  .option("--host <host>", "address to listen on", "127.0.0.1")
+  .option("--port <port>", "port (0: any free port)", "5000")
+  .option("-d, --data-dir <dir>", "where its state and clouds.yaml are kept", "./.data/simulator")
+  .option("--build-delay-ms <ms>", "how long servers stay in BUILD", "2000")
+  .action(async (opts) => {
+    const dataDir = resolve(opts.dataDir);
+    const sim = await startSimulator({
+      host: opts.host,
+      port: Number(opts.port),
+      dataDir,
+      options: { buildDelayMs: Number(opts.buildDelayMs) },
+    });
+    const cloudsYaml = resolve(dataDir, "clouds.yaml");
+    writeCloudsYaml(sim, cloudsYaml);
+    process.stdout.write(
+      [
+        `OpenStack simulator at ${sim.url}, Keystone ${sim.authUrl}`,
+        `  admin: ${sim.admin.username} / ${sim.admin.password}`,
+        `  demo:  ${sim.demo.username} / ${sim.demo.password} (domain ${sim.demo.userDomainName})`,
+        `  clouds.yaml: ${cloudsYaml} (OS_CLIENT_CONFIG_FILE=${cloudsYaml} openstack --os-cloud rs-admin server list)`,
+        "",
+      ].join("\n"),
+    );
+    const stop = async () => {
+      await sim.stop();
+      process.exit(0);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+
+program
+  .command("config")
+  .description("configuration helpers")
+  .command("docs")
+  .description("print the configuration reference (Markdown)")
+  .action(() => {
+    process.stdout.write(configReference());
+  });
+
+await program.parseAsync(process.argv);
