@@ -3,8 +3,6 @@
 import { resolve } from "node:path";
 import { Command } from "commander";
 import { configReference } from "../config/docs.ts";
-import { serve } from "../main.ts";
-import { startSimulator, writeCloudsYaml } from "../simulator/server.ts";
 
 const program = new Command("rs-server").description("VDI broker and management service for OpenStack");
 
@@ -14,6 +12,7 @@ program
   .allowUnknownOption(true)
   .helpOption(false)
   .action(async (_opts, cmd: Command) => {
+    const { serve } = await import("../main.ts");
     await serve(cmd.args);
   });
 
@@ -25,6 +24,8 @@ program
   .option("-d, --data-dir <dir>", "where its state and clouds.yaml are kept", "./.data/simulator")
   .option("--build-delay-ms <ms>", "how long servers stay in BUILD", "2000")
   .action(async (opts) => {
+    // Imported here so that light commands do not load the whole server.
+    const { startSimulator, writeCloudsYaml } = await import("../simulator/server.ts");
     const dataDir = resolve(opts.dataDir);
     const sim = await startSimulator({
       host: opts.host,
