@@ -231,9 +231,17 @@ export class NeutronClient {
   }
 
   async listNetworks(
-    f: { name?: string; external?: boolean; shared?: boolean; projectId?: string; ids?: string[] } = {},
+    f: {
+      name?: string;
+      external?: boolean;
+      shared?: boolean;
+      projectId?: string;
+      ids?: string[];
+      pageSize?: number;
+    } = {},
   ): Promise<NeutronNetwork[]> {
     const rows = await this.list("networks", {
+      limit: f.pageSize,
       name: f.name,
       "router:external": f.external,
       shared: f.shared,
@@ -283,9 +291,11 @@ export class NeutronClient {
       floatingIpAddress?: string;
       status?: string;
       ids?: string[];
+      pageSize?: number;
     } = {},
   ): Promise<FloatingIp[]> {
     const rows = await this.list("floatingips", {
+      limit: f.pageSize,
       project_id: f.projectId,
       port_id: f.portId,
       floating_network_id: f.floatingNetworkId,
@@ -350,9 +360,14 @@ export class NeutronClient {
   }
 
   async listSecurityGroups(
-    f: { projectId?: string; name?: string; ids?: string[] } = {},
+    f: { projectId?: string; name?: string; ids?: string[]; pageSize?: number } = {},
   ): Promise<SecurityGroup[]> {
-    const rows = await this.list("security-groups", { project_id: f.projectId, name: f.name, id: f.ids });
+    const rows = await this.list("security-groups", {
+      limit: f.pageSize,
+      project_id: f.projectId,
+      name: f.name,
+      id: f.ids,
+    });
     return rows.map(toSecurityGroup);
   }
 
