@@ -1,0 +1,219 @@
+// Users and groups of TRS instances (#13-#21): assign, list, unassign. Every change is kept in
+// the assignment history with the caller as its actor.
+import { Type as T } from "@sinclair/typebox";
+import { callerOf } from "../http/auth.ts";
+import type { AdminRoutes } from "./app.ts";
+import { errors, Id, IdList, NoContent } from "./wire.ts";
+
+const ServerParams = T.Object({ server_id: Id("Instance id.") });
+const UserParams = T.Object({ user_id: Id("User id.") });
+const GroupParams = T.Object({ group_id: Id("Group id.") });
+const IdObjects = (what: string) => T.Array(T.Object({ id: T.String() }), { description: `${what} ids.` });
+const example2 = ["d91232fa14ad4e41980ad82dc9ea3929", "2506940c22f94b81a865f9aa6e7d7cba"];
+const security = [{ token: [] }];
+const tags = ["assignments"];
+
+export const assignmentRoutes: AdminRoutes = (app, { core, auth }) => {
+  app.post(
+    "/servers/:server_id/users",
+    {
+      preHandler: auth.requireAdmin,
+      schema: {
+        tags,
+        summary: "Assign users to an instance",
+        description:
+          "Users must exist in Keystone (400). A Standard project's instance holds one user (409); assigning an existing pair changes nothing.",
+        security,
+        params: ServerParams,
+        body: T.Object({ users: IdList("User ids.") }, { example: { users: example2 } }),
+        response: { 204: NoContent, ...errors(400, 404, 409) },
+      },
+    },
+    async (req, reply) => {
+      await core.assignments.assignUsers(req.params.server_id, req.body.users, callerOf(req).userId);
+      reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    "/servers/:server_id/groups",
+    {
+      preHandler: auth.requireAdmin,
+      schema: {
+        tags,
+        summary: "Assign groups to an instance",
+        description: "Groups must exist in Keystone (400); assigning an existing pair changes nothing.",
+        security,
+        params: ServerParams,
+        body: T.Object({ groups: IdList("Group ids.") }, { example: { groups: example2 } }),
+        response: { 204: NoContent, ...errors(400, 404) },
+      },
+    },
+    async (req, reply) => {
+      await core.assignments.assignGroups(req.params.server_id, req.body.groups, callerOf(req).userId);
+      reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    "/users/:user_id/servers",
+    {
+      preHandler: auth.requireAdmin,
+      schema: {
+        tags,
+        summary: "Assign a user to instances",
+        description:
+          "All or nothing: an unknown instance (400) or a full Standard instance (409) changes nothing.",
+        security,
+        params: UserParams,
+        body: T.Object({ servers: IdList("Instance ids.") }, { example: { servers: example2 } }),
+        response: { 204: NoContent, ...errors(400, 404, 409) },
+      },
+    },
+    async (req, reply) => {
+      await core.assignments.assignUserToServers(req.params.user_id, req.body.servers, callerOf(req).userId);
+      reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    "/groups/:group_id/servers",
+    {
+      preHandler: auth.requireAdmin,
+      schema: {
+        tags,
+        summary: "Assign a group to instances",
+        description: "All or nothing: an unknown instance (400) changes nothing.",
+        security,
+        params: GroupParams,
+        body: T.Object({ servers: IdList("Instance ids.") }, { example: { servers: example2 } }),
+        response: { 204: NoContent, ...errors(400, 404) },
+      },
+    },
+    async (req, reply) => {
+      await core.assignments.assignGroupToServers(
+        req.params.group_id,
+        req.body.servers,
+        callerOf(req).userId,
+      );
+      reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    "/users/:user_id/servers",
+    {
+      preHandler: auth.requireAdmin,
+      schema: {
+        tags,
+        summary: "Instances of a user",
+        description: "Instances assigned to the user directly, with their TRS project.",
+        security,
+        params: UserParams,
+        response: {
+          200: T.Object(
+            {
+              servers: T.Array(
+                T.Object({ instance_id: T.String(), project_id: T.String(), project_name: T.String() }),
+              ),
+            },
+            {
+              example: {
+                servers: [
+                  {
+                    instance_id: "64946d43-6bec-4a34-898c-25b67426e3e4",
+                    project_id: "10145e7899324f03bef44502e316bf96",
+                    project_name: "trs_project1",
+                  },
+                ],
+              },
+            },
+          ),
+          ...errors(404),
+        },
+      },
+    },
+    async (req) => ({ servers: await core.assignments.serversOfUser(req.params.user_id) }),
+  );
+
+  app.get(
+    "/servers/:server_id/users",
+    {
+      preHandler: auth.requireAdmin,
+      schema: {
+        tags,
+        summary: "Users of an instance",
+        description: "Users assigned to the instance directly.",
+        security,
+        params: ServerParams,
+        response: {
+          200: T.Object({ users: IdObjects("User") }, { example: { users: example2.map((id) => ({ id })) } }),
+          ...errors(404),
+        },
+      },
+    },
+    async (req) => ({ users: (await core.assignments.usersOf(req.params.server_id)).map((id) => ({ id })) }),
+  );
+
+  app.get(
+    "/servers/:server_id/groups",
+    {
+      preHandler: auth.requireAdmin,
+      schema: {
+        tags,
+        summary: "Groups of an instance",
+        description: "Groups assigned to the instance.",
+        security,
+        params: ServerParams,
+        response: {
+          200: T.Object(
+            { groups: IdObjects("Group") },
+            { example: { groups: example2.map((id) => ({ id })) } },
+          ),
+          ...errors(404),
+        },
+      },
+    },
+    async (req) => ({
+      groups: (await core.assignments.groupsOf(req.params.server_id)).map((id) => ({ id })),
+    }),
+  );
+
+  app.delete(
+    "/servers/:server_id/users/:user_id",
+    {
+      preHandler: auth.requireAdmin,
+      schema: {
+        tags,
+        summary: "Unassign a user from an instance",
+        description: "404 when the instance is unknown or the user is not assigned to it.",
+        security,
+        params: T.Object({ server_id: Id("Instance id."), user_id: Id("User id.") }),
+        response: { 204: NoContent, ...errors(404) },
+      },
+    },
+    async (req, reply) => {
+      await core.assignments.unassignUser(req.params.server_id, req.params.user_id, callerOf(req).userId);
+      reply.code(204).send(null);
+    },
+  );
+
+  app.delete(
+    "/servers/:server_id/groups/:group_id",
+    {
+      preHandler: auth.requireAdmin,
+      schema: {
+        tags,
+        summary: "Unassign a group from an instance",
+        description: "404 when the instance is unknown or the group is not assigned to it.",
+        security,
+        params: T.Object({ server_id: Id("Instance id."), group_id: Id("Group id.") }),
+        response: { 204: NoContent, ...errors(404) },
+      },
+    },
+    async (req, reply) => {
+      await core.assignments.unassignGroup(req.params.server_id, req.params.group_id, callerOf(req).userId);
+      reply.code(204).send(null);
+    },
+  );
+};

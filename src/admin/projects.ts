@@ -1,0 +1,494 @@
+// TRS projects (#2-#8) and the DELETE extension: pools, their settings and statistics.
+import { Type as T } from "@sinclair/typebox";
+import type { PoolCreateInput, PoolUpdateInput, PoolView } from "../core/pools.ts";
+import { callerOf } from "../http/auth.ts";
+import { badRequest } from "../http/errors.ts";
+import { parseBool, parseFilters } from "../http/query.ts";
+import type { AdminRoutes } from "./app.ts";
+import { errors, Id, LenientBool, NoContent } from "./wire.ts";
+
+const NullableString = (description: string) =>
+  T.Union([T.String({ maxLength: 255 }), T.Null()], { description });
+const OperationMode = T.Union([T.String({ enum: ["1", "2"] }), T.Integer({ minimum: 1, maximum: 2 })], {
+  description: 'Operating mode: "1" Standard (one user per instance), "2" Simultaneous (shared instances).',
+});
+const Tags = T.Union([T.Array(T.String({ minLength: 1, maxLength: 255 }), { maxItems: 80 }), T.String()], {
+  description: "Keystone project tags (a list, or a comma-separated string); `trs` is always added.",
+});
+
+const settingsFields = {
+  network_id: T.Optional(NullableString("Network id (Neutron) the instances are attached to.")),
+  availability_zone: T.Optional(NullableString("Availability zone of the instances (default from config).")),
+  operation_mode: T.Optional(OperationMode),
+  max_users_per_instance: T.Optional(
+    T.Union([T.Integer({ minimum: 1 }), T.Null()], {
+      description: "Extension: most users of one instance in Simultaneous mode (null: unlimited).",
+    }),
+  ),
+  instance_init_script: T.Optional(
+    T.Union([T.String({ maxLength: 65535 }), T.Null()], {
+      description: "Base64 script passed to Nova as user_data of every instance of the project.",
+    }),
+  ),
+  min_reserve_vm: T.Optional(
+    T.Integer({ minimum: 0, maximum: 10000, description: "Free instances kept ready." }),
+  ),
+  instance_name_pattern: T.Optional(
+    T.String({
+      minLength: 1,
+      maxLength: 245,
+      description: "Instance name pattern; runs of * are a counter.",
+    }),
+  ),
+  user_volume_enabled: T.Optional(LenientBool("Create and attach a personal volume per user.")),
+  volume_size: T.Optional(
+    T.Union([T.Integer({ minimum: 1 }), T.Null()], { description: "User volume size, GB." }),
+  ),
+  volume_type_id: T.Optional(NullableString("Volume type of user volumes.")),
+};
+
+const keystoneFields = {
+  enabled: T.Optional(LenientBool("Project enabled.")),
+  description: T.Optional(T.String({ maxLength: 65535, description: "Project description." })),
+  tags: T.Optional(Tags),
+  domain_id: T.Optional(Id("Project domain id (default: the configured domain).")),
+};
+
+const CreateBody = T.Object(
+  {
+    project: T.Object({
+      name: T.String({ minLength: 1, maxLength: 64, description: "Project name, unique within the domain." }),
+      flavor_id: Id("Flavor of the instances."),
+      image_id: Id("Image of the instances."),
+      parent_id: T.Optional(Id("Parent project or domain id.")),
+      is_domain: T.Optional(LenientBool("The project acts as a domain.")),
+      ...keystoneFields,
+      ...settingsFields,
+    }),
+  },
+  {
+    example: {
+      project: {
+        name: "test_proj",
+        enabled: "True",
+        description: "Test Project_2",
+        domain_id: "default",
+        flavor_id: "25a8679f-582a-4f7c-b9c2-286a60bedb76",
+        image_id: "bdd277be-ebf3-4ff7-8c05-c6f20cbddd61",
+        network_id: "39523179-37b5-4fd7-bf14-a1f7134a6b1f",
+        operation_mode: "2",
+        availability_zone: "nova",
+      },
+    },
+  },
+);
+
+const UpdateBody = T.Object(
+  {
+    project: T.Object({
+      name: T.Optional(T.String({ minLength: 1, maxLength: 64, description: "Project name." })),
+      flavor_id: T.Optional(Id("Flavor of the instances.")),
+      image_id: T.Optional(Id("Image of the instances.")),
+      ...keystoneFields,
+      ...settingsFields,
+    }),
+  },
+  {
+    example: {
+      project: {
+        name: "new name",
+        enabled: "False",
+        description: "Test Project_2",
+        availability_zone: "nova",
+        instance_init_script: "IyEvYmluL3NoCmVjaG8gJ0hlbGxvIGZyb20gdGhlIGRldiB0ZWFtISc=",
+      },
+    },
+  },
+);
+
+const Project = T.Object({
+  id: T.String({ description: "Project id." }),
+  name: T.String({ description: "Project name." }),
+  domain_id: T.String({ description: "Project domain id." }),
+  image_id: T.String(),
+  flavor_id: T.String(),
+  network_id: T.Union([T.String(), T.Null()]),
+  availability_zone: T.Union([T.String(), T.Null()]),
+  operation_mode: T.String(),
+  max_users_per_instance: T.Union([T.Integer(), T.Null()]),
+  instance_init_script: T.Union([T.String(), T.Null()]),
+  min_reserve_vm: T.Integer(),
+  instance_name_pattern: T.String(),
+  user_volume_enabled: T.Boolean(),
+  volume_size: T.Union([T.Integer(), T.Null()]),
+  volume_type_id: T.Union([T.String(), T.Null()]),
+  os_project: T.Optional(
+    T.Union([T.Object({}, { additionalProperties: true }), T.Null()], {
+      description: "The Keystone project (with_os_object=true); null when Keystone no longer has it.",
+    }),
+  ),
+});
+
+const projectExample = {
+  id: "d394da7c4d0747bd879e0e865222b3d9",
+  name: "test_proj",
+  domain_id: "default",
+  image_id: "bdd277be-ebf3-4ff7-8c05-c6f20cbddd61",
+  flavor_id: "25a8679f-582a-4f7c-b9c2-286a60bedb76",
+  network_id: "39523179-37b5-4fd7-bf14-a1f7134a6b1f",
+  availability_zone: "nova",
+  operation_mode: "1",
+  max_users_per_instance: null,
+  instance_init_script: null,
+  min_reserve_vm: 0,
+  instance_name_pattern: "trs-**",
+  user_volume_enabled: true,
+  volume_size: 1,
+  volume_type_id: null,
+};
+
+const ProjectParams = T.Object({ project_id: Id("Project id.") });
+
+const ListQuery = T.Object(
+  {
+    name: T.Optional(T.String({ description: "Project name." })),
+    enabled: T.Optional(T.String({ description: "Project enabled (true/false)." })),
+    domain: T.Optional(T.String({ description: "Project domain name." })),
+    user: T.Optional(
+      T.String({ description: "User id with a role on the project (directly or through a group)." }),
+    ),
+    operation_mode: T.Optional(T.String({ description: 'Operating mode, "1" or "2".' })),
+    with_os_object: T.Optional(T.String({ description: "Add os_project, the Keystone project." })),
+  },
+  { additionalProperties: true },
+);
+
+const ShowQuery = T.Object(
+  { with_os_object: T.Optional(T.String({ description: "Add os_project, the Keystone project." })) },
+  { additionalProperties: true },
+);
+
+function projectJson(view: PoolView) {
+  const p = view.pool;
+  return {
+    id: p.id,
+    name: p.name,
+    domain_id: p.domain_id,
+    image_id: p.image_id,
+    flavor_id: p.flavor_id,
+    network_id: p.network_id,
+    availability_zone: p.availability_zone,
+    operation_mode: p.operation_mode,
+    max_users_per_instance: p.max_users_per_instance,
+    instance_init_script: p.instance_init_script,
+    min_reserve_vm: p.min_reserve_vm,
+    instance_name_pattern: p.instance_name_pattern,
+    user_volume_enabled: p.user_volume_enabled,
+    volume_size: p.volume_size,
+    volume_type_id: p.volume_type_id,
+    ...(view.osProject !== undefined ? { os_project: view.osProject } : {}),
+  };
+}
+
+const asTags = (tags: string[] | string | undefined) =>
+  typeof tags === "string"
+    ? tags
+        .split(",")
+        .map((t) => t.trim())
+        .filter((t) => t !== "")
+    : tags;
+
+const asMode = (mode: string | number | undefined) => (mode === undefined ? undefined : String(mode));
+
+type Body = Record<string, unknown> & {
+  enabled?: boolean | string;
+  is_domain?: boolean | string;
+  user_volume_enabled?: boolean | string;
+  tags?: string[] | string;
+  operation_mode?: string | number;
+};
+
+/** The body with the wire's lenient types made strict (booleans, tags, mode). */
+function normalise<B extends Body>(body: B) {
+  return {
+    ...body,
+    enabled: parseBool(body.enabled, "enabled"),
+    is_domain: parseBool(body.is_domain, "is_domain"),
+    user_volume_enabled: parseBool(body.user_volume_enabled, "user_volume_enabled"),
+    tags: asTags(body.tags),
+    operation_mode: asMode(body.operation_mode),
+  };
+}
+
+/** Drops the keys whose value is undefined, so that "absent" and "not given" are one thing. */
+function defined<O extends object>(o: O): O {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as O;
+}
+
+const security = [{ token: [] }];
+
+export const projectRoutes: AdminRoutes = (app, { core, auth }) => {
+  app.post(
+    "/projects",
+    {
+      preHandler: auth.requireAdmin,
+      schema: {
+        tags: ["projects"],
+        summary: "Create a TRS project",
+        description:
+          "Creates the Keystone project (tag `trs`) and stores the pool settings. Flavor, image and network are checked first; the service account gets a role on the new project.",
+        security,
+        body: CreateBody,
+        response: {
+          200: T.Object(
+            { project: T.Object({ id: T.String() }) },
+            { example: { project: { id: "d394da7c4d0747bd879e0e865222b3d9" } } },
+          ),
+          ...errors(400, 409),
+        },
+      },
+    },
+    async (req) => {
+      const input = defined(normalise(req.body.project)) as PoolCreateInput;
+      const pool = await core.pools.create(input);
+      return { project: { id: pool.id } };
+    },
+  );
+
+  app.put(
+    "/projects/:project_id",
+    {
+      preHandler: auth.requireAdmin,
+      schema: {
+        tags: ["projects"],
+        summary: "Edit a TRS project",
+        description:
+          "Keystone fields (name, enabled, description, tags) go to Keystone, pool fields are stored. Switching operation_mode from 2 to 1 is refused (409) while an instance has more than one user.",
+        security,
+        params: ProjectParams,
+        body: UpdateBody,
+        response: {
+          200: T.Object({ project: Project }, { example: { project: projectExample } }),
+          ...errors(400, 404, 409),
+        },
+      },
+    },
+    async (req) => {
+      const input = defined(normalise(req.body.project)) as PoolUpdateInput;
+      if ("is_domain" in input) throw badRequest("is_domain cannot be changed");
+      const pool = await core.pools.update(req.params.project_id, input);
+      return { project: projectJson({ pool }) };
+    },
+  );
+
+  app.get(
+    "/projects",
+    {
+      preHandler: auth.requireAdmin,
+      schema: {
+        tags: ["projects"],
+        summary: "List TRS projects",
+        description:
+          "Filters: name, enabled, domain (domain name), user (a user id with a role on the project, directly or through a group), operation_mode; with_os_object adds os_project (one Keystone call for the list).",
+        security,
+        querystring: ListQuery,
+        response: {
+          200: T.Object({ projects: T.Array(Project) }, { example: { projects: [projectExample] } }),
+          ...errors(400),
+        },
+      },
+    },
+    async (req) => {
+      const { plain } = parseFilters(req.query, {
+        modifiable: [],
+        plain: ["name", "enabled", "domain", "user", "operation_mode", "with_os_object"],
+      });
+      const views = await core.pools.list({
+        name: plain.name,
+        enabled: parseBool(plain.enabled, "enabled"),
+        domain: plain.domain,
+        user: plain.user,
+        operationMode: plain.operation_mode,
+        withOsObject: parseBool(plain.with_os_object, "with_os_object") ?? false,
+      });
+      return { projects: views.map(projectJson) };
+    },
+  );
+
+  app.get(
+    "/projects/actions/get-settings",
+    {
+      preHandler: auth.requireAdmin,
+      schema: {
+        tags: ["projects"],
+        summary: "TRS project defaults",
+        description: "The configured default instance name pattern and availability zone.",
+        security,
+        response: {
+          200: T.Object(
+            {
+              project_settings: T.Object({
+                instance_name_pattern: T.String(),
+                default_availability_zone: T.String(),
+              }),
+            },
+            {
+              example: {
+                project_settings: { instance_name_pattern: "trs-**", default_availability_zone: "nova" },
+              },
+            },
+          ),
+          ...errors(),
+        },
+      },
+    },
+    async () => ({ project_settings: core.pools.settings() }),
+  );
+
+  app.get(
+    "/projects/:project_id",
+    {
+      preHandler: auth.requireAdmin,
+      schema: {
+        tags: ["projects"],
+        summary: "Show a TRS project",
+        description: "The pool settings; with_os_object=true adds os_project, the Keystone project.",
+        security,
+        params: ProjectParams,
+        querystring: ShowQuery,
+        response: {
+          200: T.Object(
+            { project: Project },
+            {
+              example: {
+                project: {
+                  ...projectExample,
+                  os_project: {
+                    id: "d394da7c4d0747bd879e0e865222b3d9",
+                    name: "test_proj",
+                    domain_id: "default",
+                    enabled: true,
+                    is_domain: false,
+                    parent_id: "default",
+                    tags: ["trs"],
+                  },
+                },
+              },
+            },
+          ),
+          ...errors(400, 404),
+        },
+      },
+    },
+    async (req) => {
+      const { plain } = parseFilters(req.query, { modifiable: [], plain: ["with_os_object"] });
+      const view = await core.pools.show(
+        req.params.project_id,
+        parseBool(plain.with_os_object, "with_os_object") ?? false,
+      );
+      return { project: projectJson(view) };
+    },
+  );
+
+  app.get(
+    "/projects/:project_id/statistics",
+    {
+      preHandler: auth.requireAdmin,
+      schema: {
+        tags: ["projects"],
+        summary: "TRS project statistics",
+        description:
+          "created/active/error_servers count every Nova server of the project; *_trs_servers count TRS instances; free: no user, occupied: at least one user, simultaneous: more than one.",
+        security,
+        params: ProjectParams,
+        response: {
+          200: T.Object(
+            {
+              statistics: T.Object({
+                created_servers: T.Integer(),
+                active_servers: T.Integer(),
+                error_servers: T.Integer(),
+                created_trs_servers: T.Integer(),
+                active_trs_servers: T.Integer(),
+                error_trs_servers: T.Integer(),
+                free_trs_servers: T.Integer(),
+                occupied_trs_servers: T.Integer(),
+                simultaneous_trs_servers: T.Integer(),
+              }),
+            },
+            {
+              example: {
+                statistics: {
+                  created_servers: 10,
+                  active_servers: 8,
+                  error_servers: 1,
+                  created_trs_servers: 10,
+                  active_trs_servers: 8,
+                  error_trs_servers: 1,
+                  free_trs_servers: 2,
+                  occupied_trs_servers: 8,
+                  simultaneous_trs_servers: 4,
+                },
+              },
+            },
+          ),
+          ...errors(404),
+        },
+      },
+    },
+    async (req) => ({ statistics: await core.statistics.of(req.params.project_id) }),
+  );
+
+  app.post(
+    "/projects/:project_id/actions/auto-allocate-users",
+    {
+      preHandler: auth.requireAdmin,
+      schema: {
+        tags: ["projects"],
+        summary: "Allocate free instances to users",
+        description:
+          "Starts a task: every user with a role on the project (directly or through a group) and no instance of it gets one free ACTIVE instance. GET /v1/tasks/{task_id} shows its result: allocated, assignments, users_without_instance.",
+        security,
+        params: ProjectParams,
+        response: {
+          200: T.Object(
+            { task_id: T.String() },
+            { example: { task_id: "7c8fbc6c-468d-4afb-a292-e70a3d475edc" } },
+          ),
+          ...errors(404),
+        },
+      },
+    },
+    async (req) => ({ task_id: await core.autoAllocate.start(req.params.project_id, callerOf(req).userId) }),
+  );
+
+  app.delete(
+    "/projects/:project_id",
+    {
+      preHandler: auth.requireAdmin,
+      schema: {
+        tags: ["projects"],
+        summary: "Delete a TRS project (extension)",
+        description:
+          "Deletes the pool and its Keystone project. Refused (409) while it has instances, unless force=true, which deletes them in Nova first (assignment history kept).",
+        security,
+        params: ProjectParams,
+        querystring: T.Object(
+          {
+            force: T.Optional(T.String({ description: "Delete the project's instances too (true/false)." })),
+          },
+          { additionalProperties: true },
+        ),
+        response: { 204: NoContent, ...errors(400, 404, 409) },
+      },
+    },
+    async (req, reply) => {
+      const { plain } = parseFilters(req.query, { modifiable: [], plain: ["force"] });
+      await core.pools.remove(req.params.project_id, {
+        force: parseBool(plain.force, "force") ?? false,
+        actor: callerOf(req).userId,
+      });
+      reply.code(204).send(null);
+    },
+  );
+};

@@ -1,0 +1,202 @@
+// Sessions (#26-#28) and the PUT extension that closes one. POST takes an admin token, or a
+// user token for an instance assigned to that user (directly or through a group).
+import { Type as T } from "@sinclair/typebox";
+import { hasAnyRole } from "../core/identity.ts";
+import { callerOf } from "../http/auth.ts";
+import { badRequest } from "../http/errors.ts";
+import { parseBool, parseFilters } from "../http/query.ts";
+import type { Session, SessionFilter } from "../store/sessions.ts";
+import type { AdminRoutes } from "./app.ts";
+import { errors, Id, isoUtc, Timestamp } from "./wire.ts";
+
+const Nullable = (description: string) => T.Union([T.String(), T.Null()], { description });
+
+const SessionBody = T.Object({
+  session_id: T.String({ description: "Session id." }),
+  instance_id: T.String({ description: "Instance id." }),
+  instance_name: Nullable("Instance name at the time of the session."),
+  project_id: Nullable("TRS project id."),
+  user_id: T.String({ description: "User id." }),
+  user_name: Nullable("User name."),
+  connection: Nullable("Connection type, under the key the reference's examples use."),
+  connection_type: Nullable("Connection type (web, rsclient, rdp, vnc, spice, ssh)."),
+  closed_at: Timestamp("Closing time; null while open."),
+  client_ip: Nullable("Client IP address."),
+  client_os: Nullable("Client operating system."),
+  client_info: Nullable("Client information."),
+  created_at: Timestamp("Opening time."),
+});
+
+const sessionExample = {
+  session_id: "11fa220f-9f88-406a-ba79-0acbba83c32b",
+  instance_id: "e3afefea-7dfe-4754-8607-fb3f45b0fe07",
+  instance_name: "trs-01",
+  project_id: "3005d0d44cf84c7cbcb1ad1be83fba8f",
+  user_id: "56d88dd0a3ab4c4c8d1d15534352d7de",
+  user_name: "admin",
+  connection: "web",
+  connection_type: "web",
+  closed_at: null,
+  client_ip: "192.168.0.2",
+  client_os: "Ubuntu 16.04",
+  client_info: "RSclient 0.1.0",
+  created_at: "2018-10-31T12:59:43",
+};
+
+function sessionJson(s: Session) {
+  return {
+    session_id: s.id,
+    instance_id: s.instance_id,
+    instance_name: s.instance_name,
+    project_id: s.project_id,
+    user_id: s.user_id,
+    user_name: s.user_name,
+    connection: s.connection_type,
+    connection_type: s.connection_type,
+    closed_at: isoUtc(s.closed_at),
+    client_ip: s.client_ip,
+    client_os: s.client_os,
+    client_info: s.client_info,
+    created_at: isoUtc(s.created_at),
+  };
+}
+
+const FilterQuery = T.Object(
+  {
+    user_id: T.Optional(T.String({ description: "User id (modifiers allowed)." })),
+    user_name: T.Optional(T.String({ description: "User name (modifiers allowed)." })),
+    instance_id: T.Optional(T.String({ description: "Instance id (modifiers allowed)." })),
+    instance_name: T.Optional(T.String({ description: "Instance name." })),
+    project_id: T.Optional(T.String({ description: "TRS project id." })),
+    connection_type: T.Optional(T.String({ description: "Connection type." })),
+    last: T.Optional(T.String({ description: "Only the latest session of each instance (true/false)." })),
+  },
+  { additionalProperties: true },
+);
+
+function sessionFilter(query: Record<string, unknown>): SessionFilter {
+  const { filters, plain } = parseFilters(query, {
+    modifiable: ["user_id", "user_name", "instance_id"],
+    plain: ["instance_name", "project_id", "connection_type", "last"],
+  });
+  return {
+    filters,
+    instanceName: plain.instance_name,
+    projectId: plain.project_id,
+    connectionType: plain.connection_type,
+    last: parseBool(plain.last, "last") ?? false,
+  };
+}
+
+const security = [{ token: [] }];
+const tags = ["sessions"];
+const NullableInput = (description: string) =>
+  T.Optional(T.Union([T.String({ maxLength: 255 }), T.Null()], { description }));
+
+export const sessionRoutes: AdminRoutes = (app, { core, auth, config }) => {
+  app.get(
+    "/sessions",
+    {
+      preHandler: auth.requireAdmin,
+      schema: {
+        tags,
+        summary: "List sessions",
+        description:
+          "Newest first. Filters: user_id, user_name, instance_id (with modifiers), instance_name, project_id, connection_type, last (only the latest session of each instance).",
+        security,
+        querystring: FilterQuery,
+        response: {
+          200: T.Object({ sessions: T.Array(SessionBody) }, { example: { sessions: [sessionExample] } }),
+          ...errors(400),
+        },
+      },
+    },
+    async (req) => ({ sessions: (await core.sessions.list(sessionFilter(req.query))).map(sessionJson) }),
+  );
+
+  app.get(
+    "/sessions/count",
+    {
+      preHandler: auth.requireAdmin,
+      schema: {
+        tags,
+        summary: "Count sessions",
+        description: "The number of sessions the same filters as the list select.",
+        security,
+        querystring: FilterQuery,
+        response: { 200: T.Object({ count: T.Integer() }, { example: { count: 5 } }), ...errors(400) },
+      },
+    },
+    async (req) => ({ count: await core.sessions.count(sessionFilter(req.query)) }),
+  );
+
+  app.post(
+    "/sessions",
+    {
+      preHandler: auth.requireUser,
+      schema: {
+        tags,
+        summary: "Record a session",
+        description:
+          "The user is the token's. An admin token records a session on any instance; another token only on an instance assigned to its user, directly or through a group (else 403).",
+        security,
+        body: T.Object(
+          {
+            session: T.Object({
+              instance_id: Id("Instance id."),
+              conn_type: NullableInput("Connection type: web, rsclient, rdp, vnc, spice, ssh."),
+              client_ip: NullableInput("Client IP address."),
+              client_os: NullableInput("Client operating system."),
+              client_info: NullableInput("Client information."),
+            }),
+          },
+          { example: { session: { instance_id: "8735df50-6e08-462e-b091-1552f8588fd4", conn_type: "web" } } },
+        ),
+        response: {
+          200: T.Object({ session: SessionBody }, { example: { session: sessionExample } }),
+          ...errors(400, 404),
+        },
+      },
+    },
+    async (req) => {
+      const caller = callerOf(req);
+      const isAdmin = hasAnyRole(caller, config.auth.adminRoles);
+      return { session: sessionJson(await core.sessions.create(req.body.session, caller, isAdmin)) };
+    },
+  );
+
+  app.put(
+    "/sessions/:session_id",
+    {
+      preHandler: auth.requireAdmin,
+      schema: {
+        tags,
+        summary: "Close a session (extension)",
+        description: "Sets closed_at (ISO 8601; default now).",
+        security,
+        params: T.Object({ session_id: Id("Session id.") }),
+        body: T.Optional(
+          T.Object(
+            { session: T.Optional(T.Object({ closed_at: T.Optional(T.Union([T.String(), T.Null()])) })) },
+            { example: { session: { closed_at: "2018-10-31T13:40:00" } } },
+          ),
+        ),
+        response: {
+          200: T.Object({ session: SessionBody }, { example: { session: sessionExample } }),
+          ...errors(400, 404),
+        },
+      },
+    },
+    async (req) => {
+      const raw = req.body?.session?.closed_at;
+      let at: Date | undefined;
+      if (raw != null) {
+        // No offset means UTC, as the API writes its own timestamps.
+        at = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(raw) ? raw : `${raw}Z`);
+        if (!/^\d{4}-\d\d-\d\d/.test(raw) || Number.isNaN(at.getTime()))
+          throw badRequest("closed_at must be an ISO 8601 time");
+      }
+      return { session: sessionJson(await core.sessions.close(req.params.session_id, at)) };
+    },
+  );
+};

@@ -1,0 +1,30 @@
+// Wire rules of spec §2 shared by the admin routes of pools, instances, assignments, user
+// resources and sessions: lenient booleans, timestamps without offset, error responses.
+import { Type as T, type TSchema } from "@sinclair/typebox";
+import { ErrorBody } from "./tasks.ts";
+
+/** A boolean as JSON or as "True"/"False"/"true"/"false"/"1"/"0" (parse with parseBool). */
+export const LenientBool = (description: string) =>
+  T.Union([T.Boolean(), T.String({ enum: ["True", "False", "true", "false", "1", "0"] })], { description });
+
+/** 2018-10-31T12:59:43: ISO 8601 in UTC without offset or fraction, as the reference shows. */
+export function isoUtc(d: Date | null | undefined): string | null {
+  return d ? d.toISOString().slice(0, 19) : null;
+}
+
+export const Timestamp = (description: string) =>
+  T.Union([T.String({ example: "2018-10-31T12:59:43" }), T.Null()], { description });
+
+/** Error responses a route can give, in the Keystone-style envelope. */
+export function errors(...statuses: (400 | 401 | 403 | 404 | 409)[]): Record<number, TSchema> {
+  const out: Record<number, TSchema> = { 401: ErrorBody, 403: ErrorBody };
+  for (const s of statuses) out[s] = ErrorBody;
+  return out;
+}
+
+/** A 204 answer: no content. */
+export const NoContent = T.Null({ description: "No content." });
+
+export const Id = (description: string) => T.String({ minLength: 1, maxLength: 255, description });
+
+export const IdList = (description: string) => T.Array(Id(description), { maxItems: 1000, description });

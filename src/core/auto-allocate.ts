@@ -1,0 +1,76 @@
+// auto-allocate-users (spec §5), as a task: every user with a role on the project (directly or
+// through a group) who holds no instance of it directly gets one free ACTIVE instance. Group
+// assignments do not count as holding one: a group's instance is shared, not the user's own.
+// API: start(poolId, actor) → task id; TASK_NAME and run(args) are the task itself.
+import type { Cloud } from "../cloud/cloud.ts";
+import type { AssignmentRepository } from "../store/assignments.ts";
+import type { TaskEngine } from "../tasks/engine.ts";
+import type { Directory } from "./directory.ts";
+import type { InstanceService } from "./instances.ts";
+import type { PoolService } from "./pools.ts";
+
+export const AUTO_ALLOCATE_TASK = "auto_allocate_users";
+
+export interface AutoAllocateArgs {
+  project_id: string;
+  /** The admin who asked (history actor). */
+  actor: string | null;
+}
+
+export interface AutoAllocateResult {
+  project_id: string;
+  allocated: number;
+  assignments: { user_id: string; instance_id: string }[];
+  users_without_instance: string[];
+}
+
+export class AutoAllocateService {
+  constructor(
+    private readonly d: {
+      tasks: Pick<TaskEngine, "register" | "enqueue">;
+      poolService: PoolService;
+      instanceService: InstanceService;
+      assignments: AssignmentRepository;
+      directory: Directory;
+      cloud: Pick<Cloud, "nova">;
+    },
+  ) {}
+
+  /** Registers the task handler with the engine (once per process). */
+  register(): void {
+    this.d.tasks.register<AutoAllocateArgs, AutoAllocateResult>(AUTO_ALLOCATE_TASK, (args) => this.run(args));
+  }
+
+  async start(poolId: string, actor: string | null): Promise<string> {
+    await this.d.poolService.require(poolId);
+    const args: AutoAllocateArgs = { project_id: poolId, actor };
+    return this.d.tasks.enqueue(AUTO_ALLOCATE_TASK, { ...args });
+  }
+
+  async run(args: AutoAllocateArgs): Promise<AutoAllocateResult> {
+    const poolId = args.project_id;
+    await this.d.poolService.require(poolId);
+    // Only ACTIVE instances are handed out: refresh our statuses with one Nova listing first.
+    await this.d.instanceService.syncFromNova(await this.d.cloud.nova.listServers({ projectId: poolId }));
+    const [members, holders] = await Promise.all([
+      this.d.directory.userIdsOnProject(poolId),
+      this.d.assignments.usersWithInstance(poolId),
+    ]);
+    const holding = new Set(holders);
+    const waiting = [...new Set(members)].filter((u) => !holding.has(u)).sort();
+    const assignments: AutoAllocateResult["assignments"] = [];
+    const left: string[] = [];
+    for (const userId of waiting) {
+      const instanceId =
+        left.length > 0
+          ? undefined
+          : await this.d.assignments.claimFree(poolId, userId, {
+              actor: args.actor,
+              reason: "auto-allocate-users",
+            });
+      if (instanceId) assignments.push({ user_id: userId, instance_id: instanceId });
+      else left.push(userId);
+    }
+    return { project_id: poolId, allocated: assignments.length, assignments, users_without_instance: left };
+  }
+}

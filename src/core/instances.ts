@@ -1,0 +1,217 @@
+// TRS instances: Nova servers of a pool, tagged `trs`, created from the pool's template and
+// recorded by us. API (admin routes, broker, reserve):
+//   create(input, actor) → { ids, reservationId }   (one batched Nova request)
+//   update(id, { users, groups }, actor) / list(query) / show(id, withOs) / remove(id, actor)
+//   syncFromNova(servers) → copies Nova's view of known servers into our records
+//   require(id) → the instance or a 404
+import type { Cloud } from "../cloud/cloud.ts";
+import type { NovaServer } from "../cloud/nova.ts";
+import { serverAddresses } from "../cloud/nova.ts";
+import { badRequest, conflict, notFound } from "../http/errors.ts";
+import type { Filter } from "../http/query.ts";
+import type { Instance, InstanceRepository, InstanceWithAssignees } from "../store/instances.ts";
+import type { Pool, PoolRepository } from "../store/pools.ts";
+import type { SessionRepository } from "../store/sessions.ts";
+import type { AssignmentService } from "./assignments.ts";
+import { explicitNames, MAX_INSTANCE_NAME, namesFromPattern } from "./naming.ts";
+import { type PoolService, TRS_TAG } from "./pools.ts";
+
+/** Nova's own cap on one batched request is the quota; ours keeps one call reasonable. */
+export const MAX_BATCH = 100;
+
+export interface InstanceCreateInput {
+  /** The pool; default the caller's project scope. */
+  projectId?: string;
+  name?: string;
+  count?: number;
+  description?: string;
+  users?: string[];
+  groups?: string[];
+}
+
+export interface InstanceListQuery {
+  /** Modifier filters on project_id and assigned (values normalised to "true"/"false"). */
+  filters: Filter[];
+  user?: string;
+  group?: string;
+  withOsObject?: boolean;
+}
+
+export interface InstanceView {
+  instance: InstanceWithAssignees;
+  /** Present when asked for: Nova's server, or null when Nova no longer has it. */
+  osServer?: Record<string, unknown> | null;
+}
+
+export interface InstanceServiceDeps {
+  instances: InstanceRepository;
+  pools: PoolRepository;
+  sessions: SessionRepository;
+  poolService: PoolService;
+  assignments: AssignmentService;
+  cloud: Pick<Cloud, "nova">;
+}
+
+function statusOf(server: NovaServer) {
+  return {
+    id: server.id,
+    status: server.status,
+    vmState: server.vmState,
+    taskState: server.taskState,
+    progress: server.progress,
+    fixedIp: serverAddresses(server, "fixed")[0] ?? null,
+    fault: server.fault?.message ?? null,
+  };
+}
+
+export class InstanceService {
+  constructor(private readonly d: InstanceServiceDeps) {}
+
+  async require(id: string): Promise<Instance> {
+    const instance = await this.d.instances.get(id);
+    if (!instance) throw notFound(`TRS instance ${id} not found`);
+    return instance;
+  }
+
+  /** Names for a batch: the explicit name, or fresh counters of the pool's pattern. */
+  private async namesFor(pool: Pool, name: string | undefined, count: number): Promise<string[]> {
+    if (name !== undefined) {
+      if (name.trim() === "") throw badRequest("name must not be empty");
+      const names = explicitNames(name, count);
+      if (names.some((n) => n.length > MAX_INSTANCE_NAME)) {
+        throw badRequest(`Instance names are at most ${MAX_INSTANCE_NAME} characters`);
+      }
+      return names;
+    }
+    const first = await this.d.pools.allocateNames(pool.id, count);
+    if (first === undefined) throw notFound(`TRS project ${pool.id} not found`);
+    const names = namesFromPattern(pool.instance_name_pattern, first, count);
+    if (names.some((n) => n.length > MAX_INSTANCE_NAME)) {
+      throw badRequest(
+        `The pattern of project ${pool.id} makes names longer than ${MAX_INSTANCE_NAME} characters`,
+      );
+    }
+    return names;
+  }
+
+  async create(
+    input: InstanceCreateInput,
+    actor: string | null,
+  ): Promise<{ ids: string[]; reservationId: string }> {
+    const count = input.count ?? 1;
+    if (!Number.isInteger(count) || count < 1 || count > MAX_BATCH) {
+      throw badRequest(`count must be an integer from 1 to ${MAX_BATCH}`);
+    }
+    if (!input.projectId)
+      throw badRequest("project_id is required when the token is not scoped to a project");
+    const pool = await this.d.poolService.requireReferenced(input.projectId);
+    if (!pool.network_id) {
+      throw badRequest(`TRS project ${pool.id} has no network_id: set one with PUT /v1/projects/${pool.id}`);
+    }
+    const users = [...new Set(input.users ?? [])];
+    const groups = [...new Set(input.groups ?? [])];
+    const limit = this.d.poolService.limitOf(pool);
+    if (limit !== null && users.length > limit) {
+      throw conflict(`An instance of TRS project ${pool.id} may hold at most ${limit} user(s)`);
+    }
+    await this.d.assignments.checkSubjects(users, groups);
+    const names = await this.namesFor(pool, input.name, count);
+    const { nova } = this.d.cloud;
+    const created = await nova.createServers({
+      projectId: pool.id,
+      name: count === 1 ? names[0] : (input.name ?? names[0]),
+      flavorId: pool.flavor_id,
+      imageId: pool.image_id,
+      networkIds: [pool.network_id],
+      availabilityZone: pool.availability_zone ?? undefined,
+      userData: pool.instance_init_script ?? undefined,
+      tags: [TRS_TAG],
+      metadata: { trs_project_id: pool.id },
+      description: input.description,
+      minCount: count,
+      maxCount: count,
+    });
+    const ids = created.ids;
+    await this.d.instances.insertMany(
+      ids.map((id, i) => ({
+        id,
+        pool_id: pool.id,
+        name: names[i] ?? names[0],
+        description: input.description ?? null,
+        reservation_id: created.reservationId,
+      })),
+    );
+    // Nova names a batch after one template; give each server the name we recorded.
+    if (count > 1) {
+      await Promise.all(ids.map((id, i) => nova.updateServer(id, { name: names[i] }).catch(() => undefined)));
+    }
+    for (const id of ids) {
+      if (users.length > 0) await this.d.assignments.assignUsersChecked(id, users, actor);
+      if (groups.length > 0) await this.d.assignments.assignGroupsChecked(id, groups, actor);
+    }
+    return { ids, reservationId: created.reservationId };
+  }
+
+  async update(
+    id: string,
+    input: { users?: string[]; groups?: string[] },
+    actor: string | null,
+  ): Promise<InstanceWithAssignees> {
+    await this.require(id);
+    await this.d.assignments.replace(id, input.users, input.groups, actor);
+    return this.view(id);
+  }
+
+  async view(id: string): Promise<InstanceWithAssignees> {
+    const [view] = await this.d.instances.withAssignees([await this.require(id)]);
+    return view;
+  }
+
+  /** Copies Nova's state of the servers we know into our records. */
+  async syncFromNova(servers: NovaServer[]): Promise<void> {
+    await this.d.instances.applyStatus(servers.map(statusOf));
+  }
+
+  async list(q: InstanceListQuery): Promise<InstanceView[]> {
+    const rows = await this.d.instances.list({ filters: q.filters, user: q.user, group: q.group });
+    const views = await this.d.instances.withAssignees(rows);
+    if (!q.withOsObject) return views.map((instance) => ({ instance }));
+    const servers = await this.fetchServers(rows);
+    await this.syncFromNova([...servers.values()]);
+    return views.map((instance) => ({ instance, osServer: servers.get(instance.id)?.raw ?? null }));
+  }
+
+  /** Nova's servers for these records in one listing (one project's, or every TRS one). */
+  private async fetchServers(rows: Instance[]): Promise<Map<string, NovaServer>> {
+    if (rows.length === 0) return new Map();
+    const pools = new Set(rows.map((r) => r.pool_id));
+    const servers =
+      pools.size === 1
+        ? await this.d.cloud.nova.listServers({ projectId: [...pools][0] })
+        : await this.d.cloud.nova.listServers({ tags: [TRS_TAG], allTenants: true });
+    return new Map(servers.map((s) => [s.id, s]));
+  }
+
+  async show(id: string, withOsObject: boolean): Promise<InstanceView> {
+    const instance = await this.view(id);
+    if (!withOsObject) return { instance };
+    let server: NovaServer | undefined;
+    try {
+      server = await this.d.cloud.nova.getServer(id);
+    } catch (err) {
+      if ((err as { kind?: string }).kind !== "not_found") throw err;
+    }
+    if (server) await this.syncFromNova([server]);
+    return { instance: server ? await this.view(id) : instance, osServer: server?.raw ?? null };
+  }
+
+  /** Deletes the server in Nova and ends its assignments and open sessions (history kept). */
+  async remove(id: string, actor: string | null): Promise<void> {
+    await this.require(id);
+    await this.d.cloud.nova.deleteServer(id, { ignoreNotFound: true });
+    await this.d.assignments.endAll(id, actor, "instance deleted");
+    const now = new Date();
+    for (const session of await this.d.sessions.openOf(id)) await this.d.sessions.close(session.id, now);
+    await this.d.instances.markDeleted(id);
+  }
+}

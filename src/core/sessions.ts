@@ -1,0 +1,112 @@
+// Sessions: one row per connection to an instance. API (admin routes, broker):
+//   list(filter) / count(filter) / create(input, caller, isAdmin) / close(id, at)
+//   record(input) → the session, for the broker after it hands out an address (no checks)
+import { isIP } from "node:net";
+import type { Config } from "../config/schema.ts";
+import { badRequest, forbidden, notFound } from "../http/errors.ts";
+import type { Session, SessionFilter, SessionRepository } from "../store/sessions.ts";
+import type { AssignmentService } from "./assignments.ts";
+import type { Caller } from "./identity.ts";
+import type { InstanceService } from "./instances.ts";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface SessionCreateInput {
+  instance_id: string;
+  conn_type?: string | null;
+  client_ip?: string | null;
+  client_os?: string | null;
+  client_info?: string | null;
+}
+
+export interface SessionRecordInput {
+  instanceId: string;
+  userId: string;
+  userName: string | null;
+  connType: string | null;
+  clientIp?: string | null;
+  clientOs?: string | null;
+  clientInfo?: string | null;
+  requestId?: string | null;
+  ruleIds?: string[];
+}
+
+export class SessionService {
+  constructor(
+    private readonly d: {
+      config: Config;
+      sessions: SessionRepository;
+      instanceService: InstanceService;
+      assignments: AssignmentService;
+    },
+  ) {}
+
+  list(filter: SessionFilter): Promise<Session[]> {
+    return this.d.sessions.list(filter);
+  }
+
+  count(filter: SessionFilter): Promise<number> {
+    return this.d.sessions.count(filter);
+  }
+
+  /** conn_type values are the configured connection types (web, rsclient, rdp, vnc, spice, ssh). */
+  checkConnType(connType: string | null | undefined): void {
+    if (connType == null) return;
+    const known = Object.keys(this.d.config.connTypes);
+    if (!known.includes(connType)) throw badRequest(`conn_type must be one of ${known.join(", ")}`);
+  }
+
+  /** An admin records a session on any instance; a user only on one assigned to them. */
+  async create(input: SessionCreateInput, caller: Caller, isAdmin: boolean): Promise<Session> {
+    this.checkConnType(input.conn_type);
+    if (input.client_ip != null && isIP(input.client_ip) === 0) {
+      throw badRequest("client_ip must be an IPv4 or IPv6 address");
+    }
+    const instance = await this.d.instanceService.require(input.instance_id).catch(() => {
+      throw isAdmin
+        ? notFound(`TRS instance ${input.instance_id} not found`)
+        : forbidden("Not assigned to this instance");
+    });
+    if (!isAdmin && !(await this.d.assignments.isAssigned(instance.id, caller.userId))) {
+      throw forbidden("Not assigned to this instance");
+    }
+    return this.record({
+      instanceId: instance.id,
+      userId: caller.userId,
+      userName: caller.userName,
+      connType: input.conn_type ?? null,
+      clientIp: input.client_ip,
+      clientOs: input.client_os,
+      clientInfo: input.client_info,
+    });
+  }
+
+  async record(input: SessionRecordInput): Promise<Session> {
+    const instance = await this.d.instanceService.require(input.instanceId);
+    return this.d.sessions.insert({
+      id: crypto.randomUUID(),
+      instance_id: instance.id,
+      instance_name: instance.name,
+      project_id: instance.pool_id,
+      user_id: input.userId,
+      user_name: input.userName,
+      connection_type: input.connType,
+      client_ip: input.clientIp ?? null,
+      client_os: input.clientOs ?? null,
+      client_info: input.clientInfo ?? null,
+      request_id: input.requestId ?? null,
+      rule_ids: JSON.stringify(input.ruleIds ?? []),
+    });
+  }
+
+  /** Closes a session (at `at`, default now); closing it again moves the time. */
+  async close(id: string, at: Date = new Date()): Promise<Session> {
+    // Session ids are UUIDs: anything else names no session.
+    const existing = UUID.test(id) ? await this.d.sessions.get(id) : undefined;
+    if (!existing) throw notFound(`Session ${id} not found`);
+    if (at < existing.created_at) throw badRequest("closed_at is before the session was created");
+    const closed = await this.d.sessions.close(id, at);
+    if (!closed) throw notFound(`Session ${id} not found`);
+    return closed;
+  }
+}

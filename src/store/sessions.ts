@@ -1,0 +1,90 @@
+// Session records: who connected to which instance, from where, with what client, and when
+// it opened and closed. API (used by the admin core and the broker):
+//   insert(row) → the session / get(id) / list(filter) / count(filter)
+//   close(id, at) → the closed session (undefined when unknown) / openOf(instanceId)
+import type { Insertable, Kysely, Selectable } from "kysely";
+import { sql } from "kysely";
+import type { Filter } from "../http/query.ts";
+import { filterCondition } from "./filters.ts";
+import type { Database, SessionsTable } from "./schema.ts";
+
+export type Session = Selectable<SessionsTable>;
+export type NewSession = Insertable<SessionsTable>;
+
+export interface SessionFilter {
+  /** Modifier filters on user_id, user_name, instance_id. */
+  filters?: Filter[];
+  instanceName?: string;
+  projectId?: string;
+  connectionType?: string;
+  /** Only the latest session of each instance. */
+  last?: boolean;
+}
+
+const MODIFIABLE = new Set(["user_id", "user_name", "instance_id"]);
+
+export class SessionRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(row: NewSession): Promise<Session> {
+    return this.db.insertInto("sessions").values(row).returningAll().executeTakeFirstOrThrow();
+  }
+
+  async get(id: string): Promise<Session | undefined> {
+    return this.db.selectFrom("sessions").selectAll().where("id", "=", id).executeTakeFirst();
+  }
+
+  private base(filter: SessionFilter) {
+    let q = this.db.selectFrom("sessions as s");
+    for (const f of filter.filters ?? []) {
+      if (!MODIFIABLE.has(f.field)) continue;
+      q = q.where((eb) => filterCondition(eb, sql.ref(`s.${f.field}`), f));
+    }
+    if (filter.instanceName !== undefined) q = q.where("s.instance_name", "=", filter.instanceName);
+    if (filter.projectId !== undefined) q = q.where("s.project_id", "=", filter.projectId);
+    if (filter.connectionType !== undefined) q = q.where("s.connection_type", "=", filter.connectionType);
+    if (filter.last) {
+      // The latest session of each instance among those matching the filters.
+      q = q.where("s.id", "in", (eb) =>
+        eb
+          .selectFrom("sessions as l")
+          .select("l.id")
+          .distinctOn("l.instance_id")
+          .orderBy("l.instance_id")
+          .orderBy("l.created_at", "desc")
+          .orderBy("l.id", "desc"),
+      );
+    }
+    return q;
+  }
+
+  async list(filter: SessionFilter = {}): Promise<Session[]> {
+    return this.base(filter).selectAll("s").orderBy("s.created_at", "desc").orderBy("s.id").execute();
+  }
+
+  async count(filter: SessionFilter = {}): Promise<number> {
+    const row = await this.base(filter)
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async close(id: string, at: Date): Promise<Session | undefined> {
+    return this.db
+      .updateTable("sessions")
+      .set({ closed_at: at })
+      .where("id", "=", id)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /** Open sessions of an instance (the instance is going away, or its user changes). */
+  async openOf(instanceId: string): Promise<Session[]> {
+    return this.db
+      .selectFrom("sessions")
+      .selectAll()
+      .where("instance_id", "=", instanceId)
+      .where("closed_at", "is", null)
+      .execute();
+  }
+}
