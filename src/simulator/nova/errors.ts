@@ -1,0 +1,48 @@
+// Nova's fault bodies: {"itemNotFound": {"code": 404, "message": ...}} and friends, named by
+// status as nova.api.openstack.wsgi.Fault names them; other statuses are computeFault.
+import type { FastifyReply } from "fastify";
+
+const FAULT_NAMES: Record<number, string> = {
+  400: "badRequest",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "itemNotFound",
+  405: "badMethod",
+  409: "conflictingRequest",
+  413: "overLimit",
+  415: "badMediaType",
+  429: "overLimit",
+  501: "notImplemented",
+  503: "serviceUnavailable",
+};
+
+export class NovaFault extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function novaError(reply: FastifyReply, status: number, message: string): FastifyReply {
+  return reply.code(status).send({ [FAULT_NAMES[status] ?? "computeFault"]: { code: status, message } });
+}
+
+export const badRequest = (message: string) => new NovaFault(400, message);
+export const notFound = (message: string) => new NovaFault(404, message);
+export const conflict = (message: string) => new NovaFault(409, message);
+export const serverNotFound = (id: string) => notFound(`Instance ${id} could not be found.`);
+
+export const policyDenied = (rule: string) =>
+  new NovaFault(403, `Policy doesn't allow ${rule} to be performed.`);
+
+/** nova.api.openstack.common.raise_http_conflict_for_instance_invalid_state */
+export const invalidState = (action: string, serverId: string, vmState: string) =>
+  conflict(`Cannot '${action}' instance ${serverId} while it is in vm_state ${vmState}`);
+
+/** Nova's jsonschema validation message. */
+export const invalidInput = (field: string, value: unknown, reason: string) =>
+  badRequest(
+    `Invalid input for field/attribute ${field}. Value: ${typeof value === "string" ? value : JSON.stringify(value)}. ${reason}`,
+  );
