@@ -145,11 +145,13 @@ export interface KeystoneSettings {
   receiptExpirationSec: number;
 }
 
+// Keystone ships with all of [security_compliance] off; the simulator runs the way a VDI
+// operator configures it (and scripts/openstack-lite should): lockout and password history on.
 export const DEFAULT_KEYSTONE_SETTINGS: KeystoneSettings = {
   lockoutFailureAttempts: 5,
-  lockoutDurationSec: 300,
+  lockoutDurationSec: 1800,
   passwordExpiresDays: 0,
-  uniqueLastPasswordCount: 0,
+  uniqueLastPasswordCount: 3,
   minimumPasswordAgeDays: 0,
   changePasswordUponFirstUse: false,
   passwordRegex: "",

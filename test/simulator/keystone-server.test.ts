@@ -1,0 +1,87 @@
+// The simulator server around Keystone: fault injection on the other services only, the
+// /sim/faults control, and clouds.yaml for the seeded accounts.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { parse } from "yaml";
+import { writeCloudsYaml } from "../../src/simulator/server.ts";
+import { adminToken, useSimulator } from "../helpers/simulator.ts";
+
+const sim = useSimulator();
+
+describe("simulator server", () => {
+  test("PUT /sim/faults merges, validates and is read back by GET", async () => {
+    const s = sim();
+    const put = await fetch(`${s.url}/sim/faults`, {
+      method: "PUT",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ errorBuilds: true }),
+    });
+    assert.equal(put.status, 200);
+    assert.deepEqual(await (await fetch(`${s.url}/sim/faults`)).json(), {
+      errorRate: 0,
+      latencyMs: 0,
+      errorBuilds: true,
+      stuckBuild: false,
+    });
+    assert.equal(s.ctx.faults.errorBuilds, true, "the in-process context sees the change");
+    const bad = await fetch(`${s.url}/sim/faults`, {
+      method: "PUT",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ errorRate: 2 }),
+    });
+    assert.equal(bad.status, 400);
+    const unknown = await fetch(`${s.url}/sim/faults`, {
+      method: "PUT",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ nonsense: 1 }),
+    });
+    assert.equal(unknown.status, 400);
+    Object.assign(s.ctx.faults, { errorBuilds: false });
+  });
+
+  test("an error rate of 1 makes other services answer 503 while Keystone keeps answering", async () => {
+    const s = sim();
+    const token = await adminToken(s);
+    s.ctx.faults.errorRate = 1;
+    try {
+      const compute = await fetch(`${s.url}/compute/v2.1/servers`, { headers: { "X-Auth-Token": token } });
+      assert.equal(compute.status, 503);
+      assert.equal((await compute.json()).title, "Service Unavailable");
+      const ks = await fetch(`${s.authUrl}/projects`, { headers: { "X-Auth-Token": token } });
+      assert.equal(ks.status, 200);
+    } finally {
+      s.ctx.faults.errorRate = 0;
+    }
+  });
+
+  test("writeCloudsYaml writes rs-admin and rs-demo in clouds.yaml form, readable by the owner only", () => {
+    const s = sim();
+    const dir = mkdtempSync(join(tmpdir(), "rs-clouds-"));
+    try {
+      const path = join(dir, "clouds.yaml");
+      writeCloudsYaml(s, path);
+      assert.equal(statSync(path).mode & 0o777, 0o600);
+      const doc = parse(readFileSync(path, "utf8"));
+      assert.deepEqual(doc.clouds["rs-demo"], {
+        auth: {
+          auth_url: s.authUrl,
+          username: "demo",
+          password: s.demo.password,
+          user_domain_name: "demo",
+          project_name: "demo",
+          project_domain_name: "demo",
+        },
+        region_name: "RegionOne",
+        interface: "public",
+        identity_api_version: 3,
+      });
+      assert.equal(doc.clouds["rs-admin"].auth.username, "admin");
+      assert.equal(doc.clouds["rs-admin"].auth.user_domain_name, "Default");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
