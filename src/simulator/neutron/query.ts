@@ -13,8 +13,10 @@ const asList = (v: string | string[] | undefined): string[] =>
   v === undefined ? [] : Array.isArray(v) ? v : [v];
 
 function matchesValue(actual: unknown, wanted: string): boolean {
-  if (typeof actual === "boolean")
-    return String(actual) === wanted.toLowerCase() || (wanted === "1") === actual;
+  if (typeof actual === "boolean") {
+    const w = wanted.toLowerCase();
+    return actual ? w === "true" || w === "1" : w === "false" || w === "0";
+  }
   if (actual === null || actual === undefined) return wanted === "" || wanted === "None";
   if (Array.isArray(actual)) return actual.map(String).includes(wanted);
   return String(actual) === wanted;
