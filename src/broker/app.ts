@@ -1,0 +1,71 @@
+// The TRS broker API (port 9365): what desktop clients call. Every failure is HTTP 400 with
+// {"error": {"code": N, "message", "data"}}, N from the reference's table, the message in
+// the language the client prefers; invalid bodies are code 9, anything unforeseen code 1.
+import type { FastifyReply } from "fastify";
+import type { Logger } from "pino";
+import type { Config } from "../config/schema.ts";
+import { type BrokerErrorCode, type BrokerErrorData, isBrokerError } from "../core/broker-error.ts";
+import type { TokenValidator } from "../core/identity.ts";
+import type { Core } from "../core/index.ts";
+import { type App, createApp, type HealthCheck } from "../http/app.ts";
+import { changePasswordRoute } from "./change-password.ts";
+import { brokerErrorBody, preferredLang } from "./errors.ts";
+import { getProjectsRoute } from "./get-projects.ts";
+import { getVmRoute } from "./get-vm.ts";
+import { requestVmRoute } from "./request-vm.ts";
+
+export interface BrokerDeps {
+  config: Config;
+  core: Pick<Core, "broker">;
+  logger: Logger;
+  health: HealthCheck[];
+  version: string;
+  validator: TokenValidator;
+}
+
+export type BrokerRoutes = (app: App, deps: BrokerDeps) => void;
+
+const ROUTES: BrokerRoutes[] = [requestVmRoute, getVmRoute, getProjectsRoute, changePasswordRoute];
+
+export function sendBrokerError(
+  reply: FastifyReply,
+  code: BrokerErrorCode,
+  data: BrokerErrorData = {},
+  extra: Record<string, unknown> = {},
+) {
+  const lang = preferredLang(reply.request.headers["accept-language"]);
+  return reply.code(400).send({ ...brokerErrorBody(code, data, lang), ...extra });
+}
+
+export async function createBrokerApp(deps: BrokerDeps): Promise<App> {
+  const app = await createApp({
+    title: "rs-server TRS broker API",
+    description:
+      "TRS broker API: desktop clients authenticate, ask for a desktop (request-vm), poll for it (get-vm), " +
+      "list their TRS projects and change their password. Errors are HTTP 400 with a numbered code.",
+    version: deps.version,
+    logger: deps.logger,
+    health: deps.health,
+    handleError(err, reply) {
+      if (!isBrokerError(err)) return false;
+      reply.request.log.info({ code: err.code, detail: err.detail }, "broker error");
+      sendBrokerError(reply, err.code, err.data);
+      return true;
+    },
+    shapeError(reply, status, message) {
+      const lang = preferredLang(reply.request.headers["accept-language"]);
+      // An unknown path stays a 404; a body the framework refused is the client's (9); anything
+      // else is unforeseen (1), without its stack or message.
+      if (status === 404) return brokerErrorBody(1, {}, lang);
+      reply.code(400);
+      return status < 500 ? brokerErrorBody(9, { reason: message }, lang) : brokerErrorBody(1, {}, lang);
+    },
+  });
+  await app.register(
+    async (v1) => {
+      for (const route of ROUTES) route(v1 as App, deps);
+    },
+    { prefix: "/v1" },
+  );
+  return app;
+}

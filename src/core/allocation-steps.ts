@@ -1,0 +1,84 @@
+// The steps of an allocation as the user and the admin see them in get-vm: what was done,
+// when it started, how long it took and how it ended, saved as the run goes so that a slow
+// step is visible while it is running.
+import type { RequestStep } from "../store/schema.ts";
+
+export type StepName =
+  | "find_instance"
+  | "create_instance"
+  | "wait_active"
+  | "floating_ip"
+  | "volume"
+  | "resolve_ip"
+  | "previous_sessions"
+  | "client_rules"
+  | "session";
+
+export interface StepHandle {
+  /** A short human explanation stored with the step (ids, what moved where). */
+  detail(text: string): void;
+}
+
+export interface StepOptions {
+  /** Save when the step starts too (it may take seconds: a build, a volume). */
+  slow?: boolean;
+}
+
+export class StepRecorder {
+  readonly steps: RequestStep[];
+
+  constructor(
+    private readonly save: (steps: RequestStep[]) => Promise<void>,
+    previous: RequestStep[] = [],
+  ) {
+    // A re-run after a lost worker keeps the earlier attempt's steps visible.
+    this.steps = [...previous];
+  }
+
+  async run<T>(name: StepName, fn: (step: StepHandle) => Promise<T>, options: StepOptions = {}): Promise<T> {
+    const started = performance.now();
+    const step: RequestStep = {
+      name,
+      started_at: new Date().toISOString(),
+      duration_ms: null,
+      outcome: "running",
+    };
+    this.steps.push(step);
+    const handle: StepHandle = {
+      detail: (text) => {
+        step.detail = text;
+      },
+    };
+    if (options.slow) await this.save(this.steps);
+    try {
+      const value = await fn(handle);
+      step.outcome = "ok";
+      return value;
+    } catch (err) {
+      step.outcome = "failed";
+      if (!step.detail) step.detail = err instanceof Error ? err.message : String(err);
+      throw err;
+    } finally {
+      step.duration_ms = Math.round((performance.now() - started) * 10) / 10;
+      if (step.outcome === "ok") await this.save(this.steps);
+    }
+  }
+
+  skip(name: StepName, why: string): void {
+    this.steps.push({
+      name,
+      started_at: new Date().toISOString(),
+      duration_ms: 0,
+      outcome: "skipped",
+      detail: why,
+    });
+  }
+
+  /** Saves the running step's detail while it waits (a build's progress). */
+  async note(text: string): Promise<void> {
+    const current = this.steps.at(-1);
+    if (current?.outcome !== "running" || current.detail === text) return;
+    current.detail = text;
+    await this.save(this.steps);
+  }
+}

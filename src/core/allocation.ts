@@ -1,0 +1,380 @@
+// The allocation task: gives the user of a broker request a running desktop, in the order of
+// spec §6 — find one (assigned, group, reserve, shared) or create one, wait for ACTIVE,
+// bring the user's floating IP and volume to it, resolve its address, open the client's
+// ports, record the session — and leaves every step in the request for get-vm to show.
+//
+// It runs in the process that accepted request-vm (the warm path) and, when that process
+// dies, again in a task worker: every step is idempotent for a re-run (a claim made before
+// is found as "assigned", a floating IP already there is left alone, ...).
+import { randomUUID } from "node:crypto";
+import { isIP } from "node:net";
+import type { Logger } from "pino";
+import { isCloudError } from "../cloud/http.ts";
+import { type NovaClient, type NovaServer, serverAddresses } from "../cloud/nova.ts";
+import type { ClaimsRepository, InstanceRow } from "../store/claims.ts";
+import type { Pool, PoolRepository } from "../store/pools.ts";
+import type { RequestRow, RequestsRepository } from "../store/requests.ts";
+import type { UserResourcesRepository } from "../store/user-resources.ts";
+import { StepRecorder } from "./allocation-steps.ts";
+import { BrokerError, isBrokerError } from "./broker-error.ts";
+import type { ClaimService, ClaimSource } from "./claims.ts";
+import { nameFromPattern } from "./naming.ts";
+import { TRS_TAG } from "./pools.ts";
+import type { UserResources } from "./user-resources.ts";
+
+export const ALLOCATION_TASK = "broker.allocate";
+
+export interface AllocationDeps {
+  requests: RequestsRepository;
+  pools: PoolRepository;
+  claims: ClaimService;
+  instances: ClaimsRepository;
+  sessions: UserResourcesRepository;
+  resources: UserResources;
+  nova: NovaClient;
+  groupsOfUser: (userId: string) => Promise<string[]>;
+  buildTimeoutMs: number;
+  pollIntervalMs: number;
+  logger: Logger;
+  /** Told after each allocation that took an instance, so the reserve refills. */
+  onInstanceTaken?: (poolId: string) => void;
+}
+
+export interface AllocationResult {
+  request_id: string;
+  status: "completed" | "failed" | "finished_before";
+  instance_id?: string;
+  error_code?: number;
+}
+
+/** An instance that turned out unusable after it was claimed: give it back and look again. */
+class Unusable extends Error {}
+
+/** How many claimed instances may turn out broken before the request fails. */
+const MAX_CANDIDATES = 3;
+const ACTOR = "rs-server broker";
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(t);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+
+function describe(source: ClaimSource): string {
+  switch (source) {
+    case "assigned":
+      return "assigned to the user";
+    case "group":
+      return "assigned to one of the user's groups";
+    case "free":
+      return "taken from the reserve";
+    case "shared":
+      return "shared with other users (least loaded)";
+  }
+}
+
+export class Allocation {
+  constructor(private readonly d: AllocationDeps) {}
+
+  async run(requestId: string, signal?: AbortSignal): Promise<AllocationResult> {
+    const request = await this.d.requests.start(requestId);
+    if (!request) return { request_id: requestId, status: "finished_before" };
+    const steps = new StepRecorder((s) => this.d.requests.saveProgress(requestId, s), request.steps);
+    let instanceId: string | null = null;
+    try {
+      const pool = await this.d.pools.get(request.project_id);
+      if (!pool) throw new BrokerError(14, { project_name: request.project_name ?? request.project_id });
+      const { instance, server } = await this.instanceFor(request, pool, steps, signal);
+      instanceId = instance.id;
+      const ip = await this.prepare(request, pool, instance, server, steps);
+      await this.d.requests.complete(requestId, steps.steps, instance.id, ip);
+      return { request_id: requestId, status: "completed", instance_id: instance.id };
+    } catch (err) {
+      const failure = isBrokerError(err) ? err : new BrokerError(25, {}, (err as Error)?.message);
+      if (!isBrokerError(err))
+        this.d.logger.error({ err, request_id: requestId }, "allocation failed unexpectedly");
+      await this.d.requests.fail(requestId, steps.steps, failure.code, failure.data, instanceId);
+      return { request_id: requestId, status: "failed", error_code: failure.code };
+    }
+  }
+
+  /** Steps 1-5 of spec §6, then the wait for ACTIVE; a broken claimed instance is replaced. */
+  private async instanceFor(request: RequestRow, pool: Pool, steps: StepRecorder, signal?: AbortSignal) {
+    const exclude: string[] = [];
+    let groups: Promise<string[]> | undefined;
+    for (let attempt = 0; ; attempt++) {
+      const found = await steps.run("find_instance", async (step) => {
+        const claimed = await this.d.claims.claim({
+          poolId: pool.id,
+          operationMode: pool.operation_mode,
+          userId: request.user_id,
+          groupIds: () => {
+            groups ??= this.d.groupsOfUser(request.user_id);
+            return groups;
+          },
+          actor: ACTOR,
+          reason: `broker request ${request.id}`,
+          exclude,
+        });
+        step.detail(
+          claimed
+            ? `instance ${claimed.instance.id} (${claimed.instance.name}), ${describe(claimed.source)}`
+            : "no assigned, group, free or shareable instance: a new one is needed",
+        );
+        return claimed;
+      });
+      let instance: InstanceRow;
+      let ours: boolean;
+      if (found) {
+        instance = found.instance;
+        ours = found.claimedNow;
+        if (found.claimedNow) this.d.onInstanceTaken?.(pool.id);
+      } else {
+        instance = await steps.run("create_instance", (step) => this.create(request, pool, step.detail), {
+          slow: true,
+        });
+        ours = true;
+        this.d.onInstanceTaken?.(pool.id);
+      }
+      try {
+        const server = await steps.run(
+          "wait_active",
+          (step) => this.waitActive(instance, steps, step.detail, signal),
+          {
+            slow: instance.status !== "ACTIVE",
+          },
+        );
+        return { instance, server };
+      } catch (err) {
+        if (!(err instanceof Unusable)) throw err;
+        // A reserve instance that broke is given back and another one tried; one made for
+        // this request, or one an admin assigned, is the request's failure (17).
+        const canRetry = ours && found !== undefined && attempt + 1 < MAX_CANDIDATES;
+        if (ours) await this.d.claims.release(instance.id, request.user_id, ACTOR, err.message);
+        if (!canRetry) throw new BrokerError(17, { instance_id: instance.id, instance_status: err.message });
+        exclude.push(instance.id);
+      }
+    }
+  }
+
+  private async create(request: RequestRow, pool: Pool, detail: (t: string) => void): Promise<InstanceRow> {
+    const projectName = pool.name;
+    const counter = await this.d.pools.allocateNames(pool.id, 1);
+    if (counter === undefined) throw new BrokerError(14, { project_name: projectName });
+    const name = nameFromPattern(pool.instance_name_pattern, counter);
+    let id: string;
+    let reservationId: string;
+    try {
+      const created = await this.d.nova.createServers({
+        name,
+        flavorId: pool.flavor_id,
+        imageId: pool.image_id,
+        networkIds: pool.network_id ? [pool.network_id] : [],
+        availabilityZone: pool.availability_zone ?? undefined,
+        userData: pool.instance_init_script ?? undefined,
+        tags: [TRS_TAG],
+        description: `Created by rs-server for user ${request.user_name ?? request.user_id}`,
+        projectId: pool.id,
+      });
+      if (created.ids.length === 0) throw new Error("Nova created no server");
+      id = created.ids[0];
+      reservationId = created.reservationId;
+    } catch (err) {
+      detail(`Nova refused the instance: ${(err as Error).message}`);
+      if (isCloudError(err, "quota_exceeded")) {
+        throw new BrokerError(12, { project_name: projectName }, (err as Error).message);
+      }
+      throw new BrokerError(13, { project_name: projectName }, (err as Error).message);
+    }
+    // Recorded with its holder at once, so that the reserve keeper never counts it as free.
+    // If this process dies before this line, the reconciler adopts the trs-tagged server.
+    await this.d.instances.insertHeld(
+      { id, poolId: pool.id, name, status: "BUILD", reservationId },
+      request.user_id,
+      pool.operation_mode !== "2",
+      ACTOR,
+      `created for broker request ${request.id}`,
+    );
+    detail(`instance ${id} (${name}) created in project ${projectName}`);
+    const row = await this.d.instances.get(id);
+    if (!row) throw new Error(`instance ${id} vanished right after its creation`);
+    return row;
+  }
+
+  private async waitActive(
+    instance: InstanceRow,
+    steps: StepRecorder,
+    detail: (t: string) => void,
+    signal?: AbortSignal,
+  ): Promise<NovaServer> {
+    const deadline = Date.now() + this.d.buildTimeoutMs;
+    for (;;) {
+      let server: NovaServer;
+      try {
+        server = await this.d.nova.getServer(instance.id);
+      } catch (err) {
+        if (!isCloudError(err, "not_found")) throw err;
+        await this.d.instances.markDeleted(instance.id);
+        throw new Unusable("DELETED");
+      }
+      await this.d.instances.updateState(instance.id, {
+        status: server.status,
+        vmState: server.vmState,
+        taskState: server.taskState,
+        progress: server.progress,
+        fault: server.fault?.message ?? null,
+      });
+      if (server.status === "ACTIVE") {
+        detail(`instance ${instance.id} is ACTIVE`);
+        return server;
+      }
+      if (server.status === "ERROR" || server.status === "DELETED" || server.status === "SOFT_DELETED") {
+        detail(
+          `instance ${instance.id} went ${server.status}${server.fault ? `: ${server.fault.message}` : ""}`,
+        );
+        throw new Unusable(server.status);
+      }
+      if (Date.now() >= deadline) {
+        detail(`instance ${instance.id} still ${server.status} after ${this.d.buildTimeoutMs / 1000} s`);
+        throw new BrokerError(17, { instance_id: instance.id, instance_status: server.status });
+      }
+      await steps.note(
+        `waiting for instance ${instance.id}: ${server.status}` +
+          (server.taskState ? ` (${server.taskState})` : "") +
+          (server.progress ? `, ${server.progress}%` : ""),
+      );
+      await sleep(this.d.pollIntervalMs, signal);
+    }
+  }
+
+  /** Floating IP, volume, address, previous sessions, client rules, the session. */
+  private async prepare(
+    request: RequestRow,
+    pool: Pool,
+    instance: InstanceRow,
+    server: NovaServer,
+    steps: StepRecorder,
+  ): Promise<string> {
+    const port = await this.d.resources.instancePort(instance.id, pool.network_id);
+    const floating = await steps.run("floating_ip", async (step) => {
+      if (!port) {
+        step.detail("the instance has no port on the pool's network");
+        return undefined;
+      }
+      try {
+        const fip = await this.d.resources.floatingIp(request.user_id, port);
+        step.detail(
+          !fip
+            ? "the user has no floating IP"
+            : fip.movedFromPort
+              ? `floating IP ${fip.address} moved from port ${fip.movedFromPort} to port ${port.id}`
+              : `floating IP ${fip.address} on port ${port.id}`,
+        );
+        return fip;
+      } catch (err) {
+        throw new BrokerError(18, { instance_id: instance.id }, `floating IP: ${(err as Error).message}`);
+      }
+    });
+
+    if (pool.user_volume_enabled) {
+      await steps.run(
+        "volume",
+        async (step) => {
+          const v = await this.d.resources.volume(pool, request.user_id, request.user_name, instance.id);
+          step.detail(
+            `volume ${v.volumeId}${v.created ? " created" : ""}${v.movedFrom ? ` moved from instance ${v.movedFrom}` : ""} attached`,
+          );
+        },
+        { slow: true },
+      );
+    } else steps.skip("volume", "the pool has no user volumes");
+
+    const ip = await steps.run("resolve_ip", async (step) => {
+      const address = floating?.address ?? fixedIp(port) ?? serverAddresses(server, "fixed")[0];
+      if (!address) {
+        step.detail(`instance ${instance.id} has no address on the pool's network`);
+        throw new BrokerError(18, { instance_id: instance.id });
+      }
+      step.detail(floating ? `floating IP ${address}` : `fixed IP ${address}`);
+      return address;
+    });
+    const portIp = fixedIp(port);
+    if (portIp && portIp !== instance.fixed_ip) {
+      await this.d.instances.updateState(instance.id, {
+        status: server.status,
+        vmState: server.vmState,
+        taskState: server.taskState,
+        progress: server.progress,
+        fixedIp: portIp,
+      });
+    }
+
+    const previous = await this.d.sessions.openSessionIds(request.user_id, instance.id);
+    if (previous.length) {
+      // The user reconnects: the earlier session ends and its rules go before new ones open
+      // (Neutron would otherwise answer the identical rule with the old rule's id).
+      await steps.run("previous_sessions", async (step) => {
+        for (const id of previous) await this.d.resources.closeSession(id);
+        step.detail(`closed ${previous.length} earlier session(s) of the user on this instance`);
+      });
+    }
+
+    const sessionId = randomUUID();
+    let ruleIds: string[] = [];
+    if (request.client_ip && request.conn_type && port) {
+      ruleIds = await steps.run("client_rules", async (step) => {
+        const ids = await this.d.resources.openClientRules(
+          pool,
+          instance.id,
+          port,
+          request.conn_type!,
+          request.client_ip!,
+          sessionId,
+        );
+        step.detail(
+          ids.length
+            ? `${request.conn_type} ports opened for ${request.client_ip} (${ids.length} rule(s))`
+            : `${request.conn_type} opens no ports`,
+        );
+        return ids;
+      });
+    } else
+      steps.skip("client_rules", request.client_ip ? "no connection type given" : "no client address given");
+
+    try {
+      await steps.run("session", async (step) => {
+        await this.d.sessions.insertSession({
+          id: sessionId,
+          instanceId: instance.id,
+          instanceName: instance.name,
+          projectId: pool.id,
+          userId: request.user_id,
+          userName: request.user_name,
+          connectionType: request.conn_type,
+          clientIp: request.client_ip,
+          clientOs: request.client_os,
+          clientInfo: request.client_info,
+          requestId: request.id,
+          ruleIds,
+        });
+        step.detail(`session ${sessionId}`);
+      });
+    } catch (err) {
+      await this.d.resources.removeRules(ruleIds);
+      throw err;
+    }
+    return ip;
+  }
+}
+
+function fixedIp(port: { fixedIps: { ipAddress: string }[] } | undefined): string | undefined {
+  return port?.fixedIps.find((f) => isIP(f.ipAddress) === 4)?.ipAddress ?? port?.fixedIps[0]?.ipAddress;
+}

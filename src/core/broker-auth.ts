@@ -1,0 +1,119 @@
+// Who is asking for a desktop: request-vm, get-projects and get-vm authenticate here against
+// Keystone, by password (completing Keystone's MFA receipt with the user's OTP) or by token,
+// and every Keystone answer becomes a broker code: 6, 7, 15, 16, 21, 24, 27.
+import { isCloudError } from "../cloud/http.ts";
+import type { AuthOutcome, KeystoneClient, TokenInfo } from "../cloud/keystone.ts";
+import { BrokerError } from "./broker-error.ts";
+
+export interface PasswordCredentials {
+  user: string;
+  password: string;
+  userDomainName: string;
+  otp?: string;
+}
+
+export interface BrokerIdentity {
+  token: string;
+  userId: string;
+  userName: string;
+  domainId: string;
+  domainName: string;
+  passwordExpiresAt: Date | null;
+}
+
+export interface PasswordWarning {
+  code: 19 | 20;
+  data: { seconds: number } | { attempts: number };
+}
+
+function identityOf(token: string, info: TokenInfo): BrokerIdentity {
+  return {
+    token,
+    userId: info.userId,
+    userName: info.userName,
+    domainId: info.userDomainId,
+    domainName: info.userDomainName,
+    passwordExpiresAt: info.passwordExpiresAt,
+  };
+}
+
+export class BrokerAuth {
+  constructor(
+    private readonly keystone: KeystoneClient,
+    private readonly warningWindowSeconds: number,
+  ) {}
+
+  async withPassword(c: PasswordCredentials): Promise<BrokerIdentity> {
+    const user = { username: c.user, userDomainName: c.userDomainName };
+    let outcome = await this.guard(() =>
+      // Unscoped: the project is chosen afterwards, and the client only shows the token back.
+      this.keystone.authenticatePassword({ user, password: c.password, scope: "unscoped" }),
+    );
+    if (outcome.kind === "mfa_required") {
+      if (!c.otp) throw new BrokerError(27, {}, "Keystone requires a second factor (TOTP)");
+      outcome = await this.guard(() =>
+        this.keystone.authenticateTotp({
+          user,
+          passcode: c.otp!,
+          receipt: outcome.kind === "mfa_required" ? outcome.receipt : undefined,
+          scope: "unscoped",
+        }),
+      );
+      if (outcome.kind === "mfa_required")
+        throw new BrokerError(27, {}, "Keystone wants more methods than TOTP");
+    }
+    return identityOf(...this.accepted(outcome, c));
+  }
+
+  /** A token the client already holds: it must be valid, and it is handed back as it is. */
+  async withToken(token: string): Promise<BrokerIdentity> {
+    let info: TokenInfo | undefined;
+    try {
+      info = await this.keystone.validateToken(token);
+    } catch (err) {
+      if (isCloudError(err, "unavailable")) throw new BrokerError(21, {}, err.message);
+      if (isCloudError(err, "bad_request") || isCloudError(err, "unauthorized")) info = undefined;
+      else throw err;
+    }
+    if (!info) throw new BrokerError(24, {}, "Keystone does not accept the token");
+    return identityOf(token, info);
+  }
+
+  /** The 19 warning when the password expires within the configured window. */
+  warning(identity: BrokerIdentity, now = Date.now()): PasswordWarning | undefined {
+    if (!identity.passwordExpiresAt) return undefined;
+    const seconds = Math.floor((identity.passwordExpiresAt.getTime() - now) / 1000);
+    if (seconds < 0 || seconds > this.warningWindowSeconds) return undefined;
+    return { code: 19, data: { seconds } };
+  }
+
+  private async guard(call: () => Promise<AuthOutcome>): Promise<AuthOutcome> {
+    try {
+      return await call();
+    } catch (err) {
+      if (isCloudError(err, "unavailable")) return { kind: "unavailable", message: err.message };
+      throw err;
+    }
+  }
+
+  private accepted(outcome: AuthOutcome, c: PasswordCredentials): [string, TokenInfo] {
+    switch (outcome.kind) {
+      case "ok":
+        return [outcome.token, outcome.info];
+      case "invalid_credentials":
+      case "locked_out":
+      case "user_disabled":
+        throw new BrokerError(6, {}, `Keystone refused the credentials (${outcome.kind})`);
+      case "password_expired":
+        throw new BrokerError(7, {}, "the password has expired");
+      case "domain_not_found":
+        throw new BrokerError(15, { domain_name: c.userDomainName });
+      case "user_not_found":
+        throw new BrokerError(16, { user_name: c.user, domain_name: c.userDomainName });
+      case "mfa_required":
+        throw new BrokerError(27);
+      case "unavailable":
+        throw new BrokerError(21, {}, outcome.message);
+    }
+  }
+}

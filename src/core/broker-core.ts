@@ -1,0 +1,354 @@
+// The TRS broker's core: request-vm, get-vm, get-projects and change-password as plain
+// calls, and the allocation task they start. Routes shape JSON around these; everything that
+// can go wrong comes out as a BrokerError with its numbered code.
+import { randomUUID } from "node:crypto";
+import { isCloudError } from "../cloud/http.ts";
+import type { NovaServer } from "../cloud/nova.ts";
+import { ClaimsRepository } from "../store/claims.ts";
+import { type Pool, PoolRepository } from "../store/pools.ts";
+import { type RequestRow, RequestsRepository } from "../store/requests.ts";
+import type { RequestStep } from "../store/schema.ts";
+import { UserResourcesRepository } from "../store/user-resources.ts";
+import { ALLOCATION_TASK, Allocation, type AllocationResult } from "./allocation.ts";
+import {
+  BrokerAuth,
+  type BrokerIdentity,
+  type PasswordCredentials,
+  type PasswordWarning,
+} from "./broker-auth.ts";
+import { BrokerError, type BrokerErrorCode, type BrokerErrorData } from "./broker-error.ts";
+import { ClaimService } from "./claims.ts";
+import type { CoreDeps } from "./deps.ts";
+import { changePasswordWithScript } from "./kerberos.ts";
+import { UserResources } from "./user-resources.ts";
+import { webGuardViolation } from "./web-guard.ts";
+
+declare module "./index.ts" {
+  interface Core {
+    broker: BrokerCore;
+  }
+}
+
+export interface RequestVmInput {
+  /** Either token, or user + password (+ user_domain_name, otp). */
+  token?: string;
+  user?: string;
+  password?: string;
+  userDomainName?: string;
+  otp?: string;
+  authTenant?: string;
+  projectDomainName?: string;
+  ipAddress?: string;
+  connType?: string;
+  os?: string;
+  client?: string;
+  /** The address the HTTP request came from (Web Guard, when ip_address is not given). */
+  peerIp?: string;
+}
+
+export interface RequestVmResult {
+  requestId: string;
+  token: string;
+  warning?: PasswordWarning;
+}
+
+export interface ServerView {
+  status: string | null;
+  vm_state: string | null;
+  ip: string | null;
+  progress: number | null;
+  task_state: string | null;
+  id: string | null;
+}
+
+export type GetVmResult =
+  | {
+      kind: "state";
+      status: "pending" | "in_progress" | "completed";
+      message: string | null;
+      server: ServerView;
+      steps: RequestStep[];
+    }
+  | { kind: "failed"; code: BrokerErrorCode; data: BrokerErrorData; steps: RequestStep[] };
+
+export interface ChangePasswordInput {
+  user: string;
+  userDomainName: string;
+  password: string;
+  newPassword: string;
+}
+
+export interface BrokerCore {
+  requestVm(input: RequestVmInput): Promise<RequestVmResult>;
+  /** The request as its owner sees it; 10 unknown, 11 someone else's. */
+  getVm(userId: string, requestId: string): Promise<GetVmResult>;
+  getProjects(c: PasswordCredentials): Promise<string[]>;
+  changePassword(input: ChangePasswordInput): Promise<string>;
+  /** Ends a session and removes the client rules it opened (admin API, clients). */
+  closeSession(sessionId: string, at?: Date): Promise<boolean>;
+  /** Runs one allocation in this process (the task handler; tests and benchmarks). */
+  allocate(requestId: string, signal?: AbortSignal): Promise<AllocationResult>;
+}
+
+const TERMINAL_TASK = new Set(["FAILURE", "REVOKED"]);
+/** How often closed sessions' client rules are swept (closed through the admin API or by age). */
+const RULE_SWEEP_SECONDS = 15;
+
+function serverView(server: NovaServer | undefined, ip: string | null, id: string | null): ServerView {
+  return {
+    status: server?.status ?? null,
+    vm_state: server?.vmState ?? null,
+    ip,
+    progress: server?.progress ?? (server ? 0 : null),
+    task_state: server?.taskState ?? null,
+    id: server?.id ?? id,
+  };
+}
+
+export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker: BrokerCore } {
+  const { config, db, cloud, logger } = deps;
+  const keystone = cloud.keystone;
+  const requests = new RequestsRepository(db);
+  const pools = new PoolRepository(db);
+  const claimsRepo = new ClaimsRepository(db);
+  const userRepo = new UserResourcesRepository(db);
+  const auth = new BrokerAuth(keystone, config.passwords.expiryWarningSeconds);
+  const log = logger.child({ component: "broker" });
+  const resources = new UserResources({
+    nova: cloud.nova,
+    neutron: cloud.neutron,
+    cinder: cloud.cinder,
+    repo: userRepo,
+    connTypes: config.connTypes,
+    pollIntervalMs: config.allocation.pollIntervalMs,
+    waitTimeoutMs: config.allocation.buildTimeoutSeconds * 1000,
+    logger: log,
+  });
+  const allocation = new Allocation({
+    requests,
+    pools,
+    claims: new ClaimService(claimsRepo),
+    instances: claimsRepo,
+    sessions: userRepo,
+    resources,
+    nova: cloud.nova,
+    groupsOfUser: async (userId) => (await keystone.listUserGroups(userId)).map((g) => g.id),
+    buildTimeoutMs: config.allocation.buildTimeoutSeconds * 1000,
+    pollIntervalMs: config.allocation.pollIntervalMs,
+    logger: log,
+  });
+
+  deps.tasks.register(ALLOCATION_TASK, async (args: { request_id: string }, ctx) => {
+    const result = await allocation.run(args.request_id, ctx.signal);
+    // The request holds the broker code; the task shows Celery's FAILURE for the same outcome.
+    if (result.status === "failed")
+      throw new Error(`allocation failed with broker error ${result.error_code}`);
+    return result;
+  });
+  deps.scheduler.every("broker.session-rules", RULE_SWEEP_SECONDS, async () => {
+    for (const s of await userRepo.closedWithRules(200)) await resources.sweepRules(s.id, s.ruleIds);
+  });
+
+  /** Keystone calls of the service account outside authentication: an outage is 21. */
+  async function directory<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      if (isCloudError(err, "unavailable")) throw new BrokerError(21, {}, err.message);
+      throw err;
+    }
+  }
+
+  async function trsPoolsOf(identity: BrokerIdentity, projectDomainName?: string): Promise<Pool[]> {
+    const projects = await directory(() => keystone.listUserProjects(identity.userId));
+    let enabled = projects.filter((p) => p.enabled);
+    if (projectDomainName) {
+      const domain = await directory(() => keystone.findDomainByName(projectDomainName));
+      if (!domain) throw new BrokerError(15, { domain_name: projectDomainName });
+      enabled = enabled.filter((p) => p.domainId === domain.id);
+    }
+    return pools.list({ ids: enabled.map((p) => p.id) });
+  }
+
+  async function chooseProject(identity: BrokerIdentity, input: RequestVmInput): Promise<Pool> {
+    if (input.authTenant) {
+      const domainName = input.projectDomainName ?? identity.domainName;
+      const domain = await directory(() => keystone.findDomainByName(domainName));
+      if (!domain) throw new BrokerError(15, { domain_name: domainName });
+      const project = await directory(() => keystone.findProject(input.authTenant!, domain.id));
+      const pool = project && (await pools.get(project.id));
+      if (!project || !pool) throw new BrokerError(8, { project_name: input.authTenant });
+      const mine = await trsPoolsOf(identity);
+      if (!project.enabled || !mine.some((p) => p.id === pool.id)) {
+        throw new BrokerError(5, {}, `the user has no role on TRS project ${pool.name}`);
+      }
+      return pool;
+    }
+    const mine = await trsPoolsOf(identity, input.projectDomainName);
+    if (mine.length === 0) throw new BrokerError(5, {}, "the user has a role on no TRS project");
+    if (mine.length === 1) return mine[0];
+    // Several pools: the one where the user already has a desktop, else the first by name.
+    for (const pool of mine) {
+      if ((await claimsRepo.heldBy(pool.id, identity.userId)).length) return pool;
+    }
+    return [...mine].sort((a, b) => a.name.localeCompare(b.name))[0];
+  }
+
+  async function startAllocation(
+    identity: BrokerIdentity,
+    pool: Pool,
+    input: RequestVmInput,
+  ): Promise<string> {
+    const requestId = `req-${randomUUID()}`;
+    await requests.insert({
+      id: requestId,
+      userId: identity.userId,
+      userName: identity.userName,
+      domainId: identity.domainId,
+      projectId: pool.id,
+      projectName: pool.name,
+      connType: input.connType ?? null,
+      clientIp: input.ipAddress ?? null,
+      clientOs: input.os ?? null,
+      clientInfo: input.client ?? null,
+      taskId: null,
+    });
+    try {
+      // The warm path: the allocation starts here and now; the task row is its durable
+      // trace and pg-boss runs it again elsewhere if this process dies.
+      const taskId = await deps.tasks.runNow(ALLOCATION_TASK, { request_id: requestId });
+      await requests.setTask(requestId, taskId);
+    } catch (err) {
+      log.error({ err, request_id: requestId }, "cannot start the allocation task");
+      await requests.fail(requestId, [], 4, {});
+      throw new BrokerError(4, {}, (err as Error).message);
+    }
+    return requestId;
+  }
+
+  async function authenticate(input: RequestVmInput): Promise<BrokerIdentity> {
+    if (input.token) return auth.withToken(input.token);
+    return auth.withPassword({
+      user: input.user!,
+      password: input.password!,
+      userDomainName: input.userDomainName ?? "Default",
+      otp: input.otp,
+    });
+  }
+
+  function guard(input: RequestVmInput, domainName: string) {
+    if (!config.webGuard.enabled) return;
+    const why = webGuardViolation(config.webGuard.rules, {
+      domainName,
+      clientIp: input.ipAddress ?? input.peerIp,
+      connType: input.connType,
+      client: input.client,
+    });
+    if (why) throw new BrokerError(26, {}, why);
+  }
+
+  async function liveServer(row: RequestRow): Promise<NovaServer | undefined> {
+    if (!row.instance_id) return undefined;
+    try {
+      return await cloud.nova.getServer(row.instance_id);
+    } catch (err) {
+      log.warn({ err, instance_id: row.instance_id }, "get-vm: cannot read the instance from Nova");
+      return undefined;
+    }
+  }
+
+  const broker: BrokerCore = {
+    async requestVm(input) {
+      if (!(await deps.license.allowsService())) {
+        throw new BrokerError(
+          2,
+          { cloud_url: cloud.session.authUrl },
+          "the license is missing, invalid or expired",
+        );
+      }
+      // The user's domain is known before authentication only for a password; a token's
+      // domain is checked against the rules once Keystone has told it.
+      if (!input.token) guard(input, input.userDomainName ?? "Default");
+      const identity = await authenticate(input);
+      if (input.token) guard(input, identity.domainName);
+      const pool = await chooseProject(identity, input);
+      const requestId = await startAllocation(identity, pool, input);
+      return { requestId, token: identity.token, warning: auth.warning(identity) };
+    },
+
+    async getVm(userId, requestId) {
+      const row = await requests.get(requestId);
+      if (!row) throw new BrokerError(10, {}, `no request ${requestId}`);
+      if (row.user_id !== userId)
+        throw new BrokerError(11, {}, `request ${requestId} belongs to another user`);
+      const steps = row.steps as unknown as RequestStep[];
+      if (row.status === "failed") {
+        return {
+          kind: "failed",
+          code: (row.error_code ?? 25) as BrokerErrorCode,
+          data: (row.error_data ?? {}) as BrokerErrorData,
+          steps,
+        };
+      }
+      if (row.status !== "completed" && row.task_id) {
+        const task = await deps.tasks.get(row.task_id);
+        if (task && TERMINAL_TASK.has(task.status)) return { kind: "failed", code: 3, data: {}, steps };
+      }
+      const server = await liveServer(row);
+      if (row.status === "completed") {
+        return {
+          kind: "state",
+          status: "completed",
+          message: null,
+          server: serverView(server, row.ip, row.instance_id),
+          steps,
+        };
+      }
+      const current = steps.at(-1);
+      const message =
+        row.status === "pending"
+          ? "The request is queued."
+          : current?.outcome === "running"
+            ? (current.detail ?? `Step ${current.name} is running.`)
+            : "The request is being processed.";
+      return {
+        kind: "state",
+        status: row.status === "pending" ? "pending" : "in_progress",
+        message,
+        server: serverView(server, null, row.instance_id),
+        steps,
+      };
+    },
+
+    async getProjects(c) {
+      const identity = await auth.withPassword(c);
+      return (await trsPoolsOf(identity)).map((p) => p.name).sort();
+    },
+
+    async changePassword(input) {
+      if (config.kerberos.scriptPath) {
+        await changePasswordWithScript(config.kerberos.scriptPath, input);
+        return `Password successfully changed for user '${input.user}'`;
+      }
+      const domain = await directory(() => keystone.findDomainByName(input.userDomainName));
+      if (!domain) throw new BrokerError(15, { domain_name: input.userDomainName });
+      const user = await directory(() => keystone.findUser(input.user, domain.id));
+      if (!user) throw new BrokerError(16, { user_name: input.user, domain_name: input.userDomainName });
+      const outcome = await keystone.changePassword(user.id, input.password, input.newPassword);
+      switch (outcome.kind) {
+        case "ok":
+          return `Password successfully changed for user '${input.user}'`;
+        case "policy_violation":
+          throw new BrokerError(9, { reason: outcome.message }, outcome.message);
+        case "unavailable":
+          throw new BrokerError(21, {}, outcome.message);
+        default:
+          throw new BrokerError(6, {}, `Keystone refused the password change (${outcome.kind})`);
+      }
+    },
+
+    closeSession: (sessionId, at) => resources.closeSession(sessionId, at),
+    allocate: (requestId, signal) => allocation.run(requestId, signal),
+  };
+  return { broker };
+}

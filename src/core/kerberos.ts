@@ -1,0 +1,49 @@
+// Password change through the operator's Kerberos script (kerberos.scriptPath). The secrets
+// go to the script's standard input only — never its command line (visible in ps) nor its
+// environment (visible in /proc) — as four lines: user name, user domain name, current
+// password, new password. Exit status 0 means changed; anything else is code 23.
+import { spawn } from "node:child_process";
+import { constants } from "node:fs";
+import { access, stat } from "node:fs/promises";
+import { BrokerError } from "./broker-error.ts";
+
+export interface KerberosChange {
+  user: string;
+  userDomainName: string;
+  password: string;
+  newPassword: string;
+}
+
+/** A script that hangs must not hold the request forever. */
+const SCRIPT_TIMEOUT_MS = 30_000;
+
+export async function changePasswordWithScript(scriptPath: string, c: KerberosChange): Promise<void> {
+  try {
+    const s = await stat(scriptPath);
+    if (!s.isFile()) throw new Error("not a file");
+    await access(scriptPath, constants.X_OK);
+  } catch (err) {
+    throw new BrokerError(22, {}, `kerberos script ${scriptPath}: ${(err as Error).message}`);
+  }
+  const code = await new Promise<number | string>((resolve) => {
+    // A minimal environment: nothing of ours (database URL, service password) leaks to it.
+    const child = spawn(scriptPath, [], {
+      stdio: ["pipe", "ignore", "pipe"],
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8" },
+      timeout: SCRIPT_TIMEOUT_MS,
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => {
+      if (stderr.length < 2000) stderr += d;
+    });
+    child.on("error", (err) => resolve((err as NodeJS.ErrnoException).code ?? "error"));
+    child.on("close", (status, signal) => resolve(status ?? signal ?? "killed"));
+    // The script may exit without reading its input: that is its answer, not our error.
+    child.stdin.on("error", () => {});
+    child.stdin.end(`${c.user}\n${c.userDomainName}\n${c.password}\n${c.newPassword}\n`);
+  });
+  if (code === "ENOENT" || code === "EACCES") {
+    throw new BrokerError(22, {}, `kerberos script ${scriptPath} cannot be run (${code})`);
+  }
+  if (code !== 0) throw new BrokerError(23, {}, `kerberos script exited with ${code}`);
+}
