@@ -98,6 +98,8 @@ export class Allocation {
       await this.d.requests.complete(requestId, steps.steps, instance.id, ip);
       return { request_id: requestId, status: "completed", instance_id: instance.id };
     } catch (err) {
+      // Revoked, or the lease went to another runner: that one (if any) records the outcome.
+      if (signal?.aborted) throw err;
       const failure = isBrokerError(err) ? err : new BrokerError(25, {}, (err as Error)?.message);
       if (!isBrokerError(err))
         this.d.logger.error({ err, request_id: requestId }, "allocation failed unexpectedly");
