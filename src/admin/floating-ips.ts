@@ -14,7 +14,7 @@ const entryExample = {
 };
 const Body = T.Object(
   { floating_ip_id: Id("Floating IP id (Neutron).") },
-  { example: { floating_ip_id: "c3bdc5ba-cdff-49d0-b84c-ac9329ab1410" } },
+  { examples: [{ floating_ip_id: "c3bdc5ba-cdff-49d0-b84c-ac9329ab1410" }] },
 );
 const security = [{ token: [] }];
 const tags = ["floating-ips"];

@@ -67,19 +67,21 @@ const CreateBody = T.Object(
     }),
   },
   {
-    example: {
-      project: {
-        name: "test_proj",
-        enabled: "True",
-        description: "Test Project_2",
-        domain_id: "default",
-        flavor_id: "25a8679f-582a-4f7c-b9c2-286a60bedb76",
-        image_id: "bdd277be-ebf3-4ff7-8c05-c6f20cbddd61",
-        network_id: "39523179-37b5-4fd7-bf14-a1f7134a6b1f",
-        operation_mode: "2",
-        availability_zone: "nova",
+    examples: [
+      {
+        project: {
+          name: "test_proj",
+          enabled: "True",
+          description: "Test Project_2",
+          domain_id: "default",
+          flavor_id: "25a8679f-582a-4f7c-b9c2-286a60bedb76",
+          image_id: "bdd277be-ebf3-4ff7-8c05-c6f20cbddd61",
+          network_id: "39523179-37b5-4fd7-bf14-a1f7134a6b1f",
+          operation_mode: "2",
+          availability_zone: "nova",
+        },
       },
-    },
+    ],
   },
 );
 
@@ -94,15 +96,17 @@ const UpdateBody = T.Object(
     }),
   },
   {
-    example: {
-      project: {
-        name: "new name",
-        enabled: "False",
-        description: "Test Project_2",
-        availability_zone: "nova",
-        instance_init_script: "IyEvYmluL3NoCmVjaG8gJ0hlbGxvIGZyb20gdGhlIGRldiB0ZWFtISc=",
+    examples: [
+      {
+        project: {
+          name: "new name",
+          enabled: "False",
+          description: "Test Project_2",
+          availability_zone: "nova",
+          instance_init_script: "IyEvYmluL3NoCmVjaG8gJ0hlbGxvIGZyb20gdGhlIGRldiB0ZWFtISc=",
+        },
       },
-    },
+    ],
   },
 );
 

@@ -86,7 +86,7 @@ export const serverRoutes: AdminRoutes = (app, { core, auth }) => {
               project_id: T.Optional(Id("Extension: the TRS project (default: the token's project).")),
             }),
           },
-          { example: { server: { name: "test_vm", count: 1, description: "Test TRS vm" } } },
+          { examples: [{ server: { name: "test_vm", count: 1, description: "Test TRS vm" } }] },
         ),
         response: {
           200: T.Object(
@@ -135,12 +135,14 @@ export const serverRoutes: AdminRoutes = (app, { core, auth }) => {
             }),
           },
           {
-            example: {
-              server: {
-                users: ["d91232fa14ad4e41980ad82dc9ea3929"],
-                groups: ["d57e3c6669bb46d3af7528c41ed1076f"],
+            examples: [
+              {
+                server: {
+                  users: ["d91232fa14ad4e41980ad82dc9ea3929"],
+                  groups: ["d57e3c6669bb46d3af7528c41ed1076f"],
+                },
               },
-            },
+            ],
           },
         ),
         response: {

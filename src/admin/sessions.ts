@@ -150,7 +150,11 @@ export const sessionRoutes: AdminRoutes = (app, { core, auth, config }) => {
               client_info: NullableInput("Client information."),
             }),
           },
-          { example: { session: { instance_id: "8735df50-6e08-462e-b091-1552f8588fd4", conn_type: "web" } } },
+          {
+            examples: [
+              { session: { instance_id: "8735df50-6e08-462e-b091-1552f8588fd4", conn_type: "web" } },
+            ],
+          },
         ),
         response: {
           200: T.Object({ session: SessionBody }, { example: { session: sessionExample } }),
@@ -178,7 +182,7 @@ export const sessionRoutes: AdminRoutes = (app, { core, auth, config }) => {
         body: T.Optional(
           T.Object(
             { session: T.Optional(T.Object({ closed_at: T.Optional(T.Union([T.String(), T.Null()])) })) },
-            { example: { session: { closed_at: "2018-10-31T13:40:00" } } },
+            { examples: [{ session: { closed_at: "2018-10-31T13:40:00" } }] },
           ),
         ),
         response: {

@@ -102,11 +102,13 @@ export const volumeAssignmentRoutes: AdminRoutes = (app, { core, auth }) => {
             volume_id: Id("Volume id (Cinder)."),
           },
           {
-            example: {
-              user_id: "c72a1b62a8194426a0e4c40a4b4d77a0",
-              project_id: "3005d0d44cf84c7cbcb1ad1be83fba8f",
-              volume_id: "c8327ff2-eb85-4495-ab68-df4aa36d7ae0",
-            },
+            examples: [
+              {
+                user_id: "c72a1b62a8194426a0e4c40a4b4d77a0",
+                project_id: "3005d0d44cf84c7cbcb1ad1be83fba8f",
+                volume_id: "c8327ff2-eb85-4495-ab68-df4aa36d7ae0",
+              },
+            ],
           },
         ),
         response: {

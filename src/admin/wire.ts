@@ -13,7 +13,7 @@ export function isoUtc(d: Date | null | undefined): string | null {
 }
 
 export const Timestamp = (description: string) =>
-  T.Union([T.String({ example: "2018-10-31T12:59:43" }), T.Null()], { description });
+  T.Union([T.String({ examples: ["2018-10-31T12:59:43"] }), T.Null()], { description });
 
 /** Error responses a route can give, in the Keystone-style envelope. */
 export function errors(...statuses: (400 | 401 | 403 | 404 | 409)[]): Record<number, TSchema> {

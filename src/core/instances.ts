@@ -173,11 +173,15 @@ export class InstanceService {
   }
 
   async list(q: InstanceListQuery): Promise<InstanceView[]> {
-    const rows = await this.d.instances.list({ filters: q.filters, user: q.user, group: q.group });
-    const views = await this.d.instances.withAssignees(rows);
-    if (!q.withOsObject) return views.map((instance) => ({ instance }));
+    const query = { filters: q.filters, user: q.user, group: q.group };
+    let rows = await this.d.instances.list(query);
+    if (!q.withOsObject)
+      return (await this.d.instances.withAssignees(rows)).map((instance) => ({ instance }));
     const servers = await this.fetchServers(rows);
     await this.syncFromNova([...servers.values()]);
+    // Read again: the statuses just copied from Nova are the ones to show beside os_server.
+    rows = await this.d.instances.list({ ...query, ids: rows.map((r) => r.id) });
+    const views = await this.d.instances.withAssignees(rows);
     return views.map((instance) => ({ instance, osServer: servers.get(instance.id)?.raw ?? null }));
   }
 
