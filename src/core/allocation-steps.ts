@@ -22,6 +22,8 @@ export interface StepHandle {
 export interface StepOptions {
   /** Save when the step starts too (it may take seconds: a build, a volume). */
   slow?: boolean;
+  /** What the step shows while it runs, until it says more. */
+  initial?: string;
 }
 
 export class StepRecorder {
@@ -42,6 +44,7 @@ export class StepRecorder {
       started_at: new Date().toISOString(),
       duration_ms: null,
       outcome: "running",
+      ...(options.initial ? { detail: options.initial } : {}),
     };
     this.steps.push(step);
     const handle: StepHandle = {

@@ -57,15 +57,15 @@ const ACTOR = "rs-server broker";
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(t);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
   });
 
 function describe(source: ClaimSource): string {
@@ -87,13 +87,18 @@ export class Allocation {
   async run(requestId: string, signal?: AbortSignal): Promise<AllocationResult> {
     const request = await this.d.requests.start(requestId);
     if (!request) return { request_id: requestId, status: "finished_before" };
-    const steps = new StepRecorder((s) => this.d.requests.saveProgress(requestId, s), request.steps);
-    let instanceId: string | null = null;
+    // Saved with the steps as soon as it is known, so that get-vm shows the build going on.
+    let instanceId: string | null = request.instance_id;
+    const steps = new StepRecorder(
+      (s) => this.d.requests.saveProgress(requestId, s, instanceId),
+      request.steps,
+    );
     try {
       const pool = await this.d.pools.get(request.project_id);
       if (!pool) throw new BrokerError(14, { project_name: request.project_name ?? request.project_id });
-      const { instance, server } = await this.instanceFor(request, pool, steps, signal);
-      instanceId = instance.id;
+      const { instance, server } = await this.instanceFor(request, pool, steps, signal, (id) => {
+        instanceId = id;
+      });
       const ip = await this.prepare(request, pool, instance, server, steps);
       await this.d.requests.complete(requestId, steps.steps, instance.id, ip);
       return { request_id: requestId, status: "completed", instance_id: instance.id };
@@ -109,7 +114,13 @@ export class Allocation {
   }
 
   /** Steps 1-5 of spec §6, then the wait for ACTIVE; a broken claimed instance is replaced. */
-  private async instanceFor(request: RequestRow, pool: Pool, steps: StepRecorder, signal?: AbortSignal) {
+  private async instanceFor(
+    request: RequestRow,
+    pool: Pool,
+    steps: StepRecorder,
+    signal: AbortSignal | undefined,
+    chosen: (instanceId: string) => void,
+  ) {
     const exclude: string[] = [];
     let groups: Promise<string[]> | undefined;
     for (let attempt = 0; ; attempt++) {
@@ -142,16 +153,19 @@ export class Allocation {
       } else {
         instance = await steps.run("create_instance", (step) => this.create(request, pool, step.detail), {
           slow: true,
+          initial: `creating an instance in project ${pool.name}`,
         });
         ours = true;
         this.d.onInstanceTaken?.(pool.id);
       }
+      chosen(instance.id);
       try {
         const server = await steps.run(
           "wait_active",
           (step) => this.waitActive(instance, steps, step.detail, signal),
           {
             slow: instance.status !== "ACTIVE",
+            initial: `waiting for instance ${instance.id} to become ACTIVE (${instance.status})`,
           },
         );
         return { instance, server };
