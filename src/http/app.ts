@@ -5,7 +5,12 @@ import { randomUUID } from "node:crypto";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+} from "fastify";
 import type { Logger } from "pino";
 
 export type App = FastifyInstance<any, any, any, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -37,16 +42,22 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 export async function createApp(options: AppOptions): Promise<App> {
   const app = Fastify({
     loggerInstance: options.logger,
-    disableRequestLogging: false,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 500 },
     requestIdHeader: false,
-    requestIdLogLabel: "request_id",
     genReqId: (req) => {
       const given = req.headers["x-request-id"];
       return typeof given === "string" && REQUEST_ID.test(given) ? given : `req-${randomUUID()}`;
     },
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false } },
+    ajv: {
+      customOptions: {
+        coerceTypes: false,
+        removeAdditional: false,
+        useDefaults: true,
+        allErrors: false,
+        keywords: ["example"],
+      },
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook("onRequest", async (req, reply) => {
@@ -81,12 +92,18 @@ export async function createApp(options: AppOptions): Promise<App> {
       );
       const ok = results.every(([, r]) => r.ok);
       reply.code(ok ? 200 : 503);
-      return { status: ok ? "ok" : "degraded", version: options.version, checks: Object.fromEntries(results) };
+      return {
+        status: ok ? "ok" : "degraded",
+        version: options.version,
+        checks: Object.fromEntries(results),
+      };
     },
   );
 
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send(options.shapeError(reply, 404, `The resource could not be found: ${req.method} ${req.url}`));
+    reply
+      .code(404)
+      .send(options.shapeError(reply, 404, `The resource could not be found: ${req.method} ${req.url}`));
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
@@ -103,7 +120,16 @@ export async function createApp(options: AppOptions): Promise<App> {
       return;
     }
     req.log.error({ err }, "unhandled error");
-    reply.code(500).send(options.shapeError(reply, 500, "An unexpected error prevented the server from fulfilling your request.", err));
+    reply
+      .code(500)
+      .send(
+        options.shapeError(
+          reply,
+          500,
+          "An unexpected error prevented the server from fulfilling your request.",
+          err,
+        ),
+      );
   });
 
   return app as unknown as App;

@@ -23,12 +23,26 @@ test("migrations create the domain tables and are idempotent", async () => {
 test("a Standard instance can never hold two users", async () => {
   await store.db
     .insertInto("pools")
-    .values({ id: "p1", name: "p", domain_id: "default", flavor_id: "f", image_id: "i", instance_name_pattern: "x" })
+    .values({
+      id: "p1",
+      name: "p",
+      domain_id: "default",
+      flavor_id: "f",
+      image_id: "i",
+      instance_name_pattern: "x",
+      operation_mode: "1",
+    })
     .execute();
   await store.db.insertInto("instances").values({ id: "i1", pool_id: "p1", name: "x-1" }).execute();
-  await store.db.insertInto("instance_users").values({ instance_id: "i1", user_id: "u1", exclusive: true }).execute();
+  await store.db
+    .insertInto("instance_users")
+    .values({ instance_id: "i1", user_id: "u1", exclusive: true })
+    .execute();
   await assert.rejects(
-    store.db.insertInto("instance_users").values({ instance_id: "i1", user_id: "u2", exclusive: true }).execute(),
+    store.db
+      .insertInto("instance_users")
+      .values({ instance_id: "i1", user_id: "u2", exclusive: true })
+      .execute(),
     /instance_users_one_holder/,
   );
 });
