@@ -1,9 +1,11 @@
 // Versioned migrations, applied in name order at start. Add a file and list it here.
 import type { Migration } from "kysely";
 import * as m001 from "./001_initial.ts";
+import * as m002 from "./002_task_leases.ts";
 import * as m020 from "./020_broker_requests.ts";
 
 export const migrations: Record<string, Migration> = {
   "001_initial": m001,
+  "002_task_leases": m002,
   "020_broker_requests": m020,
 };

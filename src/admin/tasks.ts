@@ -1,0 +1,100 @@
+// Tasks (#32, #33): the recent task ids, and one task's Celery-style state. Admin role.
+import { Type as T } from "@sinclair/typebox";
+import { notFound } from "../http/errors.ts";
+import { isTaskId } from "../store/tasks.ts";
+import { DEFAULT_LIST_LIMIT } from "../tasks/engine.ts";
+import type { AdminRoutes } from "./app.ts";
+
+/** The Keystone-style error body every admin error has. */
+export const ErrorBody = T.Object(
+  {
+    error: T.Object({ code: T.Integer(), title: T.String(), message: T.String() }),
+  },
+  {
+    description: "Error",
+    example: { error: { code: 404, title: "Not Found", message: "No task 3519adaf-..." } },
+  },
+);
+
+export const adminErrors = { 401: ErrorBody, 403: ErrorBody };
+
+const TaskList = T.Object(
+  { tasks: T.Array(T.String({ format: "uuid" })) },
+  {
+    description: `Ids of the most recent tasks, newest first (at most ${DEFAULT_LIST_LIMIT}).`,
+    example: { tasks: ["3519adaf-7669-499e-88eb-8f05f64514e2", "013b9778-1d39-4b18-a06c-2780b67e1091"] },
+  },
+);
+
+const Nullable = (description: string) => T.Union([T.String(), T.Null()], { description });
+
+const TaskState = T.Object(
+  {
+    status: T.Union(
+      [
+        T.Literal("PENDING"),
+        T.Literal("STARTED"),
+        T.Literal("RETRY"),
+        T.Literal("FAILURE"),
+        T.Literal("SUCCESS"),
+        T.Literal("REVOKED"),
+      ],
+      { description: "Celery task state." },
+    ),
+    name: Nullable("Task name."),
+    traceback: Nullable("Error of the last failed attempt (FAILURE, RETRY), else null."),
+    result: Nullable("JSON text of the task's result (SUCCESS), else null."),
+  },
+  {
+    example: {
+      status: "SUCCESS",
+      name: "auto_allocate_users",
+      traceback: null,
+      result: '{"allocated":2,"without_instance":["0b1c..."]}',
+    },
+  },
+);
+
+const TaskParams = T.Object({ task_id: T.String({ description: "Task id (UUID)." }) });
+
+export const taskRoutes: AdminRoutes = (app, { core, auth }) => {
+  app.get(
+    "/tasks",
+    {
+      preHandler: auth.requireAdmin,
+      schema: {
+        tags: ["tasks"],
+        summary: "List recent task ids",
+        description: `Ids of the ${DEFAULT_LIST_LIMIT} most recent tasks, newest first.`,
+        security: [{ token: [] }],
+        response: { 200: TaskList, ...adminErrors },
+      },
+    },
+    async () => {
+      const tasks = await core.tasks.list(DEFAULT_LIST_LIMIT);
+      return { tasks: tasks.map((t) => t.id) };
+    },
+  );
+
+  app.get(
+    "/tasks/:task_id",
+    {
+      preHandler: auth.requireAdmin,
+      schema: {
+        tags: ["tasks"],
+        summary: "Get a task's state",
+        description: "Celery-compatible state of one task. An unknown or malformed id is a 404.",
+        security: [{ token: [] }],
+        params: TaskParams,
+        response: { 200: TaskState, 404: ErrorBody, ...adminErrors },
+      },
+    },
+    async (req) => {
+      const id = req.params.task_id;
+      // Not a UUID cannot name a task: the same 404 as an unknown id (ids are opaque to clients).
+      const task = isTaskId(id) ? await core.tasks.get(id) : undefined;
+      if (!task) throw notFound(`Could not find task: ${id}`);
+      return { status: task.status, name: task.name, traceback: task.traceback, result: task.result };
+    },
+  );
+};
