@@ -3,6 +3,7 @@
 import { resolve } from "node:path";
 import { Command } from "commander";
 import { configReference } from "../config/docs.ts";
+import { licenseCommand } from "./license.ts";
 
 const program = new Command("rs-server").description("VDI broker and management service for OpenStack");
 
@@ -60,5 +61,7 @@ program
   .action(() => {
     process.stdout.write(configReference());
   });
+
+program.addCommand(licenseCommand());
 
 await program.parseAsync(process.argv);
