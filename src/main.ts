@@ -27,7 +27,9 @@ export async function serve(argv: string[]): Promise<Runtime> {
   const sim = runtime.simulator;
   if (sim) {
     lines.push(`  built-in OpenStack simulator, Keystone at ${sim.authUrl}`);
-    lines.push(`    admin: ${sim.admin.username} / ${sim.admin.password} (domain ${sim.admin.userDomainName})`);
+    lines.push(
+      `    admin: ${sim.admin.username} / ${sim.admin.password} (domain ${sim.admin.userDomainName})`,
+    );
     lines.push(`    demo:  ${sim.demo.username} / ${sim.demo.password} (domain ${sim.demo.userDomainName})`);
     lines.push(`    clouds.yaml with clouds rs-admin and rs-demo: ${runtime.cloudsYaml}`);
   }

@@ -20,8 +20,8 @@ import type { App, HealthCheck } from "./http/app.ts";
 import { tokenAuth } from "./http/auth.ts";
 import { type SimulatorHandle, startSimulator, writeCloudsYaml } from "./simulator/server.ts";
 import { openStore, type Store } from "./store/db.ts";
-import { Scheduler } from "./tasks/scheduler.ts";
 import { TaskEngine } from "./tasks/engine.ts";
+import { Scheduler } from "./tasks/scheduler.ts";
 
 export const VERSION: string = JSON.parse(
   readFileSync(new URL("../package.json", import.meta.url), "utf8"),

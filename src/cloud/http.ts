@@ -96,7 +96,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class ServiceHttp {
   constructor(readonly opts: ServiceHttpOptions) {}
 
-  async request<T = any>(method: string, path: string, options: RequestOptions = {}): Promise<HttpResponse<T>> {
+  async request<T = any>(
+    method: string,
+    path: string,
+    options: RequestOptions = {},
+  ): Promise<HttpResponse<T>> {
     const idempotent = options.idempotent ?? method !== "POST";
     const attempts = idempotent ? this.opts.retries + 1 : 1;
     let lastError: unknown;
@@ -123,7 +127,11 @@ export class ServiceHttp {
   private async once<T>(method: string, path: string, options: RequestOptions, freshToken: boolean) {
     const base = (await this.opts.endpoint()).replace(/\/+$/, "");
     const url = `${base}${path}${buildQuery(options.query)}`;
-    const headers: Record<string, string> = { Accept: "application/json", ...this.opts.headers, ...options.headers };
+    const headers: Record<string, string> = {
+      Accept: "application/json",
+      ...this.opts.headers,
+      ...options.headers,
+    };
     if (this.opts.token) headers["X-Auth-Token"] = await this.opts.token(freshToken);
     let body: string | undefined;
     if (options.body !== undefined) {
@@ -135,7 +143,11 @@ export class ServiceHttp {
       res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(this.opts.timeoutMs) });
     } catch (err) {
       const reason = (err as Error).name === "TimeoutError" ? "timed out" : (err as Error).message;
-      throw new CloudError("unavailable", `${this.opts.service} ${method} ${path}: ${reason}`, this.opts.service);
+      throw new CloudError(
+        "unavailable",
+        `${this.opts.service} ${method} ${path}: ${reason}`,
+        this.opts.service,
+      );
     }
     const text = await res.text();
     let parsed: unknown = text;

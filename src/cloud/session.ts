@@ -94,7 +94,8 @@ export class CloudSession {
   }
 
   private async valid(force = false): Promise<ServiceToken> {
-    if (!force && this.current && this.current.expiresAt - REFRESH_MARGIN_MS > Date.now()) return this.current;
+    if (!force && this.current && this.current.expiresAt - REFRESH_MARGIN_MS > Date.now())
+      return this.current;
     if (!this.pending) {
       this.pending = this.issue().finally(() => {
         this.pending = undefined;

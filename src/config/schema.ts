@@ -17,7 +17,10 @@ export const ConfigSchema = T.Object({
   admin: Listen(9364, "RS server admin API"),
   broker: Listen(9365, "TRS broker API"),
   workers: T.Object({
-    enabled: T.Boolean({ default: true, description: "Run background workers (tasks, reserve, reconciler)." }),
+    enabled: T.Boolean({
+      default: true,
+      description: "Run background workers (tasks, reserve, reconciler).",
+    }),
   }),
   database: T.Object({
     url: T.String({
@@ -36,7 +39,10 @@ export const ConfigSchema = T.Object({
       default: "",
       description: "Cloud name in clouds.yaml. Empty with no authUrl: start the built-in simulator.",
     }),
-    cloudsFile: T.String({ default: "", description: "Path of clouds.yaml (default: the usual search path)." }),
+    cloudsFile: T.String({
+      default: "",
+      description: "Path of clouds.yaml (default: the usual search path).",
+    }),
     authUrl: T.String({ default: "", description: "Keystone v3 URL, when not using clouds.yaml." }),
     username: T.String({ default: "", description: "Service account user name." }),
     password: T.String({ default: "", description: "Service account password." }),
@@ -77,7 +83,11 @@ export const ConfigSchema = T.Object({
   }),
   reserve: T.Object({
     intervalSeconds: T.Integer({ default: 30, minimum: 1, description: "Period of the reserve keeper." }),
-    maxConcurrentBuilds: T.Integer({ default: 50, minimum: 1, description: "Global cap of builds in flight." }),
+    maxConcurrentBuilds: T.Integer({
+      default: 50,
+      minimum: 1,
+      description: "Global cap of builds in flight.",
+    }),
   }),
   reconcile: T.Object({
     intervalSeconds: T.Integer({ default: 60, minimum: 1, description: "Period of the reconciler." }),
@@ -91,7 +101,11 @@ export const ConfigSchema = T.Object({
     pollIntervalMs: T.Integer({ default: 500, minimum: 10, description: "How often a build is polled." }),
   }),
   sessions: T.Object({
-    maxAgeHours: T.Integer({ default: 24, minimum: 1, description: "Open sessions older than this are closed." }),
+    maxAgeHours: T.Integer({
+      default: 24,
+      minimum: 1,
+      description: "Open sessions older than this are closed.",
+    }),
   }),
   connTypes: T.Record(T.String(), T.Array(T.String()), {
     default: { web: [], rsclient: ["5900"], rdp: ["3389"], vnc: ["5900"], spice: ["5900-5999"], ssh: ["22"] },

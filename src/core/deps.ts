@@ -5,8 +5,8 @@ import type { Cloud } from "../cloud/cloud.ts";
 import type { KeystoneClient } from "../cloud/keystone.ts";
 import type { Config } from "../config/schema.ts";
 import type { Database } from "../store/schema.ts";
-import type { Scheduler } from "../tasks/scheduler.ts";
 import type { TaskEngine } from "../tasks/engine.ts";
+import type { Scheduler } from "../tasks/scheduler.ts";
 import type { LicenseService } from "./license.ts";
 
 export interface CoreDeps {

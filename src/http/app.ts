@@ -20,10 +20,8 @@ export interface HealthCheck {
   check: () => Promise<{ ok: boolean; detail?: string }>;
 }
 
-export interface ErrorShaper {
-  /** Body for an error: validation (400), not found (404), framework errors, or a bug (500). */
-  (reply: FastifyReply, status: number, message: string, err?: unknown): unknown;
-}
+/** Body for an error: validation (400), not found (404), framework errors, or a bug (500). */
+export type ErrorShaper = (reply: FastifyReply, status: number, message: string, err?: unknown) => unknown;
 
 export interface AppOptions {
   title: string;

@@ -1,7 +1,13 @@
 // The admin API's closed set of errors and their Keystone-style envelope:
 // {"error": {"code": <http status>, "title": "...", "message": "..."}}.
 
-export type ApiErrorKind = "bad_request" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "unavailable";
+export type ApiErrorKind =
+  | "bad_request"
+  | "unauthorized"
+  | "forbidden"
+  | "not_found"
+  | "conflict"
+  | "unavailable";
 
 const STATUS: Record<ApiErrorKind, { status: number; title: string }> = {
   bad_request: { status: 400, title: "Bad Request" },

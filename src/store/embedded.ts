@@ -50,7 +50,8 @@ export async function startEmbeddedPostgres(
   // As root, PostgreSQL runs as the "postgres" user, who must be able to reach its directory.
   if (process.getuid?.() === 0) chmodSync(root, 0o711);
   const secretFile = join(root, "pg-password");
-  if (!existsSync(secretFile)) writeFileSync(secretFile, randomBytes(18).toString("base64url"), { mode: 0o600 });
+  if (!existsSync(secretFile))
+    writeFileSync(secretFile, randomBytes(18).toString("base64url"), { mode: 0o600 });
   const password = readFileSync(secretFile, "utf8").trim();
   const chosenPort = port || (await freePort());
   const pg = new EmbeddedPostgres({
@@ -61,7 +62,14 @@ export async function startEmbeddedPostgres(
     authMethod: "scram-sha-256",
     persistent: true,
     createPostgresUser: true,
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=200"],
+    postgresFlags: [
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "unix_socket_directories=",
+      "-c",
+      "max_connections=200",
+    ],
     onLog,
     onError: (e) => onLog(String(e)),
   });
@@ -70,7 +78,9 @@ export async function startEmbeddedPostgres(
   try {
     await pg.start();
   } catch (err) {
-    throw new Error(`embedded PostgreSQL did not start in ${dir}: ${(err as Error)?.message ?? "exited early"}`);
+    throw new Error(
+      `embedded PostgreSQL did not start in ${dir}: ${(err as Error)?.message ?? "exited early"}`,
+    );
   }
   const url = (database: string) =>
     `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${chosenPort}/${database}`;

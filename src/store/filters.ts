@@ -17,9 +17,13 @@ export function filterCondition<DB, TB extends keyof DB>(
     case "noteq":
       return sql<SqlBool>`${column}::text IS DISTINCT FROM ${first}`;
     case "in":
-      return filter.values.length === 0 ? sql<SqlBool>`false` : sql<SqlBool>`${column}::text IN (${sql.join(filter.values)})`;
+      return filter.values.length === 0
+        ? sql<SqlBool>`false`
+        : sql<SqlBool>`${column}::text IN (${sql.join(filter.values)})`;
     case "notin":
-      return filter.values.length === 0 ? sql<SqlBool>`true` : sql<SqlBool>`${column}::text NOT IN (${sql.join(filter.values)})`;
+      return filter.values.length === 0
+        ? sql<SqlBool>`true`
+        : sql<SqlBool>`${column}::text NOT IN (${sql.join(filter.values)})`;
     case "gt":
       return sql<SqlBool>`${column}::text > ${first}`;
     case "gte":

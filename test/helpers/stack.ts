@@ -18,7 +18,9 @@ export interface Stack {
   /** A project-scoped token of the demo user (member role only). */
   memberToken: string;
   /** Issues a token for any user the test created. */
-  token(creds: Pick<SimCredentials, "username" | "password" | "userDomainName"> & { projectId?: string }): Promise<string>;
+  token(
+    creds: Pick<SimCredentials, "username" | "password" | "userDomainName"> & { projectId?: string },
+  ): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -34,14 +36,17 @@ export async function issueToken(
       auth: {
         identity: {
           methods: ["password"],
-          password: { user: { name: creds.username, domain: { name: creds.userDomainName }, password: creds.password } },
+          password: {
+            user: { name: creds.username, domain: { name: creds.userDomainName }, password: creds.password },
+          },
         },
         ...(scope ? { scope } : {}),
       },
     }),
   });
   const token = res.headers.get("x-subject-token");
-  if (res.status !== 201 || !token) throw new Error(`token for ${creds.username}: ${res.status} ${await res.text()}`);
+  if (res.status !== 201 || !token)
+    throw new Error(`token for ${creds.username}: ${res.status} ${await res.text()}`);
   return token;
 }
 

@@ -22,8 +22,14 @@ test("environment names follow the option path", () => {
 test("file values are overridden by the environment", () => {
   const dir = mkdtempSync(join(tmpdir(), "rs-cfg-"));
   const file = join(dir, "rs.yaml");
-  writeFileSync(file, "admin:\n  port: 1000\nbroker:\n  enabled: false\npools:\n  instanceNamePattern: vdi-***\n");
-  const c = loadConfig({ file, env: { RS_SERVER_ADMIN_PORT: "2000", RS_SERVER_AUTH_ADMIN_ROLES: "admin,ops" } });
+  writeFileSync(
+    file,
+    "admin:\n  port: 1000\nbroker:\n  enabled: false\npools:\n  instanceNamePattern: vdi-***\n",
+  );
+  const c = loadConfig({
+    file,
+    env: { RS_SERVER_ADMIN_PORT: "2000", RS_SERVER_AUTH_ADMIN_ROLES: "admin,ops" },
+  });
   assert.equal(c.admin.port, 2000);
   assert.equal(c.broker.enabled, false);
   assert.equal(c.pools.instanceNamePattern, "vdi-***");
@@ -31,9 +37,12 @@ test("file values are overridden by the environment", () => {
 });
 
 test("an invalid value is refused with the option named", () => {
-  assert.throws(() => loadConfig({ env: { RS_SERVER_ADMIN_PORT: "70000" } }), (err: Error) => {
-    assert.ok(err instanceof ConfigError);
-    assert.match(err.message, /admin\/port/);
-    return true;
-  });
+  assert.throws(
+    () => loadConfig({ env: { RS_SERVER_ADMIN_PORT: "70000" } }),
+    (err: Error) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /admin\/port/);
+      return true;
+    },
+  );
 });

@@ -47,7 +47,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("updated_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn("deleted_at", "timestamptz")
     .execute();
-  await db.schema.createIndex("instances_pool_status").on("instances").columns(["pool_id", "status"]).execute();
+  await db.schema
+    .createIndex("instances_pool_status")
+    .on("instances")
+    .columns(["pool_id", "status"])
+    .execute();
 
   // exclusive = the instance's pool is Standard: one user at a time, enforced by the index
   // below so that no race between broker processes can ever give it two users.
@@ -86,7 +90,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("reason", "text")
     .addColumn("at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
-  await db.schema.createIndex("assignment_history_instance").on("assignment_history").column("instance_id").execute();
+  await db.schema
+    .createIndex("assignment_history_instance")
+    .on("assignment_history")
+    .column("instance_id")
+    .execute();
 
   await db.schema
     .createTable("user_floating_ips")
@@ -123,7 +131,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("created_at", "timestamptz", (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn("closed_at", "timestamptz")
     .execute();
-  await db.schema.createIndex("sessions_instance").on("sessions").columns(["instance_id", "created_at"]).execute();
+  await db.schema
+    .createIndex("sessions_instance")
+    .on("sessions")
+    .columns(["instance_id", "created_at"])
+    .execute();
   await db.schema.createIndex("sessions_user").on("sessions").column("user_id").execute();
 
   await db.schema
