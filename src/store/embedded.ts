@@ -61,7 +61,8 @@ export async function startEmbeddedPostgres(
     password,
     authMethod: "scram-sha-256",
     persistent: true,
-    createPostgresUser: true,
+    // PostgreSQL refuses to run as root: as root, run it as a "postgres" system user.
+    createPostgresUser: process.getuid?.() === 0,
     postgresFlags: [
       "-c",
       "listen_addresses=127.0.0.1",
