@@ -86,6 +86,8 @@ export interface BrokerCore {
   changePassword(input: ChangePasswordInput): Promise<string>;
   /** Ends a session and removes the client rules it opened (admin API, clients). */
   closeSession(sessionId: string, at?: Date): Promise<boolean>;
+  /** Removes the client rules of sessions closed elsewhere (admin API, age); answers how many. */
+  sweepSessionRules(): Promise<number>;
   /** Runs one allocation in this process (the task handler; tests and benchmarks). */
   allocate(requestId: string, signal?: AbortSignal): Promise<AllocationResult>;
 }
@@ -145,8 +147,13 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
       throw new Error(`allocation failed with broker error ${result.error_code}`);
     return result;
   });
+  async function sweepSessionRules(): Promise<number> {
+    const closed = await userRepo.closedWithRules(200);
+    for (const s of closed) await resources.sweepRules(s.id, s.ruleIds);
+    return closed.length;
+  }
   deps.scheduler.every("broker.session-rules", RULE_SWEEP_SECONDS, async () => {
-    for (const s of await userRepo.closedWithRules(200)) await resources.sweepRules(s.id, s.ruleIds);
+    await sweepSessionRules();
   });
 
   /** Keystone calls of the service account outside authentication: an outage is 21. */
@@ -348,6 +355,7 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
     },
 
     closeSession: (sessionId, at) => resources.closeSession(sessionId, at),
+    sweepSessionRules,
     allocate: (requestId, signal) => allocation.run(requestId, signal),
   };
   return { broker };

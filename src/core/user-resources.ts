@@ -114,7 +114,12 @@ export class UserResources {
       movedFrom = a.serverId;
       await this.d.nova.detachVolume(a.serverId, volumeId, { ignoreNotFound: true });
     }
-    if (movedFrom) volume = await this.waitVolume(volumeId, (v) => v.attachments.length === 0, "detached");
+    if (movedFrom)
+      volume = await this.waitVolume(
+        volumeId,
+        (v) => v.attachments.length === 0 && !TRANSIENT.has(v.status),
+        "detached",
+      );
     if (volume.status !== "available") {
       throw new Error(`volume ${volumeId} is ${volume.status}, cannot attach it`);
     }
@@ -175,16 +180,17 @@ export class UserResources {
 
   private async instanceGroup(projectId: string, instanceId: string, port: NeutronPort): Promise<string> {
     const name = instanceGroupName(instanceId);
-    const existing = await this.d.neutron.listSecurityGroups({ projectId, name });
-    const group =
-      existing.find((g) => port.securityGroupIds.includes(g.id)) ??
-      existing[0] ??
-      (await this.d.neutron.createSecurityGroup({
-        name,
-        description: `Client access to TRS instance ${instanceId} (rs-server)`,
-        projectId,
-      }));
-    if (!port.securityGroupIds.includes(group.id)) await this.d.nova.addSecurityGroup(instanceId, group.id);
+    // The port says which groups the instance has: read those, no project-wide listing.
+    for (const id of port.securityGroupIds) {
+      const group = await this.d.neutron.getSecurityGroup(id);
+      if (group.name === name) return group.id;
+    }
+    const group = await this.d.neutron.createSecurityGroup({
+      name,
+      description: `Client access to TRS instance ${instanceId} (rs-server)`,
+      projectId,
+    });
+    await this.d.nova.addSecurityGroup(instanceId, group.id);
     return group.id;
   }
 
