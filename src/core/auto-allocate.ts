@@ -1,6 +1,7 @@
 // auto-allocate-users (spec §5), as a task: every user with a role on the project (directly or
 // through a group) who holds no instance of it directly gets one free ACTIVE instance. Group
 // assignments do not count as holding one: a group's instance is shared, not the user's own.
+// rs-server's service account holds a role on every pool (to create servers) and is skipped.
 // API: start(poolId, actor) → task id; TASK_NAME and run(args) are the task itself.
 import type { Cloud } from "../cloud/cloud.ts";
 import type { AssignmentRepository } from "../store/assignments.ts";
@@ -52,11 +53,12 @@ export class AutoAllocateService {
     await this.d.poolService.require(poolId);
     // Only ACTIVE instances are handed out: refresh our statuses with one Nova listing first.
     await this.d.instanceService.syncFromNova(await this.d.cloud.nova.listServers({ projectId: poolId }));
-    const [members, holders] = await Promise.all([
+    const [members, holders, service] = await Promise.all([
       this.d.directory.userIdsOnProject(poolId),
       this.d.assignments.usersWithInstance(poolId),
+      this.d.directory.serviceUserId(),
     ]);
-    const holding = new Set(holders);
+    const holding = new Set([...holders, service]);
     const waiting = [...new Set(members)].filter((u) => !holding.has(u)).sort();
     const assignments: AutoAllocateResult["assignments"] = [];
     const left: string[] = [];

@@ -49,6 +49,8 @@ export interface Directory {
   projectIdsOfUser(userId: string): Promise<string[]>;
   /** Users holding a role on the project, directly or through a group (one call). */
   userIdsOnProject(projectId: string): Promise<string[]>;
+  /** The user id of rs-server's own service account (not a desktop user). */
+  serviceUserId(): Promise<string>;
   /** Gives rs-server's service account the role it needs to create servers in the project. */
   grantServiceAccess(projectId: string): Promise<void>;
 }

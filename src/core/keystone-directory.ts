@@ -105,6 +105,10 @@ export class KeystoneDirectory implements Directory {
     return this.keystone.projectUserIds(projectId);
   }
 
+  serviceUserId(): Promise<string> {
+    return this.session.userId();
+  }
+
   async grantServiceAccess(projectId: string): Promise<void> {
     if (!this.serviceRoleId) {
       this.serviceRoleId = this.keystone.findRole(this.serviceRole).then((role) => {
