@@ -11,6 +11,7 @@ import { KeystoneClient } from "./cloud/keystone.ts";
 import { type CloudCredentials, CloudSession } from "./cloud/session.ts";
 import type { Config } from "./config/schema.ts";
 import { createAdminCore } from "./core/admin-core.ts";
+import { startBackground } from "./core/background.ts";
 import { createBrokerCore } from "./core/broker-core.ts";
 import type { CoreDeps } from "./core/deps.ts";
 import type { Core } from "./core/index.ts";
@@ -136,6 +137,8 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     if (config.workers.enabled) {
       await scheduler.start();
       stops.push(() => scheduler.stop());
+      const background = startBackground(deps, adminCore);
+      stops.push(() => background.stop());
     }
 
     const health: HealthCheck[] = [

@@ -1,0 +1,101 @@
+// The background work of a worker process: the reserve keeper, the reconciler and session
+// housekeeping, each a periodic job of the shared scheduler (once per period across every
+// process that runs workers). runtime.ts calls startBackground when workers are enabled.
+import { ReconcileRepository } from "../store/reconcile.ts";
+import { ReserveRepository } from "../store/reserve.ts";
+import { UserResourcesRepository } from "../store/user-resources.ts";
+import type { AdminCore } from "./admin-core.ts";
+import type { CoreDeps } from "./deps.ts";
+import { Housekeeping } from "./housekeeping.ts";
+import { metrics } from "./metrics.ts";
+import { RECONCILE_JOB, Reconciler } from "./reconciler.ts";
+import { RESERVE_JOB, ReserveKeeper, triggerReserve } from "./reserve.ts";
+import { UserResources } from "./user-resources.ts";
+
+export const HOUSEKEEPING_JOB = "sessions.housekeeping";
+/** Stale sessions are not urgent: a few minutes' delay costs nothing. */
+const HOUSEKEEPING_SECONDS = 300;
+
+export interface Background {
+  keeper: ReserveKeeper;
+  reconciler: Reconciler;
+  housekeeping: Housekeeping;
+  stop(): Promise<void>;
+}
+
+export interface BackgroundOptions {
+  /** The clock of the keeper and the reconciler (tests move it past a timeout). */
+  now?: () => Date;
+  /** See ReconcilerDeps.adoptAfterSeconds. */
+  adoptAfterSeconds?: number;
+}
+
+export function createBackground(
+  deps: CoreDeps,
+  adminCore: AdminCore,
+  options: BackgroundOptions = {},
+): Omit<Background, "stop"> {
+  const { config, db, cloud, logger } = deps;
+  const keeper = new ReserveKeeper({
+    reserve: new ReserveRepository(db),
+    pools: adminCore.repos.pools,
+    instances: adminCore.instances,
+    nova: cloud.nova,
+    metrics,
+    logger,
+    intervalSeconds: config.reserve.intervalSeconds,
+    maxConcurrentBuilds: config.reserve.maxConcurrentBuilds,
+    now: options.now,
+  });
+  const resources = new UserResources({
+    nova: cloud.nova,
+    neutron: cloud.neutron,
+    cinder: cloud.cinder,
+    repo: new UserResourcesRepository(db),
+    connTypes: config.connTypes,
+    pollIntervalMs: config.allocation.pollIntervalMs,
+    waitTimeoutMs: config.allocation.buildTimeoutSeconds * 1000,
+    logger,
+  });
+  const reconcileRepo = new ReconcileRepository(db);
+  const reconciler = new Reconciler({
+    repo: reconcileRepo,
+    instances: adminCore.instances,
+    instanceRecords: adminCore.repos.instances,
+    assignments: adminCore.assignments,
+    resources,
+    nova: cloud.nova,
+    metrics,
+    logger,
+    buildTimeoutSeconds: config.allocation.buildTimeoutSeconds,
+    onReplaced: () => triggerReserve(deps.scheduler),
+    now: options.now,
+    adoptAfterSeconds: options.adoptAfterSeconds,
+  });
+  const housekeeping = new Housekeeping({
+    repo: reconcileRepo,
+    resources,
+    metrics,
+    logger,
+    maxAgeHours: config.sessions.maxAgeHours,
+  });
+  return { keeper, reconciler, housekeeping };
+}
+
+export function startBackground(deps: CoreDeps, adminCore: AdminCore): Background {
+  const parts = createBackground(deps, adminCore);
+  const { scheduler, config } = deps;
+  scheduler.every(RESERVE_JOB, config.reserve.intervalSeconds, (ctx) => parts.keeper.run(ctx.signal));
+  scheduler.every(RECONCILE_JOB, config.reconcile.intervalSeconds, async (ctx) => {
+    await parts.reconciler.run(ctx.signal);
+  });
+  scheduler.every(HOUSEKEEPING_JOB, HOUSEKEEPING_SECONDS, async () => {
+    await parts.housekeeping.run();
+  });
+  return {
+    ...parts,
+    // Nothing of its own to release: the scheduler's stop (runtime.ts) waits for the runs in
+    // progress, and the jobs' rows stay, since other processes may still run them.
+    async stop() {},
+  };
+}

@@ -1,0 +1,144 @@
+// Prometheus metrics of one process, in their own registry (never prom-client's global one,
+// so that two runtimes in one test process do not collide). Counters and histograms are
+// observed where things happen; gauges (reserve, builds, sessions, task queue) are read from
+// the database at scrape time, so every process reports the shared truth.
+//   metrics.observeAllocation(seconds, code)  → the broker, when a request-vm completes
+//   metrics.reconcilerAction(kind)             → the reconciler
+//   metrics.reserveBackoff(poolId, on)         → the reserve keeper
+//   metrics.observeHttp(app, method, route, status, seconds)
+//   metrics.render(snapshot)                   → the /metrics text
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export interface MetricsSnapshot {
+  pools: { id: string; name: string | null; free: number; target: number; backoff: boolean }[];
+  buildsInFlight: number;
+  sessionsOpen: number;
+  /** Tasks by state, PENDING and STARTED at least. */
+  tasks: Record<string, number>;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly reserveSize = new Gauge({
+    name: "rs_reserve_free_instances",
+    help: "Free instances (BUILD or ACTIVE, no user, no group) per pool.",
+    labelNames: ["pool"],
+    registers: [this.registry],
+  });
+  private readonly reserveTarget = new Gauge({
+    name: "rs_reserve_target_instances",
+    help: "The pool's min_reserve_vm.",
+    labelNames: ["pool"],
+    registers: [this.registry],
+  });
+  private readonly reserveBackoffGauge = new Gauge({
+    name: "rs_reserve_backoff",
+    help: "1 while the pool's reserve backs off after failed builds.",
+    labelNames: ["pool"],
+    registers: [this.registry],
+  });
+  private readonly builds = new Gauge({
+    name: "rs_builds_in_flight",
+    help: "TRS instances in BUILD across every pool.",
+    registers: [this.registry],
+  });
+  private readonly sessions = new Gauge({
+    name: "rs_sessions_open",
+    help: "Sessions not closed.",
+    registers: [this.registry],
+  });
+  private readonly queue = new Gauge({
+    name: "rs_task_queue_depth",
+    help: "Tasks by state (PENDING and STARTED: not finished).",
+    labelNames: ["state"],
+    registers: [this.registry],
+  });
+  private readonly reserveCreated = new Counter({
+    name: "rs_reserve_created_total",
+    help: "Instances the reserve keeper asked Nova for.",
+    labelNames: ["pool"],
+    registers: [this.registry],
+  });
+  private readonly reserveFailures = new Counter({
+    name: "rs_reserve_failures_total",
+    help: "Reserve refills that failed (Nova refused, or builds went to ERROR).",
+    labelNames: ["pool"],
+    registers: [this.registry],
+  });
+  private readonly allocationLatency = new Histogram({
+    name: "rs_allocation_duration_seconds",
+    help: "From request-vm to the request completed (success or failure).",
+    labelNames: ["code"],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+    registers: [this.registry],
+  });
+  private readonly allocations = new Counter({
+    name: "rs_allocations_total",
+    help: "Completed allocations by broker code (0 = success).",
+    labelNames: ["code"],
+    registers: [this.registry],
+  });
+  private readonly reconciler = new Counter({
+    name: "rs_reconciler_actions_total",
+    help: "Reconciler actions: gone, adopted, stuck_build, refreshed, session_closed.",
+    labelNames: ["kind"],
+    registers: [this.registry],
+  });
+  private readonly http = new Histogram({
+    name: "rs_http_request_duration_seconds",
+    help: "HTTP latency by app, method, route and status.",
+    labelNames: ["app", "method", "route", "status"],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  observeAllocation(seconds: number, code: number | string): void {
+    const label = String(code);
+    this.allocationLatency.observe({ code: label }, seconds);
+    this.allocations.inc({ code: label });
+  }
+
+  reconcilerAction(kind: string, n = 1): void {
+    if (n > 0) this.reconciler.inc({ kind }, n);
+  }
+
+  reserveCreate(poolId: string, n: number): void {
+    if (n > 0) this.reserveCreated.inc({ pool: poolId }, n);
+  }
+
+  reserveFailure(poolId: string): void {
+    this.reserveFailures.inc({ pool: poolId });
+  }
+
+  observeHttp(app: string, method: string, route: string, status: number, seconds: number): void {
+    this.http.observe({ app, method, route, status: String(status) }, seconds);
+  }
+
+  /** The exposition text, with the gauges set from a fresh snapshot. */
+  async render(snapshot: MetricsSnapshot): Promise<string> {
+    this.reserveSize.reset();
+    this.reserveTarget.reset();
+    this.reserveBackoffGauge.reset();
+    for (const p of snapshot.pools) {
+      this.reserveSize.set({ pool: p.id }, p.free);
+      this.reserveTarget.set({ pool: p.id }, p.target);
+      this.reserveBackoffGauge.set({ pool: p.id }, p.backoff ? 1 : 0);
+    }
+    this.builds.set(snapshot.buildsInFlight);
+    this.sessions.set(snapshot.sessionsOpen);
+    this.queue.reset();
+    for (const state of ["PENDING", "STARTED"]) this.queue.set({ state }, snapshot.tasks[state] ?? 0);
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
+
+/** The process's metrics: one per process, as Prometheus scrapes a process. */
+export const metrics = new Metrics();
+
+/** For the broker: a request-vm completed after `seconds` with broker code `code` (0: success). */
+export const observeAllocation = (seconds: number, code: number | string) =>
+  metrics.observeAllocation(seconds, code);

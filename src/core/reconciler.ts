@@ -1,0 +1,152 @@
+// The reconciler: once per period it compares our instance records with Nova's servers tagged
+// `trs` in every project (one listing, not one call per instance) and acts on the differences:
+//   gone        a record whose server is no longer in Nova → its open sessions closed (client
+//               rules removed), assignments ended (history kept), the record marked deleted
+//   adopted     a TRS-tagged server of a TRS project we have no record of → recorded as free
+//   stuck_build a server in BUILD past allocation.buildTimeoutSeconds → deleted in Nova and
+//               marked, so that the reserve keeper builds a replacement
+//   refreshed   status / IP of the others copied from Nova (instances.syncFromNova)
+// Every action is logged and counted in the metrics.
+import type { Logger } from "pino";
+import type { NovaClient, NovaServer } from "../cloud/nova.ts";
+import type { InstanceRepository } from "../store/instances.ts";
+import type { ReconcileRepository } from "../store/reconcile.ts";
+import type { AssignmentService } from "./assignments.ts";
+import type { InstanceService } from "./instances.ts";
+import type { Metrics } from "./metrics.ts";
+import { TRS_TAG } from "./pools.ts";
+import type { UserResources } from "./user-resources.ts";
+
+export const RECONCILE_JOB = "reconciler";
+export const RECONCILER_ACTOR = "reconciler";
+
+export interface ReconcilerDeps {
+  repo: ReconcileRepository;
+  instances: InstanceService;
+  instanceRecords: InstanceRepository;
+  assignments: AssignmentService;
+  resources: Pick<UserResources, "closeSession">;
+  nova: Pick<NovaClient, "listServers" | "deleteServer">;
+  metrics: Metrics;
+  logger: Logger;
+  buildTimeoutSeconds: number;
+  /**
+   * A server younger than this is not adopted: between Nova's create answer and our insert
+   * it is ours without a record yet (default 60 s).
+   */
+  adoptAfterSeconds?: number;
+  /** Called after stuck builds were removed (the reserve keeper replaces them). */
+  onReplaced?: () => Promise<void>;
+  now?: () => Date;
+}
+
+export interface ReconcileReport {
+  gone: string[];
+  adopted: string[];
+  stuckBuild: string[];
+  refreshed: number;
+}
+
+export class Reconciler {
+  private readonly log: Logger;
+  private readonly now: () => Date;
+
+  constructor(private readonly d: ReconcilerDeps) {
+    this.log = d.logger.child({ component: "reconciler" });
+    this.now = d.now ?? (() => new Date());
+  }
+
+  async run(signal?: AbortSignal): Promise<ReconcileReport> {
+    // Records first, listing second: a record inserted after the listing started would
+    // otherwise look gone.
+    const records = await this.d.repo.liveInstances();
+    const servers = await this.d.nova.listServers({ tags: [TRS_TAG], allTenants: true });
+    const report: ReconcileReport = { gone: [], adopted: [], stuckBuild: [], refreshed: 0 };
+    const byId = new Map(servers.filter((s) => s.status !== "DELETED").map((s) => [s.id, s]));
+    const now = this.now().getTime();
+
+    for (const record of records) {
+      if (signal?.aborted) return report;
+      const server = byId.get(record.id);
+      if (!server) {
+        await this.release(record.id, "gone from Nova");
+        report.gone.push(record.id);
+        this.log.info(
+          { instance: record.id, pool: record.pool_id },
+          "instance gone from Nova: marked deleted",
+        );
+        continue;
+      }
+      const started = Date.parse(server.created) || record.created_at.getTime();
+      if (server.status === "BUILD" && now - started > this.d.buildTimeoutSeconds * 1000) {
+        await this.d.nova.deleteServer(record.id, { ignoreNotFound: true });
+        await this.release(record.id, "stuck in BUILD");
+        report.stuckBuild.push(record.id);
+        this.log.warn(
+          { instance: record.id, pool: record.pool_id, since: server.created },
+          "stuck build deleted",
+        );
+      }
+    }
+
+    const known = new Set(records.map((r) => r.id));
+    const current = records.filter((r) => byId.has(r.id) && !report.stuckBuild.includes(r.id));
+    const changed = current.filter((r) => {
+      const s = byId.get(r.id) as NovaServer;
+      return s.status !== r.status;
+    });
+    await this.d.instances.syncFromNova(current.map((r) => byId.get(r.id) as NovaServer));
+    report.refreshed = changed.length;
+
+    report.adopted = await this.adopt(
+      servers.filter((s) => !known.has(s.id) && s.status !== "DELETED"),
+      now,
+    );
+
+    this.d.metrics.reconcilerAction("gone", report.gone.length);
+    this.d.metrics.reconcilerAction("stuck_build", report.stuckBuild.length);
+    this.d.metrics.reconcilerAction("adopted", report.adopted.length);
+    this.d.metrics.reconcilerAction("refreshed", report.refreshed);
+    if (report.stuckBuild.length > 0 && this.d.onReplaced) await this.d.onReplaced();
+    return report;
+  }
+
+  /** Unknown TRS servers of our pools, old enough not to be a create still being recorded. */
+  private async adopt(unknown: NovaServer[], now: number): Promise<string[]> {
+    if (unknown.length === 0) return [];
+    const pools = await this.d.repo.poolIds();
+    const graceMs = (this.d.adoptAfterSeconds ?? 60) * 1000;
+    const candidates = unknown.filter(
+      (s) => pools.has(s.projectId) && now - (Date.parse(s.created) || now) >= graceMs,
+    );
+    // Deleted by us already (Nova still finishing), or recorded since the listing: not orphans.
+    const recorded = await this.d.repo.recordedIds(candidates.map((s) => s.id));
+    const orphans = candidates.filter((s) => !recorded.has(s.id));
+    if (orphans.length === 0) return [];
+    await this.d.instanceRecords.insertMany(
+      orphans.map((s) => ({
+        id: s.id,
+        pool_id: s.projectId,
+        name: s.name,
+        description: null,
+        reservation_id:
+          typeof s.raw["OS-EXT-SRV-ATTR:reservation_id"] === "string"
+            ? s.raw["OS-EXT-SRV-ATTR:reservation_id"]
+            : null,
+      })),
+    );
+    await this.d.instances.syncFromNova(orphans);
+    for (const s of orphans) this.log.info({ instance: s.id, pool: s.projectId }, "TRS server adopted");
+    return orphans.map((s) => s.id);
+  }
+
+  /** The instance is gone (or going): its user resources released, its history kept. */
+  private async release(id: string, reason: string): Promise<void> {
+    for (const sessionId of await this.d.repo.openSessionsOf(id)) {
+      await this.d.resources.closeSession(sessionId);
+      this.d.metrics.reconcilerAction("session_closed");
+    }
+    await this.d.assignments.endAll(id, RECONCILER_ACTOR, reason);
+    await this.d.instanceRecords.markDeleted(id);
+  }
+}

@@ -1,0 +1,65 @@
+// What the reconciler and session housekeeping read: our live instance records (to compare
+// with Nova's listing), which server ids we ever recorded, the pools, and sessions that should
+// be closed. API:
+//   liveInstances() / recordedIds(ids) / poolIds() / openSessionsOf(instanceId)
+//   staleSessions(maxAgeHours, limit) → open sessions too old or of an instance that is gone
+import { type Kysely, sql } from "kysely";
+import type { Database } from "./schema.ts";
+
+export interface LiveInstance {
+  id: string;
+  pool_id: string;
+  status: string;
+  fixed_ip: string | null;
+  created_at: Date;
+}
+
+export class ReconcileRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async liveInstances(): Promise<LiveInstance[]> {
+    return this.db
+      .selectFrom("instances")
+      .select(["id", "pool_id", "status", "fixed_ip", "created_at"])
+      .where("deleted_at", "is", null)
+      .execute();
+  }
+
+  /** Of these server ids, those we have a record of, deleted or not. */
+  async recordedIds(ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await this.db.selectFrom("instances").select("id").where("id", "in", ids).execute();
+    return new Set(rows.map((r) => r.id));
+  }
+
+  async poolIds(): Promise<Set<string>> {
+    const rows = await this.db.selectFrom("pools").select("id").execute();
+    return new Set(rows.map((r) => r.id));
+  }
+
+  async openSessionsOf(instanceId: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom("sessions")
+      .select("id")
+      .where("instance_id", "=", instanceId)
+      .where("closed_at", "is", null)
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  async staleSessions(
+    maxAgeHours: number,
+    limit: number,
+  ): Promise<{ id: string; reason: "age" | "instance" }[]> {
+    const rows = await sql<{ id: string; old: boolean }>`
+      SELECT s.id, s.created_at < now() - make_interval(hours => ${maxAgeHours}) AS old
+        FROM sessions s
+        LEFT JOIN instances i ON i.id = s.instance_id
+       WHERE s.closed_at IS NULL
+         AND (s.created_at < now() - make_interval(hours => ${maxAgeHours})
+              OR i.id IS NULL OR i.deleted_at IS NOT NULL)
+       ORDER BY s.created_at
+       LIMIT ${limit}`.execute(this.db);
+    return rows.rows.map((r) => ({ id: r.id, reason: r.old ? "age" : "instance" }));
+  }
+}
