@@ -445,3 +445,55 @@ test("every curl example of the reference answers with the shape of its example"
   // The ids were real: the walk left what it says it did.
   assert.equal((await keystone(stack).getProject(projectId)).name, "new name");
 });
+
+test("the OpenAPI document lists every admin endpoint with tags, summary, description and an example", async () => {
+  const app = stack.runtime.admin;
+  assert.ok(app);
+  const doc = (await app.inject({ url: "/docs/json" })).json();
+  const expected = [
+    "post /v1/projects",
+    "put /v1/projects/{project_id}",
+    "get /v1/projects",
+    "get /v1/projects/{project_id}",
+    "delete /v1/projects/{project_id}",
+    "get /v1/projects/actions/get-settings",
+    "get /v1/projects/{project_id}/statistics",
+    "post /v1/projects/{project_id}/actions/auto-allocate-users",
+    "post /v1/servers",
+    "put /v1/servers/{server_id}",
+    "get /v1/servers",
+    "get /v1/servers/{server_id}",
+    "delete /v1/servers/{server_id}",
+    "post /v1/servers/{server_id}/users",
+    "post /v1/servers/{server_id}/groups",
+    "post /v1/users/{user_id}/servers",
+    "post /v1/groups/{group_id}/servers",
+    "get /v1/users/{user_id}/servers",
+    "get /v1/servers/{server_id}/users",
+    "get /v1/servers/{server_id}/groups",
+    "delete /v1/servers/{server_id}/users/{user_id}",
+    "delete /v1/servers/{server_id}/groups/{group_id}",
+    "get /v1/users",
+    "get /v1/users/{user_id}",
+    "post /v1/users/{user_id}/floating-ip",
+    "put /v1/users/{user_id}/floating-ip",
+    "delete /v1/users/{user_id}/floating-ip",
+    "get /v1/sessions",
+    "get /v1/sessions/count",
+    "post /v1/sessions",
+    "put /v1/sessions/{session_id}",
+    "get /v1/volume-assignments",
+    "get /v1/volume-assignments/{assignment_id}",
+    "post /v1/volume-assignments",
+    "delete /v1/volume-assignments/{assignment_id}",
+  ];
+  for (const route of expected) {
+    const [method, path] = route.split(" ");
+    const op = doc.paths[path]?.[method];
+    assert.ok(op, `${route} is not in the OpenAPI document`);
+    assert.ok(op.tags?.length > 0, `${route} has no tag`);
+    assert.ok(op.summary, `${route} has no summary`);
+    assert.ok(op.description, `${route} has no description`);
+    assert.ok(JSON.stringify(op).includes('"example"') || method === "delete", `${route} has no example`);
+  }
+});
