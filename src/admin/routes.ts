@@ -1,6 +1,21 @@
 // Every route module of the admin API, registered under /v1.
 import type { AdminRoutes } from "./app.ts";
+import { assignmentRoutes } from "./assignments.ts";
+import { floatingIpRoutes } from "./floating-ips.ts";
 import { infoRoutes } from "./info.ts";
+import { projectRoutes } from "./projects.ts";
+import { serverRoutes } from "./servers.ts";
+import { sessionRoutes } from "./sessions.ts";
 import { taskRoutes } from "./tasks.ts";
+import { volumeAssignmentRoutes } from "./volume-assignments.ts";
 
-export const adminRoutes: AdminRoutes[] = [infoRoutes, taskRoutes];
+export const adminRoutes: AdminRoutes[] = [
+  infoRoutes,
+  taskRoutes,
+  projectRoutes,
+  serverRoutes,
+  assignmentRoutes,
+  floatingIpRoutes,
+  sessionRoutes,
+  volumeAssignmentRoutes,
+];
