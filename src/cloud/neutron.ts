@@ -205,8 +205,10 @@ export class NeutronClient {
     let query: Query | undefined = filters;
     while (query) {
       const page = await this.http.get<Record<string, any>>(`/v2.0/${collection}`, { query });
-      out.push(...((page[collection] ?? []) as Record<string, any>[]));
-      query = nextPage(page[`${collection}_links`], query);
+      // The URL says security-groups, the body says security_groups.
+      const key = collection.replaceAll("-", "_");
+      out.push(...((page[key] ?? []) as Record<string, any>[]));
+      query = nextPage(page[`${key}_links`], query);
     }
     return out;
   }
