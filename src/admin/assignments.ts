@@ -3,7 +3,7 @@
 import { Type as T } from "@sinclair/typebox";
 import { callerOf } from "../http/auth.ts";
 import type { AdminRoutes } from "./app.ts";
-import { errors, Id, IdList, NoContent } from "./wire.ts";
+import { errors, Id, IdList, NoContent, noNulBytes } from "./wire.ts";
 
 const ServerParams = T.Object({ server_id: Id("Instance id.") });
 const UserParams = T.Object({ user_id: Id("User id.") });
@@ -17,6 +17,7 @@ export const assignmentRoutes: AdminRoutes = (app, { core, auth }) => {
   app.post(
     "/servers/:server_id/users",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags,
@@ -38,6 +39,7 @@ export const assignmentRoutes: AdminRoutes = (app, { core, auth }) => {
   app.post(
     "/servers/:server_id/groups",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags,
@@ -58,6 +60,7 @@ export const assignmentRoutes: AdminRoutes = (app, { core, auth }) => {
   app.post(
     "/users/:user_id/servers",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags,
@@ -79,6 +82,7 @@ export const assignmentRoutes: AdminRoutes = (app, { core, auth }) => {
   app.post(
     "/groups/:group_id/servers",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags,
@@ -103,6 +107,7 @@ export const assignmentRoutes: AdminRoutes = (app, { core, auth }) => {
   app.get(
     "/users/:user_id/servers",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags,
@@ -139,6 +144,7 @@ export const assignmentRoutes: AdminRoutes = (app, { core, auth }) => {
   app.get(
     "/servers/:server_id/users",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags,
@@ -158,6 +164,7 @@ export const assignmentRoutes: AdminRoutes = (app, { core, auth }) => {
   app.get(
     "/servers/:server_id/groups",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags,
@@ -182,6 +189,7 @@ export const assignmentRoutes: AdminRoutes = (app, { core, auth }) => {
   app.delete(
     "/servers/:server_id/users/:user_id",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags,
@@ -201,6 +209,7 @@ export const assignmentRoutes: AdminRoutes = (app, { core, auth }) => {
   app.delete(
     "/servers/:server_id/groups/:group_id",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags,

@@ -1,7 +1,7 @@
 // Floating IP per user (#22-#25) and the DELETE extension.
 import { Type as T } from "@sinclair/typebox";
 import type { AdminRoutes } from "./app.ts";
-import { errors, Id, NoContent } from "./wire.ts";
+import { errors, Id, NoContent, noNulBytes } from "./wire.ts";
 
 const UserParams = T.Object({ user_id: Id("User id.") });
 const Entry = T.Object({
@@ -23,6 +23,7 @@ export const floatingIpRoutes: AdminRoutes = (app, { core, auth }) => {
   app.get(
     "/users",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags,
@@ -46,6 +47,7 @@ export const floatingIpRoutes: AdminRoutes = (app, { core, auth }) => {
   app.get(
     "/users/:user_id",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags,
@@ -69,6 +71,7 @@ export const floatingIpRoutes: AdminRoutes = (app, { core, auth }) => {
   app.post(
     "/users/:user_id/floating-ip",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags,
@@ -90,6 +93,7 @@ export const floatingIpRoutes: AdminRoutes = (app, { core, auth }) => {
   app.put(
     "/users/:user_id/floating-ip",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags,
@@ -111,6 +115,7 @@ export const floatingIpRoutes: AdminRoutes = (app, { core, auth }) => {
   app.delete(
     "/users/:user_id/floating-ip",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags,

@@ -5,7 +5,7 @@ import { callerOf } from "../http/auth.ts";
 import { badRequest } from "../http/errors.ts";
 import { parseBool, parseFilters } from "../http/query.ts";
 import type { AdminRoutes } from "./app.ts";
-import { errors, Id, LenientBool, NoContent } from "./wire.ts";
+import { errors, Id, LenientBool, NoContent, noNulBytes } from "./wire.ts";
 
 const NullableString = (description: string) =>
   T.Union([T.String({ maxLength: 255 }), T.Null()], { description });
@@ -21,7 +21,7 @@ const settingsFields = {
   availability_zone: T.Optional(NullableString("Availability zone of the instances (default from config).")),
   operation_mode: T.Optional(OperationMode),
   max_users_per_instance: T.Optional(
-    T.Union([T.Integer({ minimum: 1 }), T.Null()], {
+    T.Union([T.Integer({ minimum: 1, maximum: 10000 }), T.Null()], {
       description: "Extension: most users of one instance in Simultaneous mode (null: unlimited).",
     }),
   ),
@@ -42,7 +42,9 @@ const settingsFields = {
   ),
   user_volume_enabled: T.Optional(LenientBool("Create and attach a personal volume per user.")),
   volume_size: T.Optional(
-    T.Union([T.Integer({ minimum: 1 }), T.Null()], { description: "User volume size, GB." }),
+    T.Union([T.Integer({ minimum: 1, maximum: 1000000 }), T.Null()], {
+      description: "User volume size, GB.",
+    }),
   ),
   volume_type_id: T.Optional(NullableString("Volume type of user volumes.")),
 };
@@ -235,6 +237,7 @@ export const projectRoutes: AdminRoutes = (app, { core, auth }) => {
   app.post(
     "/projects",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags: ["projects"],
@@ -262,6 +265,7 @@ export const projectRoutes: AdminRoutes = (app, { core, auth }) => {
   app.put(
     "/projects/:project_id",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags: ["projects"],
@@ -288,6 +292,7 @@ export const projectRoutes: AdminRoutes = (app, { core, auth }) => {
   app.get(
     "/projects",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags: ["projects"],
@@ -322,6 +327,7 @@ export const projectRoutes: AdminRoutes = (app, { core, auth }) => {
   app.get(
     "/projects/actions/get-settings",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags: ["projects"],
@@ -352,6 +358,7 @@ export const projectRoutes: AdminRoutes = (app, { core, auth }) => {
   app.get(
     "/projects/:project_id",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags: ["projects"],
@@ -397,6 +404,7 @@ export const projectRoutes: AdminRoutes = (app, { core, auth }) => {
   app.get(
     "/projects/:project_id/statistics",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags: ["projects"],
@@ -446,6 +454,7 @@ export const projectRoutes: AdminRoutes = (app, { core, auth }) => {
   app.post(
     "/projects/:project_id/actions/auto-allocate-users",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags: ["projects"],
@@ -469,6 +478,7 @@ export const projectRoutes: AdminRoutes = (app, { core, auth }) => {
   app.delete(
     "/projects/:project_id",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags: ["projects"],

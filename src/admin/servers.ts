@@ -4,7 +4,7 @@ import type { InstanceView } from "../core/instances.ts";
 import { callerOf } from "../http/auth.ts";
 import { type Filter, parseBool, parseFilters } from "../http/query.ts";
 import type { AdminRoutes } from "./app.ts";
-import { errors, Id, IdList, isoUtc, NoContent, Timestamp } from "./wire.ts";
+import { errors, Id, IdList, isoUtc, NoContent, noNulBytes, Timestamp } from "./wire.ts";
 
 const Server = T.Object({
   id: T.String({ description: "Instance id (the Nova server id)." }),
@@ -66,6 +66,7 @@ export const serverRoutes: AdminRoutes = (app, { core, auth }) => {
   app.post(
     "/servers",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags: ["servers"],
@@ -119,6 +120,7 @@ export const serverRoutes: AdminRoutes = (app, { core, auth }) => {
   app.put(
     "/servers/:server_id",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags: ["servers"],
@@ -164,6 +166,7 @@ export const serverRoutes: AdminRoutes = (app, { core, auth }) => {
   app.get(
     "/servers",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags: ["servers"],
@@ -205,6 +208,7 @@ export const serverRoutes: AdminRoutes = (app, { core, auth }) => {
   app.get(
     "/servers/:server_id",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags: ["servers"],
@@ -236,6 +240,7 @@ export const serverRoutes: AdminRoutes = (app, { core, auth }) => {
   app.delete(
     "/servers/:server_id",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags: ["servers"],

@@ -7,7 +7,7 @@ import { badRequest } from "../http/errors.ts";
 import { parseBool, parseFilters } from "../http/query.ts";
 import type { Session, SessionFilter } from "../store/sessions.ts";
 import type { AdminRoutes } from "./app.ts";
-import { errors, Id, isoUtc, Timestamp } from "./wire.ts";
+import { errors, Id, isoUtc, noNulBytes, Timestamp } from "./wire.ts";
 
 const Nullable = (description: string) => T.Union([T.String(), T.Null()], { description });
 
@@ -97,6 +97,7 @@ export const sessionRoutes: AdminRoutes = (app, { core, auth, config }) => {
   app.get(
     "/sessions",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags,
@@ -117,6 +118,7 @@ export const sessionRoutes: AdminRoutes = (app, { core, auth, config }) => {
   app.get(
     "/sessions/count",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags,
@@ -133,6 +135,7 @@ export const sessionRoutes: AdminRoutes = (app, { core, auth, config }) => {
   app.post(
     "/sessions",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireUser,
       schema: {
         tags,
@@ -172,6 +175,7 @@ export const sessionRoutes: AdminRoutes = (app, { core, auth, config }) => {
   app.put(
     "/sessions/:session_id",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags,

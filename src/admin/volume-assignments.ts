@@ -4,7 +4,7 @@ import { Type as T } from "@sinclair/typebox";
 import { parseFilters } from "../http/query.ts";
 import type { VolumeAssignment } from "../store/volume-assignments.ts";
 import type { AdminRoutes } from "./app.ts";
-import { errors, Id, NoContent } from "./wire.ts";
+import { errors, Id, NoContent, noNulBytes } from "./wire.ts";
 
 const Assignment = T.Object({
   id: T.Integer({ description: "Volume assignment id." }),
@@ -32,6 +32,7 @@ export const volumeAssignmentRoutes: AdminRoutes = (app, { core, auth }) => {
   app.get(
     "/volume-assignments",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags,
@@ -67,6 +68,7 @@ export const volumeAssignmentRoutes: AdminRoutes = (app, { core, auth }) => {
   app.get(
     "/volume-assignments/:assignment_id",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags,
@@ -88,6 +90,7 @@ export const volumeAssignmentRoutes: AdminRoutes = (app, { core, auth }) => {
   app.post(
     "/volume-assignments",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags,
@@ -123,6 +126,7 @@ export const volumeAssignmentRoutes: AdminRoutes = (app, { core, auth }) => {
   app.delete(
     "/volume-assignments/:assignment_id",
     {
+      preValidation: noNulBytes,
       preHandler: auth.requireAdmin,
       schema: {
         tags,

@@ -1,6 +1,8 @@
 // Wire rules of spec §2 shared by the admin routes of pools, instances, assignments, user
 // resources and sessions: lenient booleans, timestamps without offset, error responses.
 import { Type as T, type TSchema } from "@sinclair/typebox";
+import type { FastifyRequest } from "fastify";
+import { badRequest } from "../http/errors.ts";
 import { ErrorBody } from "./tasks.ts";
 
 /** A boolean as JSON or as "True"/"False"/"true"/"false"/"1"/"0" (parse with parseBool). */
@@ -28,3 +30,20 @@ export const NoContent = T.Null({ description: "No content." });
 export const Id = (description: string) => T.String({ minLength: 1, maxLength: 255, description });
 
 export const IdList = (description: string) => T.Array(Id(description), { maxItems: 1000, description });
+
+function hasNul(value: unknown): boolean {
+  if (typeof value === "string") return value.includes("\u0000");
+  if (Array.isArray(value)) return value.some(hasNul);
+  if (value && typeof value === "object")
+    return Object.entries(value).some(([k, v]) => k.includes("\u0000") || hasNul(v));
+  return false;
+}
+
+/**
+ * PostgreSQL text cannot hold NUL: a NUL anywhere in the input is refused as a 400 here
+ * rather than becoming a database error.
+ */
+export async function noNulBytes(req: FastifyRequest): Promise<void> {
+  if (hasNul(req.params) || hasNul(req.query) || hasNul(req.body))
+    throw badRequest("Input must not contain NUL characters");
+}

@@ -187,15 +187,21 @@ export class PoolService {
     if (input.name.trim() === "") throw badRequest("name must not be empty");
     await this.checkSettings(input);
     const tags = [...new Set([TRS_TAG, ...(input.tags ?? [])])];
-    const project = await this.d.directory.createProject({
-      name: input.name,
-      domainId: input.domain_id ?? (input.parent_id ? undefined : this.d.config.auth.defaultDomain),
-      parentId: input.parent_id,
-      isDomain: input.is_domain,
-      description: input.description,
-      enabled: input.enabled,
-      tags,
-    });
+    const project = await this.d.directory
+      .createProject({
+        name: input.name,
+        domainId: input.domain_id ?? (input.parent_id ? undefined : this.d.config.auth.defaultDomain),
+        parentId: input.parent_id,
+        isDomain: input.is_domain,
+        description: input.description,
+        enabled: input.enabled,
+        tags,
+      })
+      .catch((err) => {
+        // The ids in the body name things that must exist: their absence is bad input.
+        if (isCloudError(err, "not_found")) throw badRequest(`Parent or domain not found: ${err.message}`);
+        throw err;
+      });
     try {
       await this.d.directory.grantServiceAccess(project.id);
       return await this.d.pools.insert({

@@ -243,6 +243,8 @@ describe("GET /v1/servers/", () => {
     assertError(await call("GET", "/v1/servers/?assigned=perhaps"), 400);
     assertError(await call("GET", "/v1/servers/?with_os_object=perhaps"), 400);
     assertError(await call("GET", "/v1/servers/no-such-server"), 404);
+    assertError(await call("GET", "/v1/servers/?project_id=a%00b"), 400);
+    assertError(await call("GET", "/v1/servers/a%00b"), 400);
     await assertAdminOnly(call, stack, "GET", "/v1/servers/");
     await assertAdminOnly(call, stack, "GET", "/v1/servers/x");
   });

@@ -95,6 +95,9 @@ describe("POST /v1/projects/", () => {
       ["unknown mode", { ...template(), operation_mode: "3" }],
       ["bad boolean", { ...template(), enabled: "maybe" }],
       ["pattern too long", { ...template(), instance_name_pattern: "x".repeat(245) }],
+      ["unknown parent", { ...template(), parent_id: "no-such-parent" }],
+      ["huge volume", { ...template(), volume_size: 2 ** 40 }],
+      ["NUL in a field", { ...template(), description: "a\u0000b" }],
     ];
     const before = (await call("GET", "/v1/projects/")).body.projects.length;
     for (const [why, fields] of bad) {
