@@ -3,9 +3,8 @@
 // suite talks to either one only through the public APIs: no simulator internals, no seed
 // ids; it discovers what it needs and creates (and removes) its own uniquely named things.
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { parse } from "yaml";
 import { type Cloud, createCloud } from "../../src/cloud/cloud.ts";
+import { credentialsFromCloudsYaml } from "../../src/cloud/clouds-yaml.ts";
 import type { GlanceImage } from "../../src/cloud/glance.ts";
 import { isCloudError, ServiceHttp } from "../../src/cloud/http.ts";
 import type { NeutronNetwork } from "../../src/cloud/neutron.ts";
@@ -51,17 +50,18 @@ export function unique(prefix: string): string {
 
 export async function cloudUnderTest(): Promise<CloudUnderTest> {
   const spec = process.env.RS_CONTRACT_CLOUD;
-  if (spec) return connect("clouds.yaml", await fromCloudsYaml(spec), async () => {});
-  const { startSimulator } = (await import("../../src/simulator/server.ts")) as any;
+  if (spec) return connect("clouds.yaml", fromCloudsYaml(spec), async () => {});
+  // Imported only here, so a run against a real cloud never loads the simulator.
+  const { startSimulator } = await import("../../src/simulator/server.ts");
   const sim = await startSimulator({ port: 0 });
-  const admin = sim.admin;
+  const { admin } = sim;
   const creds: CloudCredentials = {
-    authUrl: sim.authUrl,
-    username: admin.username ?? admin.name,
+    authUrl: admin.authUrl,
+    username: admin.username,
     password: admin.password,
-    userDomainName: admin.userDomainName ?? admin.domainName ?? "Default",
-    projectName: admin.projectName ?? "admin",
-    projectDomainName: admin.projectDomainName ?? admin.domainName ?? "Default",
+    userDomainName: admin.userDomainName,
+    projectName: admin.projectName,
+    projectDomainName: admin.projectDomainName,
     region: admin.region,
     interface: "public",
     timeoutMs: 10_000,
@@ -70,28 +70,15 @@ export async function cloudUnderTest(): Promise<CloudUnderTest> {
   return connect("simulator", creds, () => sim.stop());
 }
 
-/** Reads one cloud of a clouds.yaml (`auth` with names, as `openstack` CLI users write it). */
-export async function fromCloudsYaml(spec: string): Promise<CloudCredentials> {
+/** `<path>#<cloud>`: one cloud of a clouds.yaml, read as rs-server itself reads it. */
+export function fromCloudsYaml(spec: string): CloudCredentials {
   const hash = spec.lastIndexOf("#");
   if (hash < 0) throw new Error("RS_CONTRACT_CLOUD must be <path to clouds.yaml>#<cloud name>");
-  const [path, name] = [spec.slice(0, hash), spec.slice(hash + 1)];
-  const doc = parse(await readFile(path, "utf8"));
-  const c = doc?.clouds?.[name];
-  if (!c?.auth) throw new Error(`no cloud "${name}" with an auth section in ${path}`);
-  const a = c.auth;
-  const authUrl = String(a.auth_url).replace(/\/+$/, "");
-  return {
-    authUrl: /\/v3$/.test(authUrl) ? authUrl : `${authUrl}/v3`,
-    username: a.username,
-    password: String(a.password),
-    userDomainName: a.user_domain_name ?? "Default",
-    projectName: a.project_name,
-    projectDomainName: a.project_domain_name ?? a.user_domain_name ?? "Default",
-    region: c.region_name,
-    interface: c.interface ?? "public",
+  return credentialsFromCloudsYaml(spec.slice(0, hash), spec.slice(hash + 1), {
+    interface: "public",
     timeoutMs: 30_000,
     retries: 2,
-  };
+  });
 }
 
 async function connect(
