@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import pino, { type Logger } from "pino";
 import { createAdminApp } from "./admin/app.ts";
+import { httpMetrics, metricsRoute } from "./admin/metrics.ts";
 import { createBrokerApp } from "./broker/app.ts";
 import { createCloud } from "./cloud/cloud.ts";
 import { credentialsFromCloudsYaml, findCloudsFile } from "./cloud/clouds-yaml.ts";
@@ -21,6 +22,7 @@ import type { App, HealthCheck } from "./http/app.ts";
 import { tokenAuth } from "./http/auth.ts";
 import { type SimulatorHandle, startSimulator, writeCloudsYaml } from "./simulator/server.ts";
 import { openStore, type Store } from "./store/db.ts";
+import { MetricsRepository } from "./store/metrics.ts";
 import { TaskEngine } from "./tasks/engine.ts";
 import { Scheduler } from "./tasks/scheduler.ts";
 
@@ -163,12 +165,16 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
 
     if (config.admin.enabled) {
       const admin = await createAdminApp({ config, core, auth, logger, health, version: VERSION });
+      const metricsRepo = new MetricsRepository(store.db);
+      metricsRoute(admin, { snapshot: () => metricsRepo.snapshot() });
+      httpMetrics(admin, "admin");
       stops.push(() => admin.close());
       runtime.admin = admin;
       runtime.adminUrl = await admin.listen({ host: config.admin.host, port: config.admin.port });
     }
     if (config.broker.enabled) {
       const broker = await createBrokerApp({ config, core, logger, health, version: VERSION, validator });
+      httpMetrics(broker, "broker");
       stops.push(() => broker.close());
       runtime.broker = broker;
       runtime.brokerUrl = await broker.listen({ host: config.broker.host, port: config.broker.port });

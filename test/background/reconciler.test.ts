@@ -12,7 +12,7 @@ import { NO_FAULTS } from "../../src/simulator/server.ts";
 import { makeInstances, makePool } from "../helpers/broker-stack.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
-async function until(what: string, check: () => Promise<boolean>) {
+async function until(_what: string, check: () => Promise<boolean>) {
   // Not a timed assertion: the test runner's own timeout ends a wait that never succeeds.
   for (;;) {
     if (await check()) return;

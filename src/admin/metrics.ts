@@ -1,0 +1,28 @@
+// GET /metrics on the admin port: Prometheus text, no auth (scrapers rarely carry tokens;
+// the admin port is the operator's network). httpMetrics adds the HTTP latency by route to
+// any app (the admin and the broker): the route's pattern, never the raw URL, keeps the
+// label set bounded.
+
+import { type Metrics, type MetricsSnapshot, metrics as processMetrics } from "../core/metrics.ts";
+import type { App } from "../http/app.ts";
+
+export interface MetricsRouteOptions {
+  snapshot: () => Promise<MetricsSnapshot>;
+  metrics?: Metrics;
+}
+
+export function metricsRoute(app: App, options: MetricsRouteOptions): void {
+  const m = options.metrics ?? processMetrics;
+  app.get("/metrics", { schema: { hide: true } }, async (_req, reply) => {
+    const text = await m.render(await options.snapshot());
+    reply.header("content-type", m.contentType);
+    return text;
+  });
+}
+
+export function httpMetrics(app: App, name: string, metrics: Metrics = processMetrics): void {
+  app.addHook("onResponse", async (req, reply) => {
+    const route = req.routeOptions.url ?? "unmatched";
+    metrics.observeHttp(name, req.method, route, reply.statusCode, reply.elapsedTime / 1000);
+  });
+}

@@ -1,0 +1,39 @@
+// The numbers /metrics reads at scrape time, in four queries whatever the number of pools:
+// free instances vs target per pool, builds in flight, open sessions, tasks by state.
+import { type Kysely, sql } from "kysely";
+import type { MetricsSnapshot } from "../core/metrics.ts";
+import type { Database } from "./schema.ts";
+
+export class MetricsRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async snapshot(): Promise<MetricsSnapshot> {
+    const [pools, builds, sessions, tasks] = await Promise.all([
+      sql<{ id: string; name: string | null; target: number; free: string; backoff: boolean }>`
+        SELECT p.id, p.name, p.min_reserve_vm AS target, p.reserve_state = 'backoff' AS backoff,
+               (SELECT count(*) FROM instances i
+                 WHERE i.pool_id = p.id AND i.deleted_at IS NULL AND i.status IN ('BUILD', 'ACTIVE')
+                   AND NOT EXISTS (SELECT 1 FROM instance_users u WHERE u.instance_id = i.id)
+                   AND NOT EXISTS (SELECT 1 FROM instance_groups g WHERE g.instance_id = i.id)) AS free
+          FROM pools p`.execute(this.db),
+      sql<{ n: string }>`
+        SELECT count(*) AS n FROM instances WHERE deleted_at IS NULL AND status = 'BUILD'`.execute(this.db),
+      sql<{ n: string }>`SELECT count(*) AS n FROM sessions WHERE closed_at IS NULL`.execute(this.db),
+      sql<{ status: string; n: string }>`
+        SELECT status, count(*) AS n FROM tasks WHERE status IN ('PENDING', 'STARTED')
+         GROUP BY status`.execute(this.db),
+    ]);
+    return {
+      pools: pools.rows.map((p) => ({
+        id: p.id,
+        name: p.name,
+        target: Number(p.target),
+        free: Number(p.free),
+        backoff: p.backoff,
+      })),
+      buildsInFlight: Number(builds.rows[0].n),
+      sessionsOpen: Number(sessions.rows[0].n),
+      tasks: Object.fromEntries(tasks.rows.map((t) => [t.status, Number(t.n)])),
+    };
+  }
+}
