@@ -1,7 +1,7 @@
 // Typed client for the Networking API (Neutron 2.0): what the core reads of networks and
 // ports, and the user resources it manages there (floating IPs, client security rules).
 import { CloudError, isCloudError, type ServiceHttp } from "./http.ts";
-import { type IgnoreNotFound, nextPage, type Query } from "./nova.ts";
+import { type IgnoreNotFound, nextPage, type Query, type QuotaUsageSet } from "./nova.ts";
 
 export interface NeutronNetwork {
   id: string;
@@ -453,6 +453,20 @@ export class NeutronClient {
 
   deleteSecurityGroupRule(id: string, opts: IgnoreNotFound = {}): Promise<boolean> {
     return this.remove("security-group-rules", id, opts);
+  }
+
+  /** Limits and usage per resource (floatingip, port, security_group, ...). */
+  async getQuotaUsage(projectId: string): Promise<QuotaUsageSet> {
+    const res = await this.http.get<{ quota: Record<string, any> }>(
+      `/v2.0/quotas/${encodeURIComponent(projectId)}/details`,
+    );
+    const out: QuotaUsageSet = {};
+    for (const [k, v] of Object.entries(res.quota)) {
+      if (v && typeof v === "object" && typeof v.limit === "number") {
+        out[k] = { limit: v.limit, inUse: v.used ?? 0, reserved: v.reserved ?? 0 };
+      }
+    }
+    return out;
   }
 
   /** Admin: sets a project's network quotas (floatingip, port, security_group, ...). */

@@ -184,5 +184,9 @@ describe("Cinder contract", () => {
     assert.equal((await cinder.getQuotaUsage(project.id)).volumes.inUse, 1);
     assert.equal(await cinder.deleteVolume(fits.id), true);
     await waitGone(cut, `volume ${fits.id}`, () => cinder.getVolume(fits.id), VOLUME_TIMEOUT_MS);
+
+    // DELETE os-quota-sets/{project} puts the project back on the defaults.
+    await cinder.resetQuotas(project.id);
+    assert.equal((await cinder.getQuotaUsage(project.id)).gigabytes.limit, before.gigabytes.limit);
   });
 });

@@ -297,13 +297,18 @@ describe("Neutron contract", () => {
     cut.defer(() => neutron.deleteFloatingIp(theirs.id, { ignoreNotFound: true }));
     assert.equal(theirs.projectId, project.id);
 
+    const defaults = await neutron.getQuotaUsage(project.id);
+    assert.equal(defaults.floatingip.inUse, 1);
     cut.defer(() => neutron.resetQuotas(project.id));
     await neutron.setQuotas(project.id, { floatingip: 1 });
+    assert.equal((await neutron.getQuotaUsage(project.id)).floatingip.limit, 1);
     const over = neutron.createFloatingIp({ floatingNetworkId: d.external.id, projectId: project.id });
     assert.equal(await kindOf(over), "quota_exceeded");
     assert.deepEqual(
       (await neutron.listFloatingIps({ projectId: project.id })).map((f) => f.id),
       [theirs.id],
     );
+    await neutron.resetQuotas(project.id);
+    assert.equal((await neutron.getQuotaUsage(project.id)).floatingip.limit, defaults.floatingip.limit);
   });
 });

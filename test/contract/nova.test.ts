@@ -256,6 +256,7 @@ describe("Nova contract", () => {
   test("quota: headroom follows the project's limits, and creating past them is quota_exceeded", async () => {
     const nova = cut.cloud.nova;
     const project = await cut.createProject("quota");
+    const defaults = await nova.getQuotaUsage(project.id);
     cut.defer(() => nova.resetQuotas(project.id));
     await nova.setQuotas(project.id, { instances: 0 });
     const usage = await nova.getQuotaUsage(project.id);
@@ -295,5 +296,10 @@ describe("Nova contract", () => {
     assert.equal((await nova.getQuotaUsage(project.id)).instances.inUse, 1);
     assert.equal(await nova.deleteServer(one.ids[0]), true);
     await waitGone(cut, `server ${one.ids[0]}`, () => nova.getServer(one.ids[0]), cut.buildTimeoutMs);
+
+    // DELETE os-quota-sets/{project} puts the project back on the defaults.
+    await nova.resetQuotas(project.id);
+    const reset = await nova.getQuotaUsage(project.id);
+    for (const k of ["instances", "cores", "ram"]) assert.equal(reset[k].limit, defaults[k].limit, k);
   });
 });
