@@ -20,7 +20,7 @@ export interface StepHandle {
 }
 
 export interface StepOptions {
-  /** Save when the step starts too (it may take seconds: a build, a volume). */
+  /** Saved when it starts and ends (it may take seconds: a build, a volume); others are not. */
   slow?: boolean;
   /** What the step shows while it runs, until it says more. */
   initial?: string;
@@ -63,8 +63,23 @@ export class StepRecorder {
       throw err;
     } finally {
       step.duration_ms = Math.round((performance.now() - started) * 10) / 10;
-      if (step.outcome === "ok") await this.save(this.steps);
+      // Fast steps are saved with the next slow one or the outcome: one write fewer each on
+      // the warm path, and nothing to see in between anyway.
+      if (options.slow && step.outcome === "ok") await this.save(this.steps);
     }
+  }
+
+  /** A step whose work is the write that saves it (the session, with the request's outcome). */
+  instant(name: StepName, detail: string): RequestStep {
+    const step: RequestStep = {
+      name,
+      started_at: new Date().toISOString(),
+      duration_ms: 0,
+      outcome: "ok",
+      detail,
+    };
+    this.steps.push(step);
+    return step;
   }
 
   skip(name: StepName, why: string): void {

@@ -10,11 +10,12 @@ import { randomUUID } from "node:crypto";
 import { isIP } from "node:net";
 import type { Logger } from "pino";
 import { isCloudError } from "../cloud/http.ts";
+import type { NeutronPort } from "../cloud/neutron.ts";
 import { type NovaClient, type NovaServer, serverAddresses } from "../cloud/nova.ts";
 import type { ClaimsRepository, InstanceRow } from "../store/claims.ts";
 import type { Pool, PoolRepository } from "../store/pools.ts";
 import type { RequestRow, RequestsRepository } from "../store/requests.ts";
-import type { UserResourcesRepository } from "../store/user-resources.ts";
+import type { NewSession, UserResourcesRepository } from "../store/user-resources.ts";
 import { StepRecorder } from "./allocation-steps.ts";
 import { BrokerError, isBrokerError } from "./broker-error.ts";
 import type { ClaimService, ClaimSource } from "./claims.ts";
@@ -85,7 +86,7 @@ export class Allocation {
   constructor(private readonly d: AllocationDeps) {}
 
   async run(requestId: string, signal?: AbortSignal): Promise<AllocationResult> {
-    const request = await this.d.requests.start(requestId);
+    const request = await this.d.requests.unfinished(requestId);
     if (!request) return { request_id: requestId, status: "finished_before" };
     // Saved with the steps as soon as it is known, so that get-vm shows the build going on.
     let instanceId: string | null = request.instance_id;
@@ -96,11 +97,18 @@ export class Allocation {
     try {
       const pool = await this.d.pools.get(request.project_id);
       if (!pool) throw new BrokerError(14, { project_name: request.project_name ?? request.project_id });
-      const { instance, server } = await this.instanceFor(request, pool, steps, signal, (id) => {
+      const { instance, server, port } = await this.instanceFor(request, pool, steps, signal, (id) => {
         instanceId = id;
       });
-      const ip = await this.prepare(request, pool, instance, server, steps);
-      await this.d.requests.complete(requestId, steps.steps, instance.id, ip);
+      const { ip, session } = await this.prepare(request, pool, instance, server, port, steps);
+      const step = steps.instant("session", `session ${session.id}`);
+      try {
+        await this.d.requests.complete(requestId, steps.steps, instance.id, ip, session);
+      } catch (err) {
+        step.outcome = "failed";
+        await this.d.resources.removeRules(session.ruleIds);
+        throw err;
+      }
       return { request_id: requestId, status: "completed", instance_id: instance.id };
     } catch (err) {
       // Revoked, or the lease went to another runner: that one (if any) records the outcome.
@@ -159,6 +167,12 @@ export class Allocation {
         this.d.onInstanceTaken?.(pool.id);
       }
       chosen(instance.id);
+      // An instance already ACTIVE has its ports: look them up while Nova confirms it.
+      const port =
+        instance.status === "ACTIVE"
+          ? this.d.resources.instancePort(instance.id, pool.network_id)
+          : undefined;
+      port?.catch(() => {});
       try {
         const server = await steps.run(
           "wait_active",
@@ -168,7 +182,11 @@ export class Allocation {
             initial: `waiting for instance ${instance.id} to become ACTIVE (${instance.status})`,
           },
         );
-        return { instance, server };
+        return {
+          instance,
+          server,
+          port: await (port ?? this.d.resources.instancePort(instance.id, pool.network_id)),
+        };
       } catch (err) {
         if (!(err instanceof Unusable)) throw err;
         // A reserve instance that broke is given back and another one tried; one made for
@@ -232,6 +250,7 @@ export class Allocation {
     signal?: AbortSignal,
   ): Promise<NovaServer> {
     const deadline = Date.now() + this.d.buildTimeoutMs;
+    let known = `${instance.status}|${instance.vm_state}|${instance.task_state}|${instance.progress}`;
     for (;;) {
       let server: NovaServer;
       try {
@@ -241,13 +260,19 @@ export class Allocation {
         await this.d.instances.markDeleted(instance.id);
         throw new Unusable("DELETED");
       }
-      await this.d.instances.updateState(instance.id, {
-        status: server.status,
-        vmState: server.vmState,
-        taskState: server.taskState,
-        progress: server.progress,
-        fault: server.fault?.message ?? null,
-      });
+      // Our record follows Nova, written only when Nova says something new (a warm instance
+      // costs no write).
+      const now = `${server.status}|${server.vmState}|${server.taskState}|${server.progress ?? 0}`;
+      if (now !== known) {
+        await this.d.instances.updateState(instance.id, {
+          status: server.status,
+          vmState: server.vmState,
+          taskState: server.taskState,
+          progress: server.progress,
+          fault: server.fault?.message ?? null,
+        });
+        known = now;
+      }
       if (server.status === "ACTIVE") {
         detail(`instance ${instance.id} is ACTIVE`);
         return server;
@@ -271,15 +296,15 @@ export class Allocation {
     }
   }
 
-  /** Floating IP, volume, address, previous sessions, client rules, the session. */
+  /** Floating IP, volume, address, previous sessions, client rules; the session to record. */
   private async prepare(
     request: RequestRow,
     pool: Pool,
     instance: InstanceRow,
     server: NovaServer,
+    port: NeutronPort | undefined,
     steps: StepRecorder,
-  ): Promise<string> {
-    const port = await this.d.resources.instancePort(instance.id, pool.network_id);
+  ): Promise<{ ip: string; session: NewSession }> {
     const floating = await steps.run("floating_ip", async (step) => {
       if (!port) {
         step.detail("the instance has no port on the pool's network");
@@ -365,29 +390,21 @@ export class Allocation {
     } else
       steps.skip("client_rules", request.client_ip ? "no connection type given" : "no client address given");
 
-    try {
-      await steps.run("session", async (step) => {
-        await this.d.sessions.insertSession({
-          id: sessionId,
-          instanceId: instance.id,
-          instanceName: instance.name,
-          projectId: pool.id,
-          userId: request.user_id,
-          userName: request.user_name,
-          connectionType: request.conn_type,
-          clientIp: request.client_ip,
-          clientOs: request.client_os,
-          clientInfo: request.client_info,
-          requestId: request.id,
-          ruleIds,
-        });
-        step.detail(`session ${sessionId}`);
-      });
-    } catch (err) {
-      await this.d.resources.removeRules(ruleIds);
-      throw err;
-    }
-    return ip;
+    const session: NewSession = {
+      id: sessionId,
+      instanceId: instance.id,
+      instanceName: instance.name,
+      projectId: pool.id,
+      userId: request.user_id,
+      userName: request.user_name,
+      connectionType: request.conn_type,
+      clientIp: request.client_ip,
+      clientOs: request.client_os,
+      clientInfo: request.client_info,
+      requestId: request.id,
+      ruleIds,
+    };
+    return { ip, session };
   }
 }
 

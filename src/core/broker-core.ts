@@ -264,6 +264,22 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
     }
   }
 
+  /**
+   * While the allocation runs, the server block comes from our record of the instance, which
+   * the allocation mirrors from Nova at every poll: clients polling get-vm cost Nova nothing.
+   */
+  async function buildingServer(row: RequestRow): Promise<ServerView> {
+    const instance = row.instance_id ? await claimsRepo.get(row.instance_id) : undefined;
+    return {
+      status: instance?.status ?? null,
+      vm_state: instance?.vm_state ?? null,
+      ip: null,
+      progress: instance ? instance.progress : null,
+      task_state: instance?.task_state ?? null,
+      id: row.instance_id,
+    };
+  }
+
   const broker: BrokerCore = {
     async requestVm(input) {
       if (!(await deps.license.allowsService())) {
@@ -301,8 +317,8 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
         const task = await deps.tasks.get(row.task_id);
         if (task && TERMINAL_TASK.has(task.status)) return { kind: "failed", code: 3, data: {}, steps };
       }
-      const server = await liveServer(row);
       if (row.status === "completed") {
+        const server = await liveServer(row);
         return {
           kind: "state",
           status: "completed",
@@ -322,7 +338,7 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
         kind: "state",
         status: row.status === "pending" ? "pending" : "in_progress",
         message,
-        server: serverView(server, null, row.instance_id),
+        server: await buildingServer(row),
         steps,
       };
     },

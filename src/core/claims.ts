@@ -42,7 +42,9 @@ export class ClaimService {
     );
     if (held.length) return { instance: held[0], source: "assigned", claimedNow: false };
 
-    const groupIds = await r.groupIds();
+    // Asking Keystone for the user's groups costs a round trip: only when the pool has
+    // instances assigned to groups at all.
+    const groupIds = (await this.repo.poolHasGroupInstances(r.poolId)) ? await r.groupIds() : [];
     const order: { kind: ClaimKind; statuses: string[] }[] = [
       { kind: "group", statuses: ["ACTIVE"] },
       // BUILD reserve instances come after ACTIVE ones: a user waits for one being built

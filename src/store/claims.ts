@@ -65,6 +65,18 @@ export class ClaimsRepository {
       .execute();
   }
 
+  async poolHasGroupInstances(poolId: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom("instance_groups as g")
+      .innerJoin("instances as i", "i.id", "g.instance_id")
+      .select("g.instance_id")
+      .where("i.pool_id", "=", poolId)
+      .where("i.deleted_at", "is", null)
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   async get(id: string): Promise<InstanceRow | undefined> {
     return this.db.selectFrom("instances").selectAll().where("id", "=", id).executeTakeFirst();
   }

@@ -2,6 +2,7 @@
 // outcome. One process runs it at a time: the task engine leases the task that carries it.
 import { type Kysely, type Selectable, sql } from "kysely";
 import type { Database, RequestStep, RequestsTable } from "./schema.ts";
+import { type NewSession, sessionRow } from "./user-resources.ts";
 
 export type RequestStatus = "pending" | "in_progress" | "completed" | "failed";
 
@@ -49,14 +50,13 @@ export class RequestsRepository {
     return this.db.selectFrom("requests").selectAll().where("id", "=", id).executeTakeFirst();
   }
 
-  /** Marks the run started; undefined when the request is unknown or already finished. */
-  async start(id: string): Promise<RequestRow | undefined> {
+  /** The request if it is still to be run (a re-run after a lost worker finds it done). */
+  async unfinished(id: string): Promise<RequestRow | undefined> {
     return this.db
-      .updateTable("requests")
-      .set({ status: "in_progress", updated_at: sql`now()` })
+      .selectFrom("requests")
+      .selectAll()
       .where("id", "=", id)
       .where("completed_at", "is", null)
-      .returningAll()
       .executeTakeFirst();
   }
 
@@ -68,6 +68,7 @@ export class RequestsRepository {
     await this.db
       .updateTable("requests")
       .set({
+        status: "in_progress",
         steps: JSON.stringify(steps),
         updated_at: sql`now()`,
         ...(instanceId !== undefined ? { instance_id: instanceId } : {}),
@@ -77,20 +78,34 @@ export class RequestsRepository {
       .execute();
   }
 
-  async complete(id: string, steps: RequestStep[], instanceId: string, ip: string): Promise<void> {
-    await this.db
-      .updateTable("requests")
-      .set({
-        status: "completed",
-        steps: JSON.stringify(steps),
-        instance_id: instanceId,
-        ip,
-        updated_at: sql`now()`,
-        completed_at: sql`now()`,
-      })
-      .where("id", "=", id)
-      .where("completed_at", "is", null)
-      .execute();
+  /**
+   * Completes the request and records its session in one transaction: one commit on the
+   * warm path, and never a session without its request done (or the reverse).
+   */
+  async complete(
+    id: string,
+    steps: RequestStep[],
+    instanceId: string,
+    ip: string,
+    session: NewSession,
+  ): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const done = await trx
+        .updateTable("requests")
+        .set({
+          status: "completed",
+          steps: JSON.stringify(steps),
+          instance_id: instanceId,
+          ip,
+          updated_at: sql`now()`,
+          completed_at: sql`now()`,
+        })
+        .where("id", "=", id)
+        .where("completed_at", "is", null)
+        .executeTakeFirst();
+      if (Number(done.numUpdatedRows) === 1)
+        await trx.insertInto("sessions").values(sessionRow(session)).execute();
+    });
   }
 
   async fail(

@@ -20,6 +20,23 @@ export interface NewSession {
   ruleIds: string[];
 }
 
+export function sessionRow(s: NewSession) {
+  return {
+    id: s.id,
+    instance_id: s.instanceId,
+    instance_name: s.instanceName,
+    project_id: s.projectId,
+    user_id: s.userId,
+    user_name: s.userName,
+    connection_type: s.connectionType,
+    client_ip: s.clientIp,
+    client_os: s.clientOs,
+    client_info: s.clientInfo,
+    request_id: s.requestId,
+    rule_ids: JSON.stringify(s.ruleIds),
+  };
+}
+
 export class UserResourcesRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -59,26 +76,6 @@ export class UserResourcesRepository {
       .executeTakeFirst();
     if (inserted) return { volumeId: inserted.volume_id, won: true };
     return { volumeId: (await this.volumeOf(userId, projectId))!, won: false };
-  }
-
-  async insertSession(s: NewSession): Promise<void> {
-    await this.db
-      .insertInto("sessions")
-      .values({
-        id: s.id,
-        instance_id: s.instanceId,
-        instance_name: s.instanceName,
-        project_id: s.projectId,
-        user_id: s.userId,
-        user_name: s.userName,
-        connection_type: s.connectionType,
-        client_ip: s.clientIp,
-        client_os: s.clientOs,
-        client_info: s.clientInfo,
-        request_id: s.requestId,
-        rule_ids: JSON.stringify(s.ruleIds),
-      })
-      .execute();
   }
 
   async openSessionIds(userId: string, instanceId: string): Promise<string[]> {
