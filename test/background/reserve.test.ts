@@ -4,8 +4,10 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import type { AdminCore } from "../../src/core/admin-core.ts";
-import { createBackground } from "../../src/core/background.ts";
+import { createBackground, startBackground } from "../../src/core/background.ts";
+import { RESERVE_JOB } from "../../src/core/reserve.ts";
 import { NO_FAULTS } from "../../src/simulator/server.ts";
+import { Scheduler } from "../../src/tasks/scheduler.ts";
 import { makePool } from "../helpers/broker-stack.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
@@ -134,5 +136,54 @@ describe("reserve keeper", () => {
     });
     await later.keeper.run();
     assert.deepEqual(createRequests(pool.id), [2, 2]);
+  });
+});
+
+describe("reserve keeper on two schedulers", () => {
+  let s: Stack;
+  before(async () => {
+    s = await startStack({
+      workers: { enabled: false },
+      reserve: { intervalSeconds: 1, maxConcurrentBuilds: 1000 },
+    });
+  });
+  after(async () => {
+    await s?.stop();
+  });
+
+  it("two worker processes on one database never create one pool's deficit twice", async () => {
+    const core = s.runtime.core as unknown as AdminCore;
+    const pool = await makePool(s, { min_reserve_vm: 15 });
+    let created = 0;
+    const nova = s.runtime.deps.cloud.nova;
+    const create = nova.createServers.bind(nova);
+    nova.createServers = async (input) => {
+      if (input.projectId === pool.id) created += input.minCount ?? 1;
+      return create(input);
+    };
+    // Two "processes": each its own scheduler (worker id) and keeper, on one database.
+    const schedulers = ["w1", "w2"].map(
+      (workerId) =>
+        new Scheduler({ db: s.runtime.store.db, logger: s.runtime.deps.logger, workerId, tickMs: 20 }),
+    );
+    for (const scheduler of schedulers) startBackground({ ...s.runtime.deps, scheduler }, core);
+    await Promise.all(schedulers.map((x) => x.start()));
+    try {
+      for (let round = 0; round < 5; round++) {
+        await Promise.all(schedulers.map((x) => x.trigger(RESERVE_JOB)));
+        await Promise.all(schedulers.map((x) => x.runDue()));
+        await Promise.all(schedulers.map((x) => x.idle()));
+      }
+      for (;;) {
+        if ((await core.repos.instances.countLive(pool.id)) >= 15) break;
+        await Promise.all(schedulers.map((x) => x.trigger(RESERVE_JOB)));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await Promise.all(schedulers.map((x) => x.idle()));
+    } finally {
+      await Promise.all(schedulers.map((x) => x.stop()));
+    }
+    assert.equal(created, 15);
+    assert.equal((await nova.listServers({ projectId: pool.id })).length, 15);
   });
 });
