@@ -48,6 +48,8 @@ export function classify(status: number, message: string): CloudErrorKind {
   if (status === 413) return "quota_exceeded";
   if (status === 403) return /quota/i.test(message) ? "quota_exceeded" : "forbidden";
   if (status === 401) return "unauthorized";
+  // Rate limiting is transient: idempotent calls retry it like a 503.
+  if (status === 429) return "unavailable";
   if (status >= 400 && status < 500) return "bad_request";
   return "unavailable";
 }

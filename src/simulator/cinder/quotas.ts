@@ -84,6 +84,15 @@ export function quotaRoutes(app: FastifyInstance, env: CinderEnv): void {
     return { quota_set: rest };
   });
 
+  // Cinder answers 200 with no body and the project falls back to the default quotas.
+  app.delete<{ Params: { id: string } }>("/v3/:project_id/os-quota-sets/:id", async (req, reply) => {
+    if (!call(req).admin) {
+      throw new CinderFault(403, "Policy doesn't allow volume_extension:quotas:delete to be performed.");
+    }
+    delete state.quotas[req.params.id];
+    return reply.code(200).send();
+  });
+
   app.get("/v3/:project_id/limits", async (req) => {
     const c = call(req);
     const q = state.quotaOf(c.projectId);
