@@ -111,6 +111,10 @@ try {
   console.log(
     `request-vm answer -> get-vm completed: median ${fmt(quantile(latencies, 0.5))}, p90 ${fmt(quantile(latencies, 0.9))}, max ${fmt(latencies.at(-1)!)}`,
   );
+  for (const [name, d] of byStep) {
+    const sorted = d.sort((a, b) => a - b);
+    console.log(`  step ${name}: median ${fmt(sorted[Math.floor(sorted.length / 2)])}`);
+  }
   console.log(
     `get-vm calls per request: median ${[...polls].sort((a, b) => a - b)[Math.floor(polls.length / 2)]}`,
   );
