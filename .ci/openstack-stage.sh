@@ -39,7 +39,8 @@ finish() {
   fi
   if [ "${OSL_KEEP:-0}" != 1 ]; then
     "$OSL/stop.sh" || true
-    if [ "$fresh_state" = 1 ]; then rm -rf "$OSL_STATE_DIR"; fi
+    # Kept after a failure, for a look at the logs and configuration.
+    if [ "$fresh_state" = 1 ] && [ "$status" -eq 0 ]; then rm -rf "$OSL_STATE_DIR"; fi
   fi
   echo "== openstack stage: install ${t_install}s, start ${t_up}s, contract suite ${t_suite}s," \
     "total $(($(date +%s) - t_start))s ($([ "$status" -eq 0 ] && echo passed || echo failed))"

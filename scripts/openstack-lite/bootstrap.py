@@ -327,8 +327,21 @@ def demo(ks):
     grant(ks, project["id"], roles["member"]["id"], user_id=user["id"])
 
 
+# Services start.sh (re)started in this run must have reported since then: an "up" from a
+# heartbeat of the previous run lasts service_down_time (60 s) after it died.
+STARTED = set(os.environ.get("OSL_STARTED", "").split())
+SINCE = os.environ.get("OSL_SINCE", "")
+
+
+def reported(service, binary):
+    return service["binary"] != binary or binary not in STARTED or (service.get("updated_at") or "")[:19] >= SINCE
+
+
 def compute_host(nova):
     def ready():
+        svcs = nova.get("/os-services", params={"binary": "nova-compute"})["services"]
+        if not any(s["state"] == "up" and reported(s, "nova-compute") for s in svcs):
+            return None
         hv = nova.get("/os-hypervisors")["hypervisors"]
         return hv if any(h.get("state") == "up" and h.get("status") == "enabled" for h in hv) else None
 
@@ -351,7 +364,7 @@ def placement_inventory(placement):
 def volume_service(cinder):
     def ready():
         svcs = cinder.get("/os-services", params={"binary": "cinder-volume"})["services"]
-        return any(s["state"] == "up" and s["status"] == "enabled" for s in svcs)
+        return any(s["state"] == "up" and s["status"] == "enabled" and reported(s, "cinder-volume") for s in svcs)
 
     wait("cinder-volume to be up", ready, 120, 2)
 

@@ -8,11 +8,13 @@ source "$(dirname "$0")/lib.sh"
 id=${1:?usage: expire-password.sh <user id>}
 [[ "$id" =~ ^[0-9a-f]{32}$ ]] || die "not a Keystone user id: $id"
 live_pid mariadb >/dev/null || die "openstack-lite's MariaDB is not running ($STATE)"
+# The current password is the newest row of the user's password history.
 rows=$(mariadb --no-defaults --socket="$STATE/run/mysqld.sock" -uroot -N keystone <<SQL
-UPDATE password p JOIN local_user lu ON p.local_user_id = lu.id
+UPDATE password p
+  JOIN (SELECT p2.id FROM password p2 JOIN local_user lu ON p2.local_user_id = lu.id
+         WHERE lu.user_id = '$id' ORDER BY p2.created_at_int DESC LIMIT 1) cur ON p.id = cur.id
    SET p.expires_at = UTC_TIMESTAMP() - INTERVAL 1 MINUTE,
-       p.expires_at_int = (UNIX_TIMESTAMP() - 60) * 1000000
- WHERE lu.user_id = '$id' AND p.active = 1;
+       p.expires_at_int = (UNIX_TIMESTAMP() - 60) * 1000000;
 SELECT ROW_COUNT();
 SQL
 )

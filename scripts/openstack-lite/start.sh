@@ -20,6 +20,7 @@ for bin in mariadbd mariadb-install-db /usr/lib/rabbitmq/bin/rabbitmq-server uws
 done
 
 T0=$(date +%s)
+SINCE=$(date -u -d "@$T0" +%Y-%m-%dT%H:%M:%S)
 mkdir -p "$STATE"/{etc,log,run,lock,python} "$STATE"/lock/{glance,nova,neutron,cinder} \
   "$STATE"/glance/{images,staging,tasks} "$STATE"/nova/instances "$STATE"/neutron "$STATE"/cinder \
   "$STATE"/keystone "$STATE"/rabbitmq
@@ -283,7 +284,7 @@ log "all APIs answer ($(($(date +%s) - T0)) s)"
 
 # Flavors, image, networks, router, demo domain; waits for the compute host and the volume
 # service; writes clouds.yaml.
-"$PY" "$OSL_HERE/bootstrap.py" resources >>"$STATE/log/bootstrap.log" 2>&1 ||
+OSL_STARTED="${STARTED[*]}" OSL_SINCE="$SINCE" "$PY" "$OSL_HERE/bootstrap.py" resources >>"$STATE/log/bootstrap.log" 2>&1 ||
   fail_with_log "seeding the cloud failed" bootstrap
 log "ready in $(($(date +%s) - T0)) s"
 cat "$STATE/settings.txt"
