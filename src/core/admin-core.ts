@@ -16,6 +16,7 @@ import { FloatingIpService } from "./floating-ips.ts";
 import { InstanceService } from "./instances.ts";
 import { KeystoneDirectory } from "./keystone-directory.ts";
 import { PoolService } from "./pools.ts";
+import { triggerReserve } from "./reserve.ts";
 import { SessionService } from "./sessions.ts";
 import { StatisticsService } from "./statistics.ts";
 import { VolumeAssignmentService } from "./volume-assignments.ts";
@@ -63,6 +64,7 @@ export function createAdminCore(deps: CoreDeps, options: { directory?: Directory
     directory,
     cloud,
     logger,
+    onChanged: () => void triggerReserve(deps.scheduler).catch(() => {}),
   });
   const assignments = new AssignmentService({
     assignments: repos.assignments,

@@ -39,6 +39,8 @@ export interface AllocationDeps {
   logger: Logger;
   /** Told after each allocation that took an instance, so the reserve refills. */
   onInstanceTaken?: (poolId: string) => void;
+  /** Told when a request ends: seconds since request-vm, and "completed" or the error code. */
+  onFinished?: (seconds: number, outcome: number | "completed") => void;
 }
 
 export interface AllocationResult {
@@ -82,6 +84,8 @@ function describe(source: ClaimSource): string {
   }
 }
 
+const secondsSince = (t: Date | string) => (Date.now() - new Date(t).getTime()) / 1000;
+
 export class Allocation {
   constructor(private readonly d: AllocationDeps) {}
 
@@ -109,6 +113,7 @@ export class Allocation {
         await this.d.resources.removeRules(session.ruleIds);
         throw err;
       }
+      this.d.onFinished?.(secondsSince(request.created_at), "completed");
       return { request_id: requestId, status: "completed", instance_id: instance.id };
     } catch (err) {
       // Revoked, or the lease went to another runner: that one (if any) records the outcome.
@@ -117,6 +122,7 @@ export class Allocation {
       if (!isBrokerError(err))
         this.d.logger.error({ err, request_id: requestId }, "allocation failed unexpectedly");
       await this.d.requests.fail(requestId, steps.steps, failure.code, failure.data, instanceId);
+      this.d.onFinished?.(secondsSince(request.created_at), failure.code);
       return { request_id: requestId, status: "failed", error_code: failure.code };
     }
   }

@@ -1,6 +1,7 @@
 // The TRS broker's core: request-vm, get-vm, get-projects and change-password as plain
 // calls, and the allocation task they start. Routes shape JSON around these; everything that
 // can go wrong comes out as a BrokerError with its numbered code.
+
 import { randomUUID } from "node:crypto";
 import { isCloudError } from "../cloud/http.ts";
 import type { NovaServer } from "../cloud/nova.ts";
@@ -20,6 +21,8 @@ import { BrokerError, type BrokerErrorCode, type BrokerErrorData } from "./broke
 import { ClaimService } from "./claims.ts";
 import type { CoreDeps } from "./deps.ts";
 import { changePasswordWithScript } from "./kerberos.ts";
+import { observeAllocation } from "./metrics.ts";
+import { triggerReserve } from "./reserve.ts";
 import { UserResources } from "./user-resources.ts";
 import { webGuardViolation } from "./web-guard.ts";
 
@@ -138,6 +141,8 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
     buildTimeoutMs: config.allocation.buildTimeoutSeconds * 1000,
     pollIntervalMs: config.allocation.pollIntervalMs,
     logger: log,
+    onInstanceTaken: () => void triggerReserve(deps.scheduler).catch(() => {}),
+    onFinished: (seconds, outcome) => observeAllocation(seconds, outcome),
   });
 
   deps.tasks.register(ALLOCATION_TASK, async (args: { request_id: string }, ctx) => {

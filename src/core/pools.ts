@@ -81,6 +81,8 @@ export interface PoolServiceDeps {
   directory: Directory;
   cloud: Pick<Cloud, "nova" | "glance" | "neutron">;
   logger: Logger;
+  /** Told after a pool is created or its settings change, so its reserve is looked at soon. */
+  onChanged?: (poolId: string) => void;
 }
 
 export function isBase64(s: string): boolean {
@@ -204,7 +206,7 @@ export class PoolService {
       });
     try {
       await this.d.directory.grantServiceAccess(project.id);
-      return await this.d.pools.insert({
+      const pool = await this.d.pools.insert({
         id: project.id,
         name: project.name,
         domain_id: project.domainId,
@@ -217,6 +219,8 @@ export class PoolService {
         instance_name_pattern: input.instance_name_pattern ?? this.d.config.pools.instanceNamePattern,
         min_reserve_vm: input.min_reserve_vm ?? 0,
       });
+      this.d.onChanged?.(pool.id);
+      return pool;
     } catch (err) {
       // Leave no half-made pool behind: the Keystone project goes with the failure.
       await this.d.directory.deleteProject(project.id).catch((e) => {
@@ -252,6 +256,7 @@ export class PoolService {
         ? await this.d.pools.switchMode(id, input.operation_mode!, patch)
         : await this.d.pools.update(id, patch);
       if (!updated) throw notFound(`TRS project ${id} not found`);
+      this.d.onChanged?.(id);
       return updated;
     } catch (err) {
       if (err instanceof MultiUserInstanceError) throw this.crowdedError(err.instanceId);
