@@ -32,6 +32,13 @@ export async function serve(argv: string[]): Promise<Runtime> {
     );
     lines.push(`    demo:  ${sim.demo.username} / ${sim.demo.password} (domain ${sim.demo.userDomainName})`);
     lines.push(`    clouds.yaml with clouds rs-admin and rs-demo: ${runtime.cloudsYaml}`);
+    if (runtime.adminUrl) {
+      lines.push("  try it:");
+      lines.push(`    export OS_CLIENT_CONFIG_FILE=${runtime.cloudsYaml}`);
+      lines.push(
+        `    curl -H "X-Auth-Token: $(openstack --os-cloud rs-admin token issue -f value -c id)" ${runtime.adminUrl}/v1/info`,
+      );
+    }
   }
   lines.push("  stop with Ctrl-C");
   process.stdout.write(`${lines.join("\n")}\n`);
