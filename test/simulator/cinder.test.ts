@@ -2,67 +2,15 @@
 // (attaching → in-use → detaching → available), delete rules, quotas, microversions.
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
-import Fastify from "fastify";
-import { createCloudSim } from "../../src/simulator/cloud.ts";
-import type { SimContext, SimToken } from "../../src/simulator/context.ts";
+import { adminToken, demoToken, simHarness, until } from "../helpers/sim-harness.ts";
 
-const TOKENS: Record<string, SimToken> = {
-  admin: {
-    userId: "u-admin",
-    userName: "admin",
-    domainId: "default",
-    projectId: "p-admin",
-    roles: ["admin"],
-    expiresAt: new Date(Date.now() + 3600_000),
-  },
-  demo: {
-    userId: "u-demo",
-    userName: "demo",
-    domainId: "d-demo",
-    projectId: "p-demo",
-    roles: ["member"],
-    expiresAt: new Date(Date.now() + 3600_000),
-  },
-};
-
-async function harness() {
-  const ctx: SimContext = {
-    options: { buildDelayMs: 20, volumeDelayMs: 20, region: "RegionOne" },
-    faults: { errorRate: 0, latencyMs: 0, errorBuilds: false, stuckBuild: false },
-    identity: { validate: (t) => TOKENS[t], projectExists: (p) => p === "p-admin" || p === "p-demo" },
-    baseUrl: () => "http://sim.test",
-  };
-  const app = Fastify();
-  const cloud = createCloudSim(ctx);
-  await cloud.register(app);
-  const seed = cloud.seed({ adminProjectId: "p-admin", demoProjectId: "p-demo" });
-  const call = async (
-    method: string,
-    url: string,
-    token?: string,
-    payload?: unknown,
-    headers: Record<string, string> = {},
-  ) => {
-    const h: Record<string, string> = { ...headers };
-    if (token) h["x-auth-token"] = token;
-    const res = await app.inject({ method: method as "GET", url, headers: h, payload: payload as object });
-    return {
-      status: res.statusCode,
-      headers: res.headers,
-      body: res.body ? JSON.parse(res.body) : undefined,
-    };
-  };
-  return { ctx, app, seed, call };
-}
-
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
-  for (let i = 0; i < 500; i++) {
-    const v = await read();
-    if (ok(v)) return v;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error("condition never held");
-}
+const harness = () =>
+  simHarness({
+    tokens: { admin: adminToken(), demo: demoToken() },
+    buildDelayMs: 20,
+    volumeDelayMs: 20,
+    projectExists: (p) => p === "p-admin" || p === "p-demo",
+  });
 
 describe("cinder simulator", async () => {
   const h = await harness();

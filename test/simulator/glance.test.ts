@@ -2,32 +2,14 @@
 // visibility, paging and Glance's 404 page.
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
-import Fastify from "fastify";
-import { createCloudSim } from "../../src/simulator/cloud.ts";
-import type { SimContext, SimToken } from "../../src/simulator/context.ts";
-
-const TOKENS: Record<string, SimToken> = {
-  demo: {
-    userId: "u-demo",
-    userName: "demo",
-    domainId: "d-demo",
-    projectId: "p-demo",
-    roles: ["member"],
-    expiresAt: new Date(Date.now() + 3600_000),
-  },
-};
+import { demoToken, simHarness } from "../helpers/sim-harness.ts";
 
 describe("glance simulator", async () => {
-  const ctx: SimContext = {
-    options: { buildDelayMs: 20, volumeDelayMs: 10, region: "RegionOne" },
-    faults: { errorRate: 0, latencyMs: 0, errorBuilds: false, stuckBuild: false },
-    identity: { validate: (t) => TOKENS[t], projectExists: () => true },
-    baseUrl: () => "http://sim.test",
-  };
-  const app = Fastify();
-  const cloud = createCloudSim(ctx);
-  await cloud.register(app);
-  const seed = cloud.seed({ adminProjectId: "p-admin", demoProjectId: "p-demo" });
+  const { app, seed } = await simHarness({
+    tokens: { demo: demoToken() },
+    buildDelayMs: 20,
+    volumeDelayMs: 10,
+  });
   after(() => app.close());
   const get = (url: string, headers: Record<string, string> = { "x-auth-token": "demo" }) =>
     app.inject({ method: "GET", url, headers });

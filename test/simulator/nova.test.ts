@@ -2,77 +2,25 @@
 // names, quotas, BUILD → ACTIVE/ERROR, filters and paging, tags, actions, deletion, restore.
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
-import Fastify from "fastify";
-import { createCloudSim } from "../../src/simulator/cloud.ts";
-import type { SimContext, SimToken } from "../../src/simulator/context.ts";
-
-const TOKENS: Record<string, SimToken> = {
-  admin: {
-    userId: "u-admin",
-    userName: "admin",
-    domainId: "default",
-    projectId: "p-admin",
-    roles: ["admin", "member"],
-    expiresAt: new Date(Date.now() + 3600_000),
-  },
-  demo: {
-    userId: "u-demo",
-    userName: "demo",
-    domainId: "d-demo",
-    projectId: "p-demo",
-    roles: ["member"],
-    expiresAt: new Date(Date.now() + 3600_000),
-  },
-  other: {
-    userId: "u-other",
-    userName: "other",
-    domainId: "d-demo",
-    projectId: "p-other",
-    roles: ["member"],
-    expiresAt: new Date(Date.now() + 3600_000),
-  },
-};
+import { adminToken, demoToken, simHarness, simToken, until } from "../helpers/sim-harness.ts";
 
 async function harness() {
-  const ctx: SimContext = {
-    options: { buildDelayMs: 30, volumeDelayMs: 10, region: "RegionOne" },
-    faults: { errorRate: 0, latencyMs: 0, errorBuilds: false, stuckBuild: false },
-    identity: {
-      validate: (t) => TOKENS[t],
-      projectExists: (p) => ["p-admin", "p-demo", "p-other"].includes(p),
+  const sim = await simHarness({
+    tokens: {
+      admin: adminToken(["admin", "member"]),
+      demo: demoToken(),
+      other: simToken("other", "p-other", ["member"], "d-demo"),
     },
-    baseUrl: () => "http://sim.test",
-  };
-  const app = Fastify();
-  const cloud = createCloudSim(ctx);
-  await cloud.register(app);
-  const seed = cloud.seed({ adminProjectId: "p-admin", demoProjectId: "p-demo" });
-  const call = async (method: string, url: string, token?: string, payload?: unknown, version = "2.79") => {
-    const headers: Record<string, string> = { "openstack-api-version": `compute ${version}` };
-    if (token) headers["x-auth-token"] = token;
-    const res = await app.inject({
-      method: method as "GET",
-      url: `/compute/v2.1${url}`,
-      headers,
-      payload: payload as object,
+    buildDelayMs: 30,
+    volumeDelayMs: 10,
+    projectExists: (p) => ["p-admin", "p-demo", "p-other"].includes(p),
+  });
+  /** Nova's API under /compute/v2.1, at microversion 2.79 unless told. */
+  const call = (method: string, url: string, token?: string, payload?: unknown, version = "2.79") =>
+    sim.call(method, `/compute/v2.1${url}`, token, payload, {
+      "openstack-api-version": `compute ${version}`,
     });
-    return {
-      status: res.statusCode,
-      headers: res.headers,
-      body: res.body ? JSON.parse(res.body) : undefined,
-    };
-  };
-  return { ctx, app, cloud, seed, call };
-}
-
-/** Polls until the predicate holds; the bound is on attempts, not on elapsed time. */
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
-  for (let i = 0; i < 500; i++) {
-    const v = await read();
-    if (ok(v)) return v;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error("condition never held");
+  return { ...sim, call };
 }
 
 const boot = (

@@ -2,50 +2,19 @@
 // 1,000 per batched request, all reaching ACTIVE, then listed page by page in full.
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
-import Fastify from "fastify";
-import { createCloudSim } from "../../src/simulator/cloud.ts";
-import type { SimContext, SimToken } from "../../src/simulator/context.ts";
-
-const TOKENS: Record<string, SimToken> = {
-  admin: {
-    userId: "u-admin",
-    userName: "admin",
-    domainId: "default",
-    projectId: "p-admin",
-    roles: ["admin"],
-    expiresAt: new Date(Date.now() + 3600_000),
-  },
-  pool: {
-    userId: "u-pool",
-    userName: "pool",
-    domainId: "default",
-    projectId: "p-pool",
-    roles: ["member"],
-    expiresAt: new Date(Date.now() + 3600_000),
-  },
-};
+import { adminToken, simHarness, simToken } from "../helpers/sim-harness.ts";
 
 describe("cloud simulator at scale", async () => {
-  const ctx: SimContext = {
-    options: { buildDelayMs: 50, volumeDelayMs: 10, region: "RegionOne" },
-    faults: { errorRate: 0, latencyMs: 0, errorBuilds: false, stuckBuild: false },
-    identity: { validate: (t) => TOKENS[t], projectExists: () => true },
-    baseUrl: () => "http://sim.test",
-  };
-  const app = Fastify();
-  const cloud = createCloudSim(ctx);
-  await cloud.register(app);
-  const seed = cloud.seed({ adminProjectId: "p-admin", demoProjectId: "p-pool" });
+  const sim = await simHarness({
+    tokens: { admin: adminToken(), pool: simToken("pool", "p-pool", ["member"]) },
+    buildDelayMs: 50,
+    volumeDelayMs: 10,
+    demoProjectId: "p-pool",
+  });
+  const { app, seed } = sim;
   after(() => app.close());
-  const call = async (method: string, url: string, token: string, payload?: unknown) => {
-    const res = await app.inject({
-      method: method as "GET",
-      url,
-      headers: { "x-auth-token": token, "openstack-api-version": "compute 2.79" },
-      payload: payload as object,
-    });
-    return { status: res.statusCode, body: JSON.parse(res.body) };
-  };
+  const call = (method: string, url: string, token: string, payload?: unknown) =>
+    sim.call(method, url, token, payload, { "openstack-api-version": "compute 2.79" });
 
   test("10,000 servers in one project: batches of 1,000 reach ACTIVE and list completely", async () => {
     const nova = await call("PUT", "/compute/v2.1/os-quota-sets/p-pool", "admin", {
