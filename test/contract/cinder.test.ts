@@ -2,30 +2,20 @@
 // creating → available, attachment through Nova (in-use) and detachment (available again),
 // filters and paging, deletion, and quota refusals for a project with a low quota.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import type { CinderVolume } from "../../src/cloud/cinder.ts";
-import { isCloudError } from "../../src/cloud/http.ts";
 import {
   type CloudUnderTest,
-  cloudUnderTest,
   type Discovered,
+  kindOf,
+  MISSING,
   unique,
+  useCloudUnderTest,
   waitFor,
   waitGone,
 } from "./cloud-under-test.ts";
 
-const MISSING = "00000000-0000-4000-8000-00000000dead";
 const VOLUME_TIMEOUT_MS = 120_000;
-
-async function kindOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "ok";
-  } catch (err) {
-    if (isCloudError(err)) return err.kind;
-    throw err;
-  }
-}
 
 describe("Cinder contract", () => {
   let cut: CloudUnderTest;
@@ -34,16 +24,7 @@ describe("Cinder contract", () => {
   let volume: CinderVolume;
   let serverId: string;
   const name = unique("vol");
-
-  before(async () => {
-    cut = await cloudUnderTest();
-    d = await cut.discover();
-    projectId = await cut.session.projectId();
-  });
-
-  after(async () => {
-    await cut?.stop();
-  });
+  useCloudUnderTest((c) => ({ cut, d, projectId } = c));
 
   const settled = (id: string, status: string) =>
     waitFor(

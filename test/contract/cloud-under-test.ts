@@ -3,6 +3,7 @@
 // suite talks to either one only through the public APIs: no simulator internals, no seed
 // ids; it discovers what it needs and creates (and removes) its own uniquely named things.
 import { randomBytes } from "node:crypto";
+import { after, before } from "node:test";
 import { type Cloud, createCloud } from "../../src/cloud/cloud.ts";
 import { credentialsFromCloudsYaml } from "../../src/cloud/clouds-yaml.ts";
 import type { GlanceImage } from "../../src/cloud/glance.ts";
@@ -46,6 +47,42 @@ const RUN = randomBytes(3).toString("hex");
 /** A name no other run (nor an earlier test of this one) has used. */
 export function unique(prefix: string): string {
   return `rsct-${RUN}-${prefix}-${randomBytes(3).toString("hex")}`;
+}
+
+/** An id no cloud has: for the not_found cases. */
+export const MISSING = "00000000-0000-4000-8000-00000000dead";
+
+/** "ok" when the call succeeds, else the kind of the CloudError it fails with. */
+export async function kindOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return "ok";
+  } catch (err) {
+    if (isCloudError(err)) return err.kind;
+    throw err;
+  }
+}
+
+export interface Connected {
+  cut: CloudUnderTest;
+  d: Discovered;
+  /** The admin's own project. */
+  projectId: string;
+}
+
+/**
+ * Connects to the cloud under test before the file's first test, discovers what the suite
+ * boots on, and hands both (with the admin's project) to `ready`; stops after the last test.
+ */
+export function useCloudUnderTest(ready: (connected: Connected) => void): void {
+  let cut: CloudUnderTest | undefined;
+  before(async () => {
+    cut = await cloudUnderTest();
+    ready({ cut, d: await cut.discover(), projectId: await cut.session.projectId() });
+  });
+  after(async () => {
+    await cut?.stop();
+  });
 }
 
 export async function cloudUnderTest(): Promise<CloudUnderTest> {

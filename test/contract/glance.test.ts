@@ -2,9 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { isCloudError } from "../../src/cloud/http.ts";
-import { type CloudUnderTest, cloudUnderTest } from "./cloud-under-test.ts";
-
-const MISSING = "00000000-0000-4000-8000-00000000dead";
+import { type CloudUnderTest, cloudUnderTest, MISSING } from "./cloud-under-test.ts";
 
 describe("Glance contract", () => {
   let cut: CloudUnderTest;

@@ -2,38 +2,24 @@
 // template, a server's port, floating IPs that follow a user from server to server (and show
 // in Nova as `floating`), client security rules whose duplicates are a typed conflict, quotas.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { isCloudError } from "../../src/cloud/http.ts";
+import { describe, test } from "node:test";
 import { SecurityGroupRuleExistsError } from "../../src/cloud/neutron.ts";
 import { serverAddresses } from "../../src/cloud/nova.ts";
-import { type CloudUnderTest, cloudUnderTest, type Discovered, unique, waitFor } from "./cloud-under-test.ts";
-
-const MISSING = "00000000-0000-4000-8000-00000000dead";
-
-async function kindOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "ok";
-  } catch (err) {
-    if (isCloudError(err)) return err.kind;
-    throw err;
-  }
-}
+import {
+  type CloudUnderTest,
+  type Discovered,
+  kindOf,
+  MISSING,
+  unique,
+  useCloudUnderTest,
+  waitFor,
+} from "./cloud-under-test.ts";
 
 describe("Neutron contract", () => {
   let cut: CloudUnderTest;
   let d: Discovered;
   let projectId: string;
-
-  before(async () => {
-    cut = await cloudUnderTest();
-    d = await cut.discover();
-    projectId = await cut.session.projectId();
-  });
-
-  after(async () => {
-    await cut?.stop();
-  });
+  useCloudUnderTest((c) => ({ cut, d, projectId } = c));
 
   test("networks: external ones are flagged, fetched by id, filtered, unknown is not_found", async () => {
     const neutron = cut.cloud.neutron;

@@ -2,29 +2,18 @@
 // ACTIVE, tags (given at creation, changeable only once ACTIVE), filters and paging, quota
 // refusals, security group actions, deletion and its traces in changes-since listings.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { isCloudError } from "../../src/cloud/http.ts";
+import { describe, test } from "node:test";
 import { type NovaServer, serverAddresses } from "../../src/cloud/nova.ts";
 import {
   type CloudUnderTest,
-  cloudUnderTest,
   type Discovered,
+  kindOf,
+  MISSING,
   unique,
+  useCloudUnderTest,
   waitFor,
   waitGone,
 } from "./cloud-under-test.ts";
-
-const MISSING = "00000000-0000-4000-8000-00000000dead";
-
-async function kindOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "ok";
-  } catch (err) {
-    if (isCloudError(err)) return err.kind;
-    throw err;
-  }
-}
 
 describe("Nova contract", () => {
   let cut: CloudUnderTest;
@@ -35,16 +24,7 @@ describe("Nova contract", () => {
   let reservationId: string;
   let ids: string[] = [];
   let since: Date;
-
-  before(async () => {
-    cut = await cloudUnderTest();
-    d = await cut.discover();
-    projectId = await cut.session.projectId();
-  });
-
-  after(async () => {
-    await cut?.stop();
-  });
+  useCloudUnderTest((c) => ({ cut, d, projectId } = c));
 
   test("flavors: listed with their sizes, fetched by id, unknown id is not_found", async () => {
     const flavors = await cut.cloud.nova.listFlavors();
