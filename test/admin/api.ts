@@ -2,7 +2,8 @@
 // and sessions: inject requests into the stack's admin app, make Keystone users and groups.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import type { Stack } from "../helpers/stack.ts";
+import { after, before } from "node:test";
+import { type Stack, startStack } from "../helpers/stack.ts";
 
 export interface Reply {
   status: number;
@@ -28,6 +29,21 @@ export function api(stack: Stack) {
     });
     return { status: res.statusCode, body: res.body ? res.json() : undefined };
   };
+}
+
+/**
+ * Starts a stack for this test file before its first test and stops it after its last; hands
+ * it, with a caller of its admin API, to `ready` (which may also set up the file's fixtures).
+ */
+export function useAdminStack(
+  ready: (started: { stack: Stack; call: ReturnType<typeof api> }) => unknown,
+): void {
+  let stack: Stack | undefined;
+  before(async () => {
+    stack = await startStack();
+    await ready({ stack, call: api(stack) });
+  });
+  after(() => stack?.stop());
 }
 
 export function assertError(reply: Reply, status: number) {

@@ -1,21 +1,28 @@
 // Users and groups of instances (#13-#21): Standard vs Simultaneous rules, Keystone checks,
 // no-op re-assignments and the history of every change.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { type Stack, startStack } from "../helpers/stack.ts";
-import { api, assertAdminOnly, assertError, makeGroup, makePool, makeServers, makeUser } from "./api.ts";
+import { describe, test } from "node:test";
+import type { Stack } from "../helpers/stack.ts";
+import {
+  type api,
+  assertAdminOnly,
+  assertError,
+  makeGroup,
+  makePool,
+  makeServers,
+  makeUser,
+  useAdminStack,
+} from "./api.ts";
 
 let stack: Stack;
 let call: ReturnType<typeof api>;
 let standard: string;
 let shared: string;
-before(async () => {
-  stack = await startStack();
-  call = api(stack);
+useAdminStack(async (started) => {
+  ({ stack, call } = started);
   standard = await makePool(call, stack, { operation_mode: "1" });
   shared = await makePool(call, stack, { operation_mode: "2", max_users_per_instance: 2 });
 });
-after(() => stack?.stop());
 
 const history = (instanceId: string) =>
   stack.runtime.store.db

@@ -1,10 +1,10 @@
 // auto-allocate-users as a task: users with a role on the project (directly or through a
 // group) and no instance of it get one free ACTIVE instance each.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { type Stack, startStack } from "../helpers/stack.ts";
+import { test } from "node:test";
+import type { Stack } from "../helpers/stack.ts";
 import {
-  api,
+  type api,
   assertAdminOnly,
   assertError,
   grantMember,
@@ -13,16 +13,13 @@ import {
   makePool,
   makeServers,
   makeUser,
+  useAdminStack,
   waitActive,
 } from "./api.ts";
 
 let stack: Stack;
 let call: ReturnType<typeof api>;
-before(async () => {
-  stack = await startStack();
-  call = api(stack);
-});
-after(() => stack?.stop());
+useAdminStack((started) => ({ stack, call } = started));
 
 async function taskResult(taskId: string) {
   for (let i = 0; i < 400; i++) {

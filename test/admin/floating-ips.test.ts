@@ -1,16 +1,12 @@
 // Floating IP per user (#22-#25, DELETE extension), checked against Neutron.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { type Stack, startStack } from "../helpers/stack.ts";
-import { api, assertAdminOnly, assertError, makeUser } from "./api.ts";
+import { test } from "node:test";
+import type { Stack } from "../helpers/stack.ts";
+import { type api, assertAdminOnly, assertError, makeUser, useAdminStack } from "./api.ts";
 
 let stack: Stack;
 let call: ReturnType<typeof api>;
-before(async () => {
-  stack = await startStack();
-  call = api(stack);
-});
-after(() => stack?.stop());
+useAdminStack((started) => ({ stack, call } = started));
 
 const floatingIp = async () =>
   (

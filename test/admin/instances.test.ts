@@ -1,26 +1,23 @@
 // TRS instances through the admin API: batched creation from the pool's template, names,
 // filters with modifiers, os_server, replacement of users and groups, deletion.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { type Stack, startStack } from "../helpers/stack.ts";
+import { describe, test } from "node:test";
+import type { Stack } from "../helpers/stack.ts";
 import {
-  api,
+  type api,
   assertAdminOnly,
   assertError,
   makeGroup,
   makePool,
   makeServers,
   makeUser,
+  useAdminStack,
   waitActive,
 } from "./api.ts";
 
 let stack: Stack;
 let call: ReturnType<typeof api>;
-before(async () => {
-  stack = await startStack();
-  call = api(stack);
-});
-after(() => stack?.stop());
+useAdminStack((started) => ({ stack, call } = started));
 
 const nova = () => stack.runtime.deps.cloud.nova;
 const novaCount = async (projectId: string) => (await nova().listServers({ projectId })).length;

@@ -1,9 +1,9 @@
 // TRS projects (pools) through the admin API on the simulator and a real PostgreSQL.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { type Stack, startStack } from "../helpers/stack.ts";
+import { describe, test } from "node:test";
+import type { Stack } from "../helpers/stack.ts";
 import {
-  api,
+  type api,
   assertAdminOnly,
   assertError,
   grantMember,
@@ -13,16 +13,13 @@ import {
   makeServers,
   makeUser,
   unique,
+  useAdminStack,
   waitActive,
 } from "./api.ts";
 
 let stack: Stack;
 let call: ReturnType<typeof api>;
-before(async () => {
-  stack = await startStack();
-  call = api(stack);
-});
-after(() => stack?.stop());
+useAdminStack((started) => ({ stack, call } = started));
 
 const template = () => ({
   flavor_id: stack.sim.seed.flavorId,

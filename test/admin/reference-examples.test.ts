@@ -4,17 +4,13 @@
 // present, with the same JSON type). Inside os_project / os_server, which are OpenStack's own
 // objects, only their being objects is checked.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { type Stack, startStack } from "../helpers/stack.ts";
-import { api, keystone, makeGroup, makeUser, waitActive } from "./api.ts";
+import { test } from "node:test";
+import type { Stack } from "../helpers/stack.ts";
+import { type api, keystone, makeGroup, makeUser, useAdminStack, waitActive } from "./api.ts";
 
 let stack: Stack;
 let call: ReturnType<typeof api>;
-before(async () => {
-  stack = await startStack();
-  call = api(stack);
-});
-after(() => stack?.stop());
+useAdminStack((started) => ({ stack, call } = started));
 
 const OPENSTACK_OBJECTS = new Set(["os_project", "os_server"]);
 

@@ -1,10 +1,10 @@
 // Sessions (#26-#28, PUT extension): filters with modifiers and `last`, count, creation by an
 // admin or by an assigned user, closing.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { type Stack, startStack } from "../helpers/stack.ts";
+import { describe, test } from "node:test";
+import type { Stack } from "../helpers/stack.ts";
 import {
-  api,
+  type api,
   assertAdminOnly,
   assertError,
   keystone,
@@ -12,17 +12,16 @@ import {
   makePool,
   makeServers,
   makeUser,
+  useAdminStack,
 } from "./api.ts";
 
 let stack: Stack;
 let call: ReturnType<typeof api>;
 let pool: string;
-before(async () => {
-  stack = await startStack();
-  call = api(stack);
+useAdminStack(async (started) => {
+  ({ stack, call } = started);
   pool = await makePool(call, stack, { operation_mode: "2" });
 });
-after(() => stack?.stop());
 
 const tokenOf = (u: { name: string; password: string }) =>
   stack.token({ username: u.name, password: u.password, userDomainName: "Default" });

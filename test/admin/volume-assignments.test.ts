@@ -1,18 +1,16 @@
 // Volume assignments (#29-#31, DELETE extension): unwrapped body, Cinder and Keystone checks.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { type Stack, startStack } from "../helpers/stack.ts";
-import { api, assertAdminOnly, assertError, makePool, makeUser } from "./api.ts";
+import { test } from "node:test";
+import type { Stack } from "../helpers/stack.ts";
+import { type api, assertAdminOnly, assertError, makePool, makeUser, useAdminStack } from "./api.ts";
 
 let stack: Stack;
 let call: ReturnType<typeof api>;
 let pool: string;
-before(async () => {
-  stack = await startStack();
-  call = api(stack);
+useAdminStack(async (started) => {
+  ({ stack, call } = started);
   pool = await makePool(call, stack);
 });
-after(() => stack?.stop());
 
 const volume = async (projectId = pool) =>
   (await stack.runtime.deps.cloud.cinder.createVolume({ size: 1, projectId, name: "user-volume" })).id;
