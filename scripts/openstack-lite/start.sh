@@ -231,11 +231,12 @@ ks_setup() {
     --bootstrap-internal-url "http://$HOST:5000/v3/" --bootstrap-admin-url "http://$HOST:5000/v3/"
 }
 once keystone-setup keystone-setup ks_setup
-# uwsgi's --http-socket has no keep-alive (clients reusing connections get ECONNRESET):
-# --http11-socket does.
+# uwsgi's --http-socket has no keep-alive: without "Connection: close" clients that reuse
+# connections (Node's fetch) get ECONNRESET. (--http11-socket keeps them alive, but then an
+# idle pooled connection pins one of the two workers: Keystone was measurably slower.)
 uwsgi_app() {
   local name=$1 port=$2 wsgi=$3 envvar=$4
-  launch "$name" "$port" uwsgi-core --plugin python3 --http11-socket "$HOST:$port" \
+  launch "$name" "$port" uwsgi-core --plugin python3 --http-socket "$HOST:$port" --add-header "Connection: close" \
     --wsgi-file "$wsgi" --env "$envvar" --master --processes 2 --threads 1 --die-on-term \
     --need-app --lazy-apps --buffer-size 65535 --harakiri 120 --vacuum --no-orphans
 }
