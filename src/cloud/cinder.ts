@@ -1,7 +1,7 @@
 // Typed client for the Block Storage API (Cinder v3): users' persistent volumes, their types
 // and quotas. Waiting for a status is the core's job (it polls with its own deadline).
 import { CloudError, isCloudError, type ServiceHttp } from "./http.ts";
-import { type IgnoreNotFound, nextPage, type Query, type QuotaUsageSet } from "./nova.ts";
+import { type IgnoreNotFound, listPages, type Query, type QuotaUsageSet } from "./nova.ts";
 
 /** 3.60 (Ussuri) is within every supported cloud's range (Zed: 3.70); sent only to Cinder. */
 export const CINDER_MICROVERSION = "3.60";
@@ -133,7 +133,7 @@ export class CinderClient {
   }
 
   async listVolumes(f: ListVolumesFilters = {}): Promise<CinderVolume[]> {
-    let query: Query | undefined = {
+    const query: Query = {
       all_tenants: f.allTenants || f.projectId ? "1" : undefined,
       project_id: f.projectId,
       name: f.name,
@@ -142,18 +142,7 @@ export class CinderClient {
       metadata: f.metadata ? JSON.stringify(f.metadata) : undefined,
       limit: f.pageSize,
     };
-    const out: CinderVolume[] = [];
-    while (query) {
-      const page = await this.http.get<{ volumes: Record<string, any>[]; volumes_links?: any[] }>(
-        "/volumes/detail",
-        {
-          query,
-        },
-      );
-      for (const raw of page.volumes ?? []) out.push(toVolume(raw));
-      query = nextPage(page.volumes_links, query);
-    }
-    return out;
+    return (await listPages(this.http, "/volumes/detail", "volumes", query)).map(toVolume);
   }
 
   /** Starts the deletion (202); refused with 400 while the volume is attached. */

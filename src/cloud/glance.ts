@@ -1,6 +1,6 @@
 // Typed client for the Image API (Glance v2): the core only checks and shows images.
 import type { ServiceHttp } from "./http.ts";
-import { pageAfter, type Query } from "./nova.ts";
+import { listPages, pageAfter, type Query } from "./nova.ts";
 
 export interface GlanceImage {
   id: string;
@@ -56,21 +56,16 @@ export class GlanceClient {
 
   /** Every page followed through Glance's `next` link (a path with the marker). */
   async listImages(f: ListImagesFilters = {}): Promise<GlanceImage[]> {
-    let query: Query | undefined = {
+    const query: Query = {
       name: f.name,
       status: f.status,
       visibility: f.visibility,
       owner: f.owner,
       limit: f.pageSize,
     };
-    const out: GlanceImage[] = [];
-    while (query) {
-      const page: { images: Record<string, any>[]; next?: string } = await this.http.get("/v2/images", {
-        query,
-      });
-      for (const raw of page.images ?? []) out.push(toImage(raw));
-      query = page.next ? pageAfter(page.next, query) : undefined;
-    }
-    return out;
+    const pages = await listPages(this.http, "/v2/images", "images", query, (page, current) =>
+      page.next ? pageAfter(page.next, current) : undefined,
+    );
+    return pages.map(toImage);
   }
 }

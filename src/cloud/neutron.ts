@@ -1,7 +1,7 @@
 // Typed client for the Networking API (Neutron 2.0): what the core reads of networks and
 // ports, and the user resources it manages there (floating IPs, client security rules).
 import { CloudError, isCloudError, type ServiceHttp } from "./http.ts";
-import { type IgnoreNotFound, nextPage, type Query, type QuotaUsageSet } from "./nova.ts";
+import { type IgnoreNotFound, listPages, type Query, type QuotaUsageSet } from "./nova.ts";
 
 export interface NeutronNetwork {
   id: string;
@@ -200,17 +200,9 @@ export class NeutronClient {
   constructor(private readonly http: ServiceHttp) {}
 
   /** Lists a collection with every page followed (Neutron pages only when asked or configured to). */
-  private async list(collection: string, filters: Query): Promise<Record<string, any>[]> {
-    const out: Record<string, any>[] = [];
-    let query: Query | undefined = filters;
-    while (query) {
-      const page = await this.http.get<Record<string, any>>(`/v2.0/${collection}`, { query });
-      // The URL says security-groups, the body says security_groups.
-      const key = collection.replaceAll("-", "_");
-      out.push(...((page[key] ?? []) as Record<string, any>[]));
-      query = nextPage(page[`${key}_links`], query);
-    }
-    return out;
+  private list(collection: string, filters: Query): Promise<Record<string, any>[]> {
+    // The URL says security-groups, the body says security_groups.
+    return listPages(this.http, `/v2.0/${collection}`, collection.replaceAll("-", "_"), filters);
   }
 
   private async one(collection: string, key: string, id: string): Promise<Record<string, any>> {

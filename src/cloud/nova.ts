@@ -275,6 +275,29 @@ export function pageAfter(href: string, current: Query): Query | undefined {
   return marker && marker !== String(current.marker ?? "") ? query : undefined;
 }
 
+/**
+ * Every item of a paged collection: GETs `path` with `first`, then the query `next` finds in
+ * each page (by default the "next" of `<key>_links`, as Nova, Neutron and Cinder page), until
+ * there is none; returns the `key` items of all pages in order.
+ */
+export async function listPages(
+  http: ServiceHttp,
+  path: string,
+  key: string,
+  first: Query,
+  next: (page: Record<string, any>, query: Query) => Query | undefined = (page, query) =>
+    nextPage(page[`${key}_links`], query),
+): Promise<Record<string, any>[]> {
+  const out: Record<string, any>[] = [];
+  let query: Query | undefined = first;
+  while (query) {
+    const page = await http.get<Record<string, any>>(path, { query });
+    for (const raw of (page[key] ?? []) as Record<string, any>[]) out.push(raw);
+    query = next(page, query);
+  }
+  return out;
+}
+
 async function ignoring404<T>(call: Promise<T>, ignore: boolean | undefined): Promise<boolean> {
   try {
     await call;
@@ -339,7 +362,7 @@ export class NovaClient {
 
   private async listWith(http: ServiceHttp, f: ListServersFilters): Promise<NovaServer[]> {
     const changesSince = f.changesSince instanceof Date ? f.changesSince.toISOString() : f.changesSince;
-    let query: Query | undefined = {
+    const query: Query = {
       tags: f.tags?.length ? f.tags.join(",") : undefined,
       "tags-any": f.tagsAny?.length ? f.tagsAny.join(",") : undefined,
       all_tenants: f.allTenants || f.projectId ? "1" : undefined,
@@ -350,18 +373,7 @@ export class NovaClient {
       status: f.status,
       limit: f.pageSize,
     };
-    const out: NovaServer[] = [];
-    while (query) {
-      const page = await http.get<{ servers: Record<string, any>[]; servers_links?: any[] }>(
-        "/servers/detail",
-        {
-          query,
-        },
-      );
-      for (const raw of page.servers ?? []) out.push(toServer(raw));
-      query = nextPage(page.servers_links, query);
-    }
-    return out;
+    return (await listPages(http, "/servers/detail", "servers", query)).map(toServer);
   }
 
   /** Renames a server or changes its description (batched creation names them name-1..N). */
@@ -408,19 +420,7 @@ export class NovaClient {
   }
 
   async listFlavors(): Promise<NovaFlavor[]> {
-    const out: NovaFlavor[] = [];
-    let query: Query | undefined = {};
-    while (query) {
-      const page = await this.http.get<{ flavors: Record<string, any>[]; flavors_links?: any[] }>(
-        "/flavors/detail",
-        {
-          query,
-        },
-      );
-      for (const raw of page.flavors ?? []) out.push(toFlavor(raw));
-      query = nextPage(page.flavors_links, query);
-    }
-    return out;
+    return (await listPages(this.http, "/flavors/detail", "flavors", {})).map(toFlavor);
   }
 
   /** The `absolute` limits (maxTotalInstances, totalInstancesUsed, ...) of a project, default our own. */
