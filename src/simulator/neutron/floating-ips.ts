@@ -2,10 +2,11 @@
 // router that joins the two (Neutron refuses otherwise), and the quota.
 import type { FastifyInstance } from "fastify";
 import { badRequest, policyDenied } from "./errors.ts";
-import { fieldsOf, listResponse, project } from "./query.ts";
+import { listResponse, showResponse } from "./query.ts";
 import {
   type Caller,
   caller,
+  findOwned,
   type NeutronEnv,
   notFound,
   ownedBy,
@@ -59,11 +60,8 @@ function associate(
 export function floatingIpRoutes(app: FastifyInstance, env: NeutronEnv): void {
   const { state } = env;
 
-  const visible = (req: Parameters<typeof caller>[0], id: string) => {
-    const f = state.floatingips.get(id);
-    if (!f || !ownedBy(caller(req), f)) throw notFound("FloatingIPNotFound", id);
-    return f;
-  };
+  const visible = (req: Parameters<typeof caller>[0], id: string) =>
+    findOwned(state.floatingips, req, "FloatingIPNotFound", id);
 
   app.get("/v2.0/floatingips", async (req) => {
     const c = caller(req);
@@ -78,8 +76,7 @@ export function floatingIpRoutes(app: FastifyInstance, env: NeutronEnv): void {
 
   app.get<{ Params: { id: string } }>("/v2.0/floatingips/:id", async (req) => {
     const view = floatingIpView(state, visible(req, req.params.id));
-    const fields = fieldsOf(req.query as Query);
-    return { floatingip: fields.length ? project(view, fields) : view };
+    return showResponse("floatingip", view, req.query);
   });
 
   app.post("/v2.0/floatingips", async (req, reply) => {

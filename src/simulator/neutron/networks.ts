@@ -2,7 +2,7 @@
 import type { FastifyInstance } from "fastify";
 import { policyDenied } from "./errors.ts";
 import { intToIp, parseCidr } from "./ipam.ts";
-import { fieldsOf, listResponse, project } from "./query.ts";
+import { listResponse, showResponse } from "./query.ts";
 import {
   caller,
   type NeutronEnv,
@@ -35,8 +35,7 @@ export function networkRoutes(app: FastifyInstance, env: NeutronEnv): void {
 
   app.get<{ Params: { id: string } }>("/v2.0/networks/:id", async (req) => {
     const view = networkView(state, visibleNetwork(req, req.params.id), caller(req).admin);
-    const fields = fieldsOf(req.query as Query);
-    return { network: fields.length ? project(view, fields) : view };
+    return showResponse("network", view, req.query);
   });
 
   app.post("/v2.0/networks", async (req, reply) => {
@@ -124,8 +123,7 @@ export function networkRoutes(app: FastifyInstance, env: NeutronEnv): void {
 
   app.get<{ Params: { id: string } }>("/v2.0/subnets/:id", async (req) => {
     const view = subnetView(visibleSubnet(req, req.params.id));
-    const fields = fieldsOf(req.query as Query);
-    return { subnet: fields.length ? project(view, fields) : view };
+    return showResponse("subnet", view, req.query);
   });
 
   app.post("/v2.0/subnets", async (req, reply) => {

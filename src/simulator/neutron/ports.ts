@@ -1,9 +1,10 @@
 // /v2.0/ports, and the port factory Nova's simulator uses to plug servers in.
 import type { FastifyInstance } from "fastify";
 import { badRequest, policyDenied } from "./errors.ts";
-import { fieldsOf, listResponse, project } from "./query.ts";
+import { listResponse, showResponse } from "./query.ts";
 import {
   caller,
+  findOwned,
   type NeutronEnv,
   notFound,
   ownedBy,
@@ -94,11 +95,8 @@ export function createPort(state: NeutronState, spec: NewPort): PortRecord {
 export function portRoutes(app: FastifyInstance, env: NeutronEnv): void {
   const { state } = env;
 
-  const visiblePort = (req: Parameters<typeof caller>[0], id: string) => {
-    const p = state.ports.get(id);
-    if (!p || !ownedBy(caller(req), p)) throw notFound("PortNotFound", id);
-    return p;
-  };
+  const visiblePort = (req: Parameters<typeof caller>[0], id: string) =>
+    findOwned(state.ports, req, "PortNotFound", id);
 
   app.get("/v2.0/ports", async (req) => {
     const c = caller(req);
@@ -112,8 +110,7 @@ export function portRoutes(app: FastifyInstance, env: NeutronEnv): void {
 
   app.get<{ Params: { id: string } }>("/v2.0/ports/:id", async (req) => {
     const view = portView(visiblePort(req, req.params.id), caller(req).admin);
-    const fields = fieldsOf(req.query as Query);
-    return { port: fields.length ? project(view, fields) : view };
+    return showResponse("port", view, req.query);
   });
 
   app.post("/v2.0/ports", async (req, reply) => {

@@ -109,3 +109,9 @@ export function project(view: View, fields: string[]): View {
 export function fieldsOf(query: Query): string[] {
   return asList(query.fields).flatMap((f) => f.split(","));
 }
+
+/** A show response: `{<key>: view}`, cut to the query's `fields` when it names any. */
+export function showResponse(key: string, view: View, query: unknown): Record<string, View> {
+  const fields = fieldsOf(query as Query);
+  return { [key]: fields.length ? project(view, fields) : view };
+}

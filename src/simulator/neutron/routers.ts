@@ -3,9 +3,10 @@
 import type { FastifyInstance } from "fastify";
 import { policyDenied } from "./errors.ts";
 import { createPort } from "./ports.ts";
-import { fieldsOf, listResponse, project } from "./query.ts";
+import { listResponse, showResponse } from "./query.ts";
 import {
   caller,
+  findOwned,
   type NeutronEnv,
   notFound,
   ownedBy,
@@ -78,11 +79,8 @@ export function addInterface(state: NeutronState, r: RouterRecord, subnetId: str
 export function routerRoutes(app: FastifyInstance, env: NeutronEnv): void {
   const { state } = env;
 
-  const visible = (req: Parameters<typeof caller>[0], id: string) => {
-    const r = state.routers.get(id);
-    if (!r || !ownedBy(caller(req), r)) throw notFound("RouterNotFound", id);
-    return r;
-  };
+  const visible = (req: Parameters<typeof caller>[0], id: string) =>
+    findOwned(state.routers, req, "RouterNotFound", id);
 
   app.get("/v2.0/routers", async (req) => {
     const c = caller(req);
@@ -92,8 +90,7 @@ export function routerRoutes(app: FastifyInstance, env: NeutronEnv): void {
 
   app.get<{ Params: { id: string } }>("/v2.0/routers/:id", async (req) => {
     const view = routerView(visible(req, req.params.id));
-    const fields = fieldsOf(req.query as Query);
-    return { router: fields.length ? project(view, fields) : view };
+    return showResponse("router", view, req.query);
   });
 
   app.post("/v2.0/routers", async (req, reply) => {

@@ -74,6 +74,18 @@ export function ownedBy(c: Caller, r: { project_id: string }): boolean {
   return c.admin || r.project_id === c.projectId;
 }
 
+/** The record `id` of `records` if the caller may see it, else Neutron's 404 `kind`. */
+export function findOwned<T extends { project_id: string }>(
+  records: Map<string, T>,
+  req: FastifyRequest,
+  kind: string,
+  id: string,
+): T {
+  const r = records.get(id);
+  if (!r || !ownedBy(caller(req), r)) throw notFound(kind, id);
+  return r;
+}
+
 /** The project a new record belongs to: the caller's, or another one only for admins. */
 export function targetProject(c: Caller, body: Record<string, unknown>): string {
   const wanted = (body.project_id ?? body.tenant_id) as string | undefined;

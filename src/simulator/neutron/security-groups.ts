@@ -2,9 +2,10 @@
 // duplicate detection (409 SecurityGroupRuleExists naming the existing rule).
 import type { FastifyInstance } from "fastify";
 import { parseCidr } from "./ipam.ts";
-import { fieldsOf, listResponse, project } from "./query.ts";
+import { listResponse, showResponse } from "./query.ts";
 import {
   caller,
+  findOwned,
   type NeutronEnv,
   notFound,
   ownedBy,
@@ -138,11 +139,8 @@ function sameRule(a: SecurityGroupRuleRecord, b: ReturnType<typeof normaliseRule
 export function securityGroupRoutes(app: FastifyInstance, env: NeutronEnv): void {
   const { state } = env;
 
-  const visibleGroup = (req: Parameters<typeof caller>[0], id: string) => {
-    const g = state.securityGroups.get(id);
-    if (!g || !ownedBy(caller(req), g)) throw notFound("SecurityGroupNotFound", id);
-    return g;
-  };
+  const visibleGroup = (req: Parameters<typeof caller>[0], id: string) =>
+    findOwned(state.securityGroups, req, "SecurityGroupNotFound", id);
 
   app.get("/v2.0/security-groups", async (req) => {
     const c = caller(req);
@@ -158,8 +156,7 @@ export function securityGroupRoutes(app: FastifyInstance, env: NeutronEnv): void
 
   app.get<{ Params: { id: string } }>("/v2.0/security-groups/:id", async (req) => {
     const view = securityGroupView(state, visibleGroup(req, req.params.id));
-    const fields = fieldsOf(req.query as Query);
-    return { security_group: fields.length ? project(view, fields) : view };
+    return showResponse("security_group", view, req.query);
   });
 
   app.post("/v2.0/security-groups", async (req, reply) => {
@@ -248,11 +245,9 @@ export function securityGroupRoutes(app: FastifyInstance, env: NeutronEnv): void
   });
 
   app.get<{ Params: { id: string } }>("/v2.0/security-group-rules/:id", async (req) => {
-    const r = state.rules.get(req.params.id);
-    if (!r || !ownedBy(caller(req), r)) throw notFound("SecurityGroupRuleNotFound", req.params.id);
+    const r = findOwned(state.rules, req, "SecurityGroupRuleNotFound", req.params.id);
     const view = ruleView(r);
-    const fields = fieldsOf(req.query as Query);
-    return { security_group_rule: fields.length ? project(view, fields) : view };
+    return showResponse("security_group_rule", view, req.query);
   });
 
   app.post("/v2.0/security-group-rules", async (req, reply) => {
@@ -291,8 +286,7 @@ export function securityGroupRoutes(app: FastifyInstance, env: NeutronEnv): void
   });
 
   app.delete<{ Params: { id: string } }>("/v2.0/security-group-rules/:id", async (req, reply) => {
-    const r = state.rules.get(req.params.id);
-    if (!r || !ownedBy(caller(req), r)) throw notFound("SecurityGroupRuleNotFound", req.params.id);
+    const r = findOwned(state.rules, req, "SecurityGroupRuleNotFound", req.params.id);
     state.removeRule(r.id);
     const g = state.securityGroups.get(r.security_group_id);
     if (g) touch(g);
