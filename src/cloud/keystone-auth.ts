@@ -26,7 +26,6 @@ export type AuthFailure =
   | { kind: "user_not_found"; user: string; domain: string }
   | { kind: "user_disabled"; userId?: string }
   | { kind: "password_expired"; userId: string }
-  | { kind: "locked_out"; userId: string }
   /** Keystone's MFA rules want more methods: continue with the receipt (e.g. TOTP). */
   | {
       kind: "mfa_required";
@@ -41,9 +40,11 @@ export type AuthOutcome = { kind: "ok"; token: string; info: TokenInfo } | AuthF
 
 export type PasswordChangeOutcome =
   | { kind: "ok" }
-  /** The original password is wrong (or the user does not exist). */
+  /**
+   * The original password is wrong, the user does not exist, or the account is locked out:
+   * Keystone (Zed) answers a locked account with the same plain 401 as a wrong password.
+   */
   | { kind: "wrong_password" }
-  | { kind: "locked_out"; userId: string }
   | { kind: "user_disabled"; userId: string }
   /** Complexity, history or minimum-age rule: Keystone's message says which. */
   | { kind: "policy_violation"; message: string }
@@ -86,8 +87,6 @@ export function namedAuthFailure(status: number, headers: Headers, body: any): A
   const user = (re: RegExp) => message.match(re)?.[1];
   const expired = user(/password is expired and needs to be changed for user: ([^\s]+?)\.(\s|$)/);
   if (expired) return { kind: "password_expired", userId: expired };
-  const locked = user(/account is locked for user: ([^\s]+?)\.(\s|$)/);
-  if (locked) return { kind: "locked_out", userId: locked };
   const disabled = user(/account is disabled for user: ([^\s]+?)\.(\s|$)/);
   if (disabled) return { kind: "user_disabled", userId: disabled };
   return undefined;
@@ -164,7 +163,6 @@ export class KeystoneAuth {
       return { kind: "policy_violation", message: openstackErrorMessage(res.body) ?? "password rejected" };
     }
     const named = namedAuthFailure(401, res.headers, res.body);
-    if (named?.kind === "locked_out") return named;
     if (named?.kind === "user_disabled" && named.userId)
       return { kind: "user_disabled", userId: named.userId };
     return { kind: "wrong_password" };

@@ -101,7 +101,6 @@ export class BrokerAuth {
       case "ok":
         return [outcome.token, outcome.info];
       case "invalid_credentials":
-      case "locked_out":
       case "user_disabled":
         throw new BrokerError(6, {}, `Keystone refused the credentials (${outcome.kind})`);
       case "password_expired":

@@ -219,7 +219,7 @@ describe("Nova contract", () => {
       (s) => !s.securityGroups.includes(sg.name),
       30_000,
     );
-    assert.equal(await kindOf(cut.cloud.nova.removeSecurityGroup(id, sg.id)), "bad_request");
+    assert.equal(await kindOf(cut.cloud.nova.removeSecurityGroup(id, sg.id)), "not_found");
   });
 
   test("deleted servers disappear, and changes-since still lists them as DELETED", async () => {

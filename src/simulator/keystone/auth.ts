@@ -44,7 +44,8 @@ function lookupUser(ks: Keystone, ref: unknown): UserRec {
 
 function passwordMethod(ks: Keystone, payload: Record<string, any>): UserRec {
   const user = lookupUser(ks, payload.user);
-  if (isLocked(ks, user)) throw unauthorized(`The account is locked for user: ${user.id}.`);
+  // Keystone hides a lockout behind the plain 401 of a wrong password (keystone/notifications.py).
+  if (isLocked(ks, user)) throw unauthorized();
   if (!checkPassword(user, payload.user.password)) {
     recordFailure(ks, user);
     throw unauthorized();

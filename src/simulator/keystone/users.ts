@@ -175,7 +175,7 @@ export function registerUserRoutes(app: FastifyInstance, ks: Keystone) {
     if (typeof body.password !== "string") throw badRequest("'password' is a required property");
     const user = ks.state.users[req.params.id];
     if (!user) throw unauthorized();
-    if (isLocked(ks, user)) throw unauthorized(`The account is locked for user: ${user.id}.`);
+    if (isLocked(ks, user)) throw unauthorized();
     if (!checkPassword(user, body.original_password)) {
       recordFailure(ks, user);
       throw unauthorized();

@@ -65,7 +65,7 @@ export function actionRoutes(app: FastifyInstance, env: NovaEnv): void {
           }
           for (const p of ports) p.security_groups = [...p.security_groups, group.id];
         } else {
-          if (!has) throw badRequest(`Security group ${name} not associated with the instance ${s.id}`);
+          if (!has) throw notFound(`Security group ${name} not associated with the instance ${s.id}`);
           for (const p of ports) p.security_groups = p.security_groups.filter((g) => g !== group.id);
         }
         return reply.code(202).send();
