@@ -47,6 +47,11 @@ export async function createApp(options: AppOptions): Promise<App> {
       const given = req.headers["x-request-id"];
       return typeof given === "string" && REQUEST_ID.test(given) ? given : `req-${randomUUID()}`;
     },
+    // Bad URLs and over-long ids fail in the router, before any handler: same envelope there.
+    frameworkErrors: (err, _req, res) => {
+      const reply = res as unknown as FastifyReply;
+      reply.code(400).send(options.shapeError(reply, 400, err.message, err));
+    },
     ajv: {
       customOptions: {
         coerceTypes: false,
