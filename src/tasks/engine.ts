@@ -11,7 +11,7 @@ import { hostname } from "node:os";
 import { CompiledQuery } from "kysely";
 import PgBoss from "pg-boss";
 import type { Logger } from "pino";
-import type { Store } from "../store/db.ts";
+import { connect, type Store } from "../store/db.ts";
 import type { TaskStatus } from "../store/schema.ts";
 import { type Holder, TaskRepository, type TaskRow } from "../store/tasks.ts";
 
@@ -140,6 +140,13 @@ function toInfo(row: TaskRow): TaskInfo {
 export class TaskEngine implements TaskService {
   readonly workerId: string;
   private readonly repo: TaskRepository;
+  /**
+   * Lease renewals on a connection of their own: when busy handlers hold every connection of
+   * the main pool, a renewal queued behind them would let the lease lapse and the task be run
+   * a second time by the recovery job while the first run is still acting.
+   */
+  private readonly leases: TaskRepository;
+  private readonly leaseDb: ReturnType<typeof connect>;
   private readonly boss: PgBoss;
   private readonly log: Logger;
   private readonly workersEnabled: boolean;
@@ -155,6 +162,8 @@ export class TaskEngine implements TaskService {
 
   constructor(options: TaskEngineOptions) {
     this.repo = TaskRepository.of(options.store.db);
+    this.leaseDb = connect(options.store.url, 1);
+    this.leases = TaskRepository.of(this.leaseDb);
     this.log = options.logger.child({ component: "tasks" });
     this.workersEnabled = options.workers ?? true;
     this.leaseSeconds = options.leaseSeconds ?? 30;
@@ -223,6 +232,7 @@ export class TaskEngine implements TaskService {
       await Promise.allSettled([...this.running.values()].map((r) => r.released));
     }
     if (wasStarted) await this.boss.stop({ graceful: true, wait: true, timeout: 1000 });
+    await this.leaseDb.destroy();
     this.state = "stopped";
   }
 
@@ -403,7 +413,7 @@ export class TaskEngine implements TaskService {
     const renew = setInterval(
       () => {
         if (controller.signal.aborted) return;
-        this.repo.renewLease(row.id, holder, this.leaseSeconds).then(
+        this.leases.renewLease(row.id, holder, this.leaseSeconds).then(
           (held) => {
             if (!held) controller.abort(new Error("task lease lost (revoked or taken over)"));
           },

@@ -13,7 +13,7 @@ export async function createTestStore(): Promise<Store> {
   await admin.end();
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  const db = connect(url.toString(), 5);
+  const db = connect(url.toString(), 10);
   await migrate(db);
   return {
     db,
