@@ -59,13 +59,13 @@ t=$(date +%s)
 "$OSL/start.sh"
 t_up=$(($(date +%s) - t))
 
-phase="contract suite"
-echo "== contract suite against openstack-lite"
+phase="contract suite and rs-server's end-to-end flow"
+echo "== contract suite and rs-server's end-to-end flow against openstack-lite"
 export RS_CONTRACT_CLOUD="$OSL_STATE_DIR/clouds.yaml#openstack-lite"
 export RS_CONTRACT_KEYSTONE="totp,lockout=5,unique_passwords=3"
 t=$(date +%s)
 set +e
-npm test -- test/contract/*.test.ts
+npm test -- test/contract/*.test.ts test/e2e-cloud/flow.test.ts
 status=$?
 set -e
 t_suite=$(($(date +%s) - t))
