@@ -363,6 +363,10 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
       const user = await directory(() => keystone.findUser(input.user, domain.id));
       if (!user) throw new BrokerError(16, { user_name: input.user, domain_name: input.userDomainName });
       const outcome = await keystone.changePassword(user.id, input.password, input.newPassword);
+      // Keystone revokes the user's tokens to the second: a token issued in the same second as
+      // the change is refused later. Answer once that second is over, so that the client's
+      // next request-vm gets a token that stays valid.
+      if (outcome.kind === "ok") await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
       switch (outcome.kind) {
         case "ok":
           return `Password successfully changed for user '${input.user}'`;

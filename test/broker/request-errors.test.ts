@@ -139,7 +139,8 @@ describe("broker errors before allocation", () => {
 
   it("27: OTP required by Keystone's MFA rules; the receipt is completed with a valid TOTP", async () => {
     const ks = s.runtime.deps.cloud.keystone;
-    const secret = authenticator.generateSecret();
+    // 160 bits: Keystone refuses TOTP keys under 128 bits (otplib's default is 80).
+    const secret = authenticator.generateSecret(20);
     const name = uniq("mfa");
     const password = "Mfa-pass-1";
     const user = await ks.createUser({
