@@ -10,9 +10,9 @@ if ! command -v openstack >/dev/null; then
 fi
 dir=$(mktemp -d)
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-npx tsx src/cli/index.ts simulator --port "$port" --data-dir "$dir" --build-delay-ms 300 >"$dir/sim.log" 2>&1 &
+node --import tsx src/cli/index.ts simulator --port "$port" --data-dir "$dir" --build-delay-ms 300 >"$dir/sim.log" 2>&1 &
 sim=$!
-trap 'kill $sim 2>/dev/null; wait $sim 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'kill $sim 2>/dev/null; wait $sim 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 1 60); do [ -f "$dir/clouds.yaml" ] && break; sleep 0.5; done
 export OS_CLIENT_CONFIG_FILE="$dir/clouds.yaml"
 os() { openstack --os-cloud rs-admin "$@"; }
