@@ -14,6 +14,7 @@ import type { Config } from "./config/schema.ts";
 import { createAdminCore } from "./core/admin-core.ts";
 import { startBackground } from "./core/background.ts";
 import { createBrokerCore } from "./core/broker-core.ts";
+import { ensureDemoPool } from "./core/demo-pool.ts";
 import type { CoreDeps } from "./core/deps.ts";
 import type { Core } from "./core/index.ts";
 import { LicenseService } from "./core/license.ts";
@@ -141,6 +142,17 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       stops.push(() => scheduler.stop());
       const background = startBackground(deps, adminCore);
       stops.push(() => background.stop());
+    }
+
+    // Only a simulator this runtime started itself (npm start), never a test's or a real cloud.
+    if (simulator && !options.simulator) {
+      await ensureDemoPool(adminCore, keystone, {
+        domainId: simulator.seed.demoDomainId,
+        userId: simulator.demo.userId,
+        flavorId: simulator.seed.flavorId,
+        imageId: simulator.seed.imageId,
+        networkId: simulator.seed.networkId,
+      });
     }
 
     const health: HealthCheck[] = [
