@@ -39,6 +39,20 @@ export async function serve(argv: string[]): Promise<Runtime> {
         `    curl -H "X-Auth-Token: $(openstack --os-cloud rs-admin token issue -f value -c id)" ${runtime.adminUrl}/v1/info`,
       );
     }
+    if (runtime.brokerUrl) {
+      const body = JSON.stringify({
+        user: sim.demo.username,
+        password: sim.demo.password,
+        user_domain_name: sim.demo.userDomainName,
+      });
+      lines.push(`  a desktop for the demo user (pool "desktops"):`);
+      lines.push(
+        `    curl -si ${runtime.brokerUrl}/v1/request-vm/ -H 'Content-Type: application/json' -d '${body}'`,
+      );
+      lines.push(
+        `    curl -s ${runtime.brokerUrl}/v1/get-vm/ -H 'Content-Type: application/json' -H "X-Auth-Token: <its X-Auth-Token>" -d '{"request": "<its request_id>"}'`,
+      );
+    }
   }
   lines.push("  stop with Ctrl-C");
   process.stdout.write(`${lines.join("\n")}\n`);
