@@ -1,6 +1,6 @@
 // Typed client for the Block Storage API (Cinder v3): users' persistent volumes, their types
 // and quotas. Waiting for a status is the core's job (it polls with its own deadline).
-import { CloudError, isCloudError, type ServiceHttp } from "./http.ts";
+import { httpForProject, isCloudError, type ScopedHttp, type ServiceHttp } from "./http.ts";
 import { type IgnoreNotFound, listPages, type Query, type QuotaUsageSet } from "./nova.ts";
 
 /** 3.60 (Ussuri) is within every supported cloud's range (Zed: 3.70); sent only to Cinder. */
@@ -11,7 +11,6 @@ export const CINDER_HEADERS: Record<string, string> = {
 };
 
 /** Gives a Cinder ServiceHttp scoped to a project (its catalog URL carries that project's id). */
-export type ScopedVolumeHttp = (projectId: string) => Promise<ServiceHttp>;
 
 export interface CinderAttachment {
   serverId: string;
@@ -103,15 +102,11 @@ function toVolumeType(raw: Record<string, any>): VolumeType {
 export class CinderClient {
   constructor(
     private readonly http: ServiceHttp,
-    private readonly scoped?: ScopedVolumeHttp,
+    private readonly scoped?: ScopedHttp,
   ) {}
 
-  private async forProject(projectId: string | undefined): Promise<ServiceHttp> {
-    if (projectId === undefined) return this.http;
-    if (!this.scoped) {
-      throw new CloudError("bad_request", "no project-scoped session to act in another project", "volumev3");
-    }
-    return this.scoped(projectId);
+  private forProject(projectId: string | undefined): Promise<ServiceHttp> {
+    return httpForProject(this.http, this.scoped, projectId);
   }
 
   /** Starts the creation (status creating); quota refusals come back as quota_exceeded (413). */

@@ -95,6 +95,26 @@ export function buildQuery(query: RequestOptions["query"]): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How a client gets a ServiceHttp acting in another project (a session scoped to it). */
+export type ScopedHttp = (projectId: string) => Promise<ServiceHttp>;
+
+/** The client's own ServiceHttp, or one scoped to `projectId` (Nova and Cinder create only there). */
+export async function httpForProject(
+  own: ServiceHttp,
+  scoped: ScopedHttp | undefined,
+  projectId: string | undefined,
+): Promise<ServiceHttp> {
+  if (projectId === undefined) return own;
+  if (!scoped) {
+    throw new CloudError(
+      "bad_request",
+      "no project-scoped session to act in another project",
+      own.opts.service,
+    );
+  }
+  return scoped(projectId);
+}
+
 export class ServiceHttp {
   constructor(readonly opts: ServiceHttpOptions) {}
 

@@ -1,6 +1,13 @@
 // Typed client for the Compute API (Nova 2.1) at one pinned microversion, covering what the
 // core does with servers: batched creation, tags, quotas, volumes and security groups.
-import { CloudError, isCloudError, type RequestOptions, type ServiceHttp } from "./http.ts";
+import {
+  CloudError,
+  httpForProject,
+  isCloudError,
+  type RequestOptions,
+  type ScopedHttp,
+  type ServiceHttp,
+} from "./http.ts";
 
 /**
  * 2.79 (Train) is the floor that gives tags in the create body (2.52), tag filters, the
@@ -16,7 +23,6 @@ export const NOVA_HEADERS: Record<string, string> = {
 };
 
 /** Gives a Compute ServiceHttp whose token is scoped to the given project. */
-export type ScopedHttp = (projectId: string) => Promise<ServiceHttp>;
 
 export interface ServerAddress {
   addr: string;
@@ -314,12 +320,8 @@ export class NovaClient {
     private readonly scoped?: ScopedHttp,
   ) {}
 
-  private async forProject(projectId: string | undefined): Promise<ServiceHttp> {
-    if (projectId === undefined) return this.http;
-    if (!this.scoped) {
-      throw new CloudError("bad_request", "no project-scoped session to act in another project", "compute");
-    }
-    return this.scoped(projectId);
+  private forProject(projectId: string | undefined): Promise<ServiceHttp> {
+    return httpForProject(this.http, this.scoped, projectId);
   }
 
   /**
