@@ -305,10 +305,22 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
     },
 
     async getVm(userId, requestId) {
-      const row = await requests.get(requestId);
+      let row = await requests.get(requestId);
       if (!row) throw new BrokerError(10, {}, `no request ${requestId}`);
       if (row.user_id !== userId)
         throw new BrokerError(11, {}, `request ${requestId} belongs to another user`);
+      const finished = (r: { status: string }) => r.status === "failed" || r.status === "completed";
+      if (!finished(row) && row.task_id) {
+        const task = await deps.tasks.get(row.task_id);
+        if (task && TERMINAL_TASK.has(task.status)) {
+          // The task records the request's outcome before Celery's state, so a request that
+          // ended between the two reads shows its own outcome on a second read; only a task
+          // that died without recording one is the task's failure (3).
+          row = (await requests.get(requestId)) ?? row;
+          if (!finished(row))
+            return { kind: "failed", code: 3, data: {}, steps: row.steps as unknown as RequestStep[] };
+        }
+      }
       const steps = row.steps as unknown as RequestStep[];
       if (row.status === "failed") {
         return {
@@ -317,10 +329,6 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
           data: (row.error_data ?? {}) as BrokerErrorData,
           steps,
         };
-      }
-      if (row.status !== "completed" && row.task_id) {
-        const task = await deps.tasks.get(row.task_id);
-        if (task && TERMINAL_TASK.has(task.status)) return { kind: "failed", code: 3, data: {}, steps };
       }
       if (row.status === "completed") {
         const server = await liveServer(row);

@@ -150,6 +150,29 @@ describe("allocation failures", () => {
     assertFailed(res, 3);
   });
 
+  it("a request that ends between get-vm's reads of it and of its task answers its own code, not 3", async () => {
+    const pool = await makePool(s);
+    const u = await makeUser(s, [pool.id]);
+    s.sim.ctx.faults.stuckBuild = true;
+    const { requestId, token } = await requestVm(s, u);
+    const tasks = s.runtime.deps.tasks;
+    const realGet = tasks.get;
+    const repo = new RequestsRepository(s.runtime.store.db);
+    // The allocation records 12 and its task turns FAILURE just after get-vm read the request.
+    tasks.get = async (id) => {
+      const row = await repo.get(requestId);
+      await repo.fail(requestId, row!.steps as any, 12, { project_name: pool.name });
+      const task = await realGet.call(tasks, id);
+      return task && { ...task, status: "FAILURE" };
+    };
+    try {
+      const res = await broker(s, "/v1/get-vm/", { request: requestId }, { "X-Auth-Token": token });
+      assertFailed(res, 12, { project_name: pool.name });
+    } finally {
+      tasks.get = realGet;
+    }
+  });
+
   it("18: the user's floating IP is gone from Neutron", async () => {
     const pool = await makePool(s);
     const u = await makeUser(s, [pool.id]);
