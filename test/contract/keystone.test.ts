@@ -207,6 +207,31 @@ describe("Keystone contract", () => {
   });
 
   describe("self-service password change", () => {
+    test("a change revokes the user's tokens to the second: one issued in that second is refused, a later one works", async () => {
+      const gina = await ks.createUser({ name: unique("gina"), domainId: domain.id, password });
+      const earlier = ok(await ks.authenticatePassword({ user: asUser(gina), password }));
+      const wholeSecond = (d: Date | number) => Math.floor(new Date(d).getTime() / 1000);
+      let current = password;
+      let sameSecond: string | undefined;
+      // A token's issued_at is in whole seconds (Fernet), so a login right after the change,
+      // in the same second, gets a token the change's revocation event already covers.
+      for (let attempt = 0; attempt < 5 && !sameSecond; attempt++) {
+        await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+        const second = wholeSecond(Date.now());
+        const next = `Gina-pass-${attempt}-${unique("p")}`;
+        assert.deepEqual(await ks.changePassword(gina.id, current, next), { kind: "ok" });
+        current = next;
+        const token = ok(await ks.authenticatePassword({ user: asUser(gina), password: current }));
+        if (wholeSecond(token.info.issuedAt) === second) sameSecond = token.token;
+      }
+      assert.ok(sameSecond, "a change and a login fit in one second in five tries");
+      assert.equal(await ks.validateToken(sameSecond), undefined);
+      assert.equal(await ks.validateToken(earlier.token), undefined);
+      await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+      const later = ok(await ks.authenticatePassword({ user: asUser(gina), password: current }));
+      assert.equal((await ks.validateToken(later.token))?.userId, gina.id);
+    });
+
     test("wrong original password, success, then the old password is refused and the new one works", async (t) => {
       const frank = await ks.createUser({ name: unique("frank"), domainId: domain.id, password });
       assert.deepEqual(await ks.changePassword(frank.id, "not-it", "Next-pass-123"), {

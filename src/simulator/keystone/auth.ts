@@ -214,7 +214,7 @@ export function registerAuthRoutes(app: FastifyInstance, ks: Keystone) {
     }
     const scope = resolveScope(ks, who.user, auth.scope);
     const id = issueToken(ks, { userId: who.user.id, methods: who.methods, ...scope, parent: who.parent });
-    const ctx = resolveToken(ks, id)!;
+    const ctx = resolveToken(ks, id, true)!;
     return reply
       .code(201)
       .header("X-Subject-Token", id)

@@ -54,7 +54,8 @@ export function issueToken(
     methods: input.methods,
     projectId: input.projectId,
     domainId: input.domainId,
-    issuedAt: new Date(now).toISOString(),
+    // A Fernet token carries its creation time in whole seconds.
+    issuedAt: new Date(Math.floor(now / 1000) * 1000).toISOString(),
     expiresAt: new Date(expires).toISOString(),
     auditIds: input.parent ? [newAuditId(), input.parent.auditIds[0]] : [newAuditId()],
   };
@@ -62,8 +63,12 @@ export function issueToken(
   return id;
 }
 
-/** The token's context, or undefined when it is unknown, expired, revoked or no longer authorized. */
-export function resolveToken(ks: Keystone, id: string): TokenContext | undefined {
+/**
+ * The token's context, or undefined when it is unknown, expired, revoked or no longer authorized.
+ * At issue Keystone does not consult revocation events (it mints, then answers 201), so a
+ * token issued in the second of a password change is handed out and refused when first used.
+ */
+export function resolveToken(ks: Keystone, id: string, atIssue = false): TokenContext | undefined {
   const rec = ks.state.tokens[id];
   if (!rec) return undefined;
   if (Date.parse(rec.expiresAt) <= Date.now()) return undefined;
@@ -71,7 +76,9 @@ export function resolveToken(ks: Keystone, id: string): TokenContext | undefined
   const userDomain = user && ks.state.domains[user.domainId];
   if (!user?.enabled || !userDomain?.enabled) return undefined;
   const revokedBefore = ks.state.revokedBefore[user.id];
-  if (revokedBefore && Date.parse(rec.issuedAt) < Date.parse(revokedBefore)) return undefined;
+  // Keystone's revocation event covers tokens issued at or before it: with the token's time
+  // in whole seconds, a token issued in the same second as a password change is revoked too.
+  if (!atIssue && revokedBefore && Date.parse(rec.issuedAt) <= Date.parse(revokedBefore)) return undefined;
   const ctx: TokenContext = { id, rec, user, userDomain, roles: [] };
   if (rec.projectId) {
     const project = ks.state.projects[rec.projectId];
