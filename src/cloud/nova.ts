@@ -87,6 +87,8 @@ export interface CreateServersInput {
 export interface CreateServersResult {
   reservationId: string;
   ids: string[];
+  /** The servers as Nova named them (a batch: `<name>-1..N`), in the order of `ids`. */
+  servers: { id: string; name: string }[];
 }
 
 export interface ListServersFilters {
@@ -349,7 +351,11 @@ export class NovaClient {
     const reservationId = res?.reservation_id;
     if (!reservationId) throw new CloudError("unavailable", "Nova answered no reservation_id", "compute");
     const servers = await this.listWith(http, { reservationId });
-    return { reservationId, ids: servers.map((s) => s.id) };
+    return {
+      reservationId,
+      ids: servers.map((s) => s.id),
+      servers: servers.map((s) => ({ id: s.id, name: s.name })),
+    };
   }
 
   async getServer(id: string): Promise<NovaServer> {

@@ -13,11 +13,14 @@ import type { Instance, InstanceRepository, InstanceWithAssignees } from "../sto
 import type { Pool, PoolRepository } from "../store/pools.ts";
 import type { SessionRepository } from "../store/sessions.ts";
 import type { AssignmentService } from "./assignments.ts";
-import { explicitNames, MAX_INSTANCE_NAME, namesFromPattern } from "./naming.ts";
+import { forEachLimited } from "./limited.ts";
+import { batchName, explicitNames, MAX_INSTANCE_NAME, namesForBatch, namesFromPattern } from "./naming.ts";
 import { type PoolService, TRS_TAG } from "./pools.ts";
 
 /** Nova's own cap on one batched request is the quota; ours keeps one call reasonable. */
 export const MAX_BATCH = 100;
+/** Renames of a batch in flight at once. */
+const RENAME_CONCURRENCY = 8;
 
 export interface InstanceCreateInput {
   /** The pool; default the caller's project scope. */
@@ -119,7 +122,7 @@ export class InstanceService {
     const { nova } = this.d.cloud;
     const created = await nova.createServers({
       projectId: pool.id,
-      name: count === 1 ? names[0] : (input.name ?? names[0]),
+      name: count === 1 ? names[0] : batchName(names),
       flavorId: pool.flavor_id,
       imageId: pool.image_id,
       networkIds: [pool.network_id],
@@ -132,19 +135,24 @@ export class InstanceService {
       maxCount: count,
     });
     const ids = created.ids;
+    const wanted =
+      count === 1 ? new Map([[ids[0], names[0]]]) : namesForBatch(batchName(names), created.servers, names);
     await this.d.instances.insertMany(
-      ids.map((id, i) => ({
+      ids.map((id) => ({
         id,
         pool_id: pool.id,
-        name: names[i] ?? names[0],
+        name: wanted.get(id) ?? names[0],
         description: input.description ?? null,
         reservation_id: created.reservationId,
       })),
     );
-    // Nova names a batch after one template; give each server the name we recorded.
-    if (count > 1) {
-      await Promise.all(ids.map((id, i) => nova.updateServer(id, { name: names[i] }).catch(() => undefined)));
-    }
+    // Nova names a batch after one template: rename the servers whose Nova name is not the one
+    // we recorded (none when the names are `<name>-1..N`); a failed rename leaves Nova's name,
+    // our record keeps ours.
+    const renames = created.servers.filter((s) => wanted.get(s.id) !== s.name);
+    await forEachLimited(renames, RENAME_CONCURRENCY, async (s) => {
+      await nova.updateServer(s.id, { name: wanted.get(s.id)! }).catch(() => undefined);
+    });
     for (const id of ids) {
       if (users.length > 0) await this.d.assignments.assignUsersChecked(id, users, actor);
       if (groups.length > 0) await this.d.assignments.assignGroupsChecked(id, groups, actor);

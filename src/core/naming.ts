@@ -29,3 +29,39 @@ export function patternProblem(pattern: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * The name to give Nova for a batch. Nova calls a batch's members `<name>-1..N`; when the names
+ * we want are exactly that (an explicit name, or a pattern like `desk-*` counting from 1), no
+ * server needs a rename afterwards.
+ */
+export function batchName(names: string[]): string {
+  const base = /^(.+)-1$/.exec(names[0])?.[1];
+  if (base !== undefined && names.every((n, i) => n === `${base}-${i + 1}`)) return base;
+  return names[0];
+}
+
+/**
+ * The name each server of a batch should carry: the n-th name for the server Nova numbered n
+ * (`<batch name>-n`), so a server Nova already named right keeps its name; servers whose Nova
+ * name has no such number take the names left, in order.
+ */
+export function namesForBatch(
+  batch: string,
+  servers: { id: string; name: string }[],
+  names: string[],
+): Map<string, string> {
+  const wanted = new Map<string, string>();
+  const left = new Set(names.keys());
+  const unnumbered: string[] = [];
+  for (const s of servers) {
+    const n = s.name.startsWith(`${batch}-`) ? Number(s.name.slice(batch.length + 1)) : Number.NaN;
+    if (Number.isInteger(n) && left.has(n - 1)) {
+      wanted.set(s.id, names[n - 1]);
+      left.delete(n - 1);
+    } else unnumbered.push(s.id);
+  }
+  const rest = [...left];
+  unnumbered.forEach((id, i) => wanted.set(id, names[rest[i] ?? 0]));
+  return wanted;
+}

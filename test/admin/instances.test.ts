@@ -49,6 +49,9 @@ describe("POST /v1/servers/", () => {
       "trs-02",
       "trs-03",
     ]);
+    // Each server carries in Nova the very name we recorded for it.
+    const ours = new Map(listed.body.servers.map((s: { id: string; name: string }) => [s.id, s.name]));
+    for (const s of servers) assert.equal(ours.get(s.id), s.name);
 
     // The counter is the project's: the next batch goes on from it.
     const [next] = await makeServers(call, pool);
@@ -63,6 +66,12 @@ describe("POST /v1/servers/", () => {
       (s: { name: string }) => s.name,
     );
     assert.deepEqual(names.sort(), ["desk-1", "lab-1", "lab-2"]);
+    const ours = new Map(
+      (await call("GET", `/v1/servers/?project_id=${pool}`)).body.servers.map(
+        (s: { id: string; name: string }) => [s.id, s.name],
+      ),
+    );
+    for (const s of await nova().listServers({ projectId: pool })) assert.equal(ours.get(s.id), s.name);
   });
 
   test("assigns the given users and groups to every new instance", async () => {
