@@ -47,26 +47,34 @@ export interface SimContext {
   baseUrl(): string;
 }
 
-/** Per-service error writer: each OpenStack service has its own error body shape. */
-export type ErrorWriter = (reply: FastifyReply, status: number, message: string) => FastifyReply;
-
 /**
- * Reads X-Auth-Token and validates it with the simulated Keystone; answers 401 in the
- * service's own shape when it is missing or invalid.
+ * Fault injection in front of every non-identity service: waits the added latency, then says
+ * whether this request is one the error rate fails (the service answers 503 in its own shape).
  */
-export function requireToken(
-  ctx: SimContext,
-  req: FastifyRequest,
-  reply: FastifyReply,
-  writeError: ErrorWriter,
-): SimToken | undefined {
+export async function injectedFailure(faults: Faults): Promise<boolean> {
+  if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
+  return faults.errorRate > 0 && Math.random() < faults.errorRate;
+}
+
+/** The request's path below the service's mount point, without query or trailing slashes. */
+export const servicePath = (url: string, prefix: string) =>
+  url.split("?")[0]!.slice(prefix.length).replace(/\/+$/, "");
+
+/** X-Auth-Token as the simulated Keystone validates it: undefined when missing or invalid. */
+export function requestToken(ctx: SimContext, req: FastifyRequest): SimToken | undefined {
   const raw = req.headers["x-auth-token"];
-  const token = typeof raw === "string" ? ctx.identity.validate(raw) : undefined;
-  if (!token) {
-    writeError(reply, 401, "The request you have made requires authentication.");
-    return undefined;
-  }
-  return token;
+  return typeof raw === "string" ? ctx.identity.validate(raw) : undefined;
+}
+
+/** keystonemiddleware's 401: it answers before the service sees the request, so in one shape for all. */
+export function unauthorized(reply: FastifyReply): FastifyReply {
+  return reply.code(401).send({
+    error: {
+      code: 401,
+      title: "Unauthorized",
+      message: "The request you have made requires authentication.",
+    },
+  });
 }
 
 export function isAdmin(token: SimToken): boolean {

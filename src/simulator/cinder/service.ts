@@ -2,8 +2,8 @@
 // the root, as cinder-api answers), microversions, and the routes of volumes.ts/quotas.ts.
 import type { FastifyInstance } from "fastify";
 import type { SimContext } from "../context.ts";
-import { isAdmin } from "../context.ts";
-import { cinderError, unauthorized } from "./errors.ts";
+import { injectedFailure, isAdmin, requestToken, servicePath, unauthorized } from "../context.ts";
+import { cinderError } from "./errors.ts";
 import { quotaRoutes, typeRoutes } from "./quotas.ts";
 import { MAX_MINOR, MIN_MINOR, negotiate, setCall } from "./scope.ts";
 import { CinderFault, type CinderState } from "./state.ts";
@@ -38,18 +38,16 @@ export async function registerCinder(
       });
 
       cinder.addHook("onRequest", async (req, reply) => {
-        if (ctx.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, ctx.faults.latencyMs));
-        if (ctx.faults.errorRate > 0 && Math.random() < ctx.faults.errorRate) {
+        if (await injectedFailure(ctx.faults)) {
           return cinderError(
             reply,
             503,
             "The server is currently unavailable. Please try again at a later time.",
           );
         }
-        const path = req.url.split("?")[0]!.slice(prefix.length).replace(/\/+$/, "");
+        const path = servicePath(req.url, prefix);
         if (path === "" || path === "/v3") return;
-        const raw = req.headers["x-auth-token"];
-        const token = typeof raw === "string" ? ctx.identity.validate(raw) : undefined;
+        const token = requestToken(ctx, req);
         if (!token) return unauthorized(reply);
         const minor = negotiate(req.headers["openstack-api-version"] as string | undefined);
         if (typeof minor !== "number") return cinderError(reply, minor.status, minor.message);

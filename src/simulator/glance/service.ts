@@ -2,7 +2,7 @@
 // glance-api answers) and the read side of /v2/images that rs-server uses.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { SimContext } from "../context.ts";
-import { isAdmin } from "../context.ts";
+import { injectedFailure, isAdmin, requestToken, servicePath, unauthorized } from "../context.ts";
 import type { GlanceState, ImageRecord } from "./state.ts";
 import { imageView } from "./views.ts";
 
@@ -121,23 +121,13 @@ export async function registerGlance(
       });
 
       glance.addHook("onRequest", async (req, reply) => {
-        if (ctx.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, ctx.faults.latencyMs));
-        if (ctx.faults.errorRate > 0 && Math.random() < ctx.faults.errorRate) {
+        if (await injectedFailure(ctx.faults)) {
           return glanceError(req, reply, 503, "");
         }
-        const path = req.url.split("?")[0]!.slice(prefix.length).replace(/\/+$/, "");
+        const path = servicePath(req.url, prefix);
         if (path === "" || path === "/versions") return;
-        const raw = req.headers["x-auth-token"];
-        const token = typeof raw === "string" ? ctx.identity.validate(raw) : undefined;
-        if (!token) {
-          return reply.code(401).send({
-            error: {
-              code: 401,
-              title: "Unauthorized",
-              message: "The request you have made requires authentication.",
-            },
-          });
-        }
+        const token = requestToken(ctx, req);
+        if (!token) return unauthorized(reply);
         callers.set(req, { projectId: token.projectId, admin: isAdmin(token) });
       });
       glance.setNotFoundHandler((req, reply) => glanceError(req, reply, 404, ""));

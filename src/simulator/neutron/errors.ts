@@ -1,20 +1,12 @@
 // Neutron's error body, {"NeutronError": {"type", "message", "detail"}}, and the 401 that
 // keystonemiddleware answers before a request ever reaches neutron-server.
 import type { FastifyReply } from "fastify";
+import { unauthorized as keystoneUnauthorized } from "../context.ts";
 import { NeutronError } from "./state.ts";
 
-export function unauthorized(reply: FastifyReply): FastifyReply {
-  return reply
-    .code(401)
-    .header("www-authenticate", "Keystone uri='identity'")
-    .send({
-      error: {
-        code: 401,
-        title: "Unauthorized",
-        message: "The request you have made requires authentication.",
-      },
-    });
-}
+/** keystonemiddleware's 401, with the WWW-Authenticate header it sends in front of Neutron. */
+export const unauthorized = (reply: FastifyReply): FastifyReply =>
+  keystoneUnauthorized(reply.header("www-authenticate", "Keystone uri='identity'"));
 
 export function neutronError(
   reply: FastifyReply,

@@ -2,7 +2,7 @@
 // the service's onRequest hook, read by every route.
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { SimContext, SimToken } from "../context.ts";
-import { isAdmin } from "../context.ts";
+import { injectedFailure, isAdmin, requestToken } from "../context.ts";
 import { neutronError, unauthorized } from "./errors.ts";
 import { NeutronError, type NeutronState } from "./state.ts";
 
@@ -23,13 +23,11 @@ export function caller(req: FastifyRequest): Caller {
 /** Fault injection first (latency, 503), then keystonemiddleware's token check. */
 export function neutronGuard(ctx: SimContext, isPublic: (url: string) => boolean) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
-    if (ctx.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, ctx.faults.latencyMs));
-    if (ctx.faults.errorRate > 0 && Math.random() < ctx.faults.errorRate) {
+    if (await injectedFailure(ctx.faults)) {
       return neutronError(reply, 503, "ServiceUnavailable", "The server is currently unavailable.");
     }
     if (isPublic(req.url)) return;
-    const raw = req.headers["x-auth-token"];
-    const token = typeof raw === "string" ? ctx.identity.validate(raw) : undefined;
+    const token = requestToken(ctx, req);
     if (!token) return unauthorized(reply);
     callers.set(req, { token, projectId: token.projectId ?? "", admin: isAdmin(token) });
   };

@@ -1,7 +1,7 @@
 // Neutron 2.0 mounted under /network: version discovery at the root (public, as in Neutron),
 // everything else behind the token check and fault injection.
 import type { FastifyInstance } from "fastify";
-import type { SimContext } from "../context.ts";
+import { type SimContext, servicePath } from "../context.ts";
 import { neutronError } from "./errors.ts";
 import { floatingIpRoutes } from "./floating-ips.ts";
 import { networkRoutes } from "./networks.ts";
@@ -32,10 +32,7 @@ export async function registerNeutron(
   await app.register(
     async (neutron) => {
       const root = () => `${ctx.baseUrl()}${prefix}`;
-      const isPublic = (url: string) => {
-        const path = url.split("?")[0]!.slice(prefix.length).replace(/\/+$/, "");
-        return path === "" || path === "/v2.0";
-      };
+      const isPublic = (url: string) => ["", "/v2.0"].includes(servicePath(url, prefix));
       neutron.addHook("onRequest", neutronGuard(ctx, isPublic));
       neutron.setErrorHandler((err, _req, reply) => {
         if (err instanceof NeutronError) return neutronError(reply, err.status, err.type, err.message);

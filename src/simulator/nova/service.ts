@@ -2,7 +2,7 @@
 // as Nova's urlmap serves them), then fault injection, keystonemiddleware's token check and
 // microversion negotiation in front of every API route.
 import type { FastifyInstance } from "fastify";
-import { isAdmin } from "../context.ts";
+import { injectedFailure, isAdmin, requestToken, servicePath, unauthorized } from "../context.ts";
 import { actionRoutes } from "./actions.ts";
 import { NovaFault, novaError } from "./errors.ts";
 import { flavorRoutes } from "./flavors.ts";
@@ -27,27 +27,17 @@ export async function registerNova(app: FastifyInstance, env: NovaEnv, prefix: s
       });
 
       nova.addHook("onRequest", async (req, reply) => {
-        if (ctx.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, ctx.faults.latencyMs));
-        if (ctx.faults.errorRate > 0 && Math.random() < ctx.faults.errorRate) {
+        if (await injectedFailure(ctx.faults)) {
           return novaError(
             reply,
             503,
             "The server is currently unavailable. Please try again at a later time.",
           );
         }
-        const path = req.url.split("?")[0]!.slice(prefix.length).replace(/\/+$/, "");
+        const path = servicePath(req.url, prefix);
         if (path === "" || path === "/v2.1") return;
-        const raw = req.headers["x-auth-token"];
-        const token = typeof raw === "string" ? ctx.identity.validate(raw) : undefined;
-        if (!token) {
-          return reply.code(401).send({
-            error: {
-              code: 401,
-              title: "Unauthorized",
-              message: "The request you have made requires authentication.",
-            },
-          });
-        }
+        const token = requestToken(ctx, req);
+        if (!token) return unauthorized(reply);
         let minor: number;
         try {
           minor = negotiate(req);
