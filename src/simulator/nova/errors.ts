@@ -1,20 +1,9 @@
 // Nova's fault bodies: {"itemNotFound": {"code": 404, "message": ...}} and friends, named by
 // status as nova.api.openstack.wsgi.Fault names them; other statuses are computeFault.
 import type { FastifyReply } from "fastify";
+import { FAULT_NAMES, faultBody } from "../wsgi-fault.ts";
 
-const FAULT_NAMES: Record<number, string> = {
-  400: "badRequest",
-  401: "unauthorized",
-  403: "forbidden",
-  404: "itemNotFound",
-  405: "badMethod",
-  409: "conflictingRequest",
-  413: "overLimit",
-  415: "badMediaType",
-  429: "overLimit",
-  501: "notImplemented",
-  503: "serviceUnavailable",
-};
+const NOVA_FAULT_NAMES = { ...FAULT_NAMES, 429: "overLimit" };
 
 export class NovaFault extends Error {
   constructor(
@@ -26,7 +15,7 @@ export class NovaFault extends Error {
 }
 
 export function novaError(reply: FastifyReply, status: number, message: string): FastifyReply {
-  return reply.code(status).send({ [FAULT_NAMES[status] ?? "computeFault"]: { code: status, message } });
+  return reply.code(status).send(faultBody(status, { code: status, message }, NOVA_FAULT_NAMES));
 }
 
 export const badRequest = (message: string) => new NovaFault(400, message);
