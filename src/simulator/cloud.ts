@@ -16,17 +16,20 @@ import { registerNova } from "./nova/service.ts";
 import { NovaState } from "./nova/state.ts";
 import { SERVICE_PREFIX } from "./server.ts";
 
+/** What seeding the cloud side creates: the flavor, image, networks and volume type to use. */
+export interface CloudSeed {
+  flavorId: string;
+  flavorName: string;
+  imageId: string;
+  networkId: string;
+  subnetId: string;
+  externalNetworkId: string;
+  volumeTypeId: string;
+}
+
 export interface CloudSim {
   register(app: FastifyInstance): Promise<void>;
-  seed(input: { adminProjectId: string; demoProjectId: string }): {
-    flavorId: string;
-    flavorName: string;
-    imageId: string;
-    networkId: string;
-    subnetId: string;
-    externalNetworkId: string;
-    volumeTypeId: string;
-  };
+  seed(input: { adminProjectId: string; demoProjectId: string }): CloudSeed;
   snapshot(): unknown;
   restore(state: unknown): void;
 }

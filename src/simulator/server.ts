@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
 import { stringify } from "yaml";
-import { createCloudSim } from "./cloud.ts";
+import { type CloudSeed, createCloudSim } from "./cloud.ts";
 import type { Faults, SimContext, SimOptions } from "./context.ts";
 import { createKeystoneSim, type KeystoneSettings, type KeystoneState } from "./keystone/index.ts";
 import { loadState, saveState, statePath } from "./persist.ts";
@@ -41,14 +41,7 @@ export interface SimCredentials {
   region: string;
 }
 
-export interface SimSeed {
-  flavorId: string;
-  flavorName: string;
-  imageId: string;
-  networkId: string;
-  subnetId: string;
-  externalNetworkId: string;
-  volumeTypeId: string;
+export interface SimSeed extends CloudSeed {
   demoDomainId: string;
   adminProjectId: string;
   demoProjectId: string;
