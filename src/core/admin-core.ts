@@ -19,6 +19,7 @@ import { PoolService } from "./pools.ts";
 import { triggerReserve } from "./reserve.ts";
 import { SessionService } from "./sessions.ts";
 import { StatisticsService } from "./statistics.ts";
+import { UserResources } from "./user-resources.ts";
 import { VolumeAssignmentService } from "./volume-assignments.ts";
 
 export interface AdminRepositories {
@@ -98,6 +99,7 @@ export function createAdminCore(deps: CoreDeps, options: { directory?: Directory
       sessions: repos.sessions,
       instanceService: instances,
       assignments,
+      resources: UserResources.of(deps),
     }),
     floatingIps: new FloatingIpService({ floatingIps: repos.floatingIps, directory, cloud }),
     volumeAssignments: new VolumeAssignmentService({

@@ -3,7 +3,6 @@
 // process that runs workers). runtime.ts calls startBackground when workers are enabled.
 import { ReconcileRepository } from "../store/reconcile.ts";
 import { ReserveRepository } from "../store/reserve.ts";
-import { UserResourcesRepository } from "../store/user-resources.ts";
 import type { AdminCore } from "./admin-core.ts";
 import type { CoreDeps } from "./deps.ts";
 import { Housekeeping } from "./housekeeping.ts";
@@ -47,16 +46,7 @@ export function createBackground(
     maxConcurrentBuilds: config.reserve.maxConcurrentBuilds,
     now: options.now,
   });
-  const resources = new UserResources({
-    nova: cloud.nova,
-    neutron: cloud.neutron,
-    cinder: cloud.cinder,
-    repo: new UserResourcesRepository(db),
-    connTypes: config.connTypes,
-    pollIntervalMs: config.allocation.pollIntervalMs,
-    waitTimeoutMs: config.allocation.buildTimeoutSeconds * 1000,
-    logger,
-  });
+  const resources = UserResources.of(deps);
   const reconcileRepo = new ReconcileRepository(db);
   const reconciler = new Reconciler({
     repo: reconcileRepo,

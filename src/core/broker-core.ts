@@ -119,16 +119,7 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
   const userRepo = new UserResourcesRepository(db);
   const auth = new BrokerAuth(keystone, config.passwords.expiryWarningSeconds);
   const log = logger.child({ component: "broker" });
-  const resources = new UserResources({
-    nova: cloud.nova,
-    neutron: cloud.neutron,
-    cinder: cloud.cinder,
-    repo: userRepo,
-    connTypes: config.connTypes,
-    pollIntervalMs: config.allocation.pollIntervalMs,
-    waitTimeoutMs: config.allocation.buildTimeoutSeconds * 1000,
-    logger: log,
-  });
+  const resources = UserResources.of(deps, log, userRepo);
   const allocation = new Allocation({
     requests,
     pools,

@@ -134,9 +134,15 @@ export class InstanceService {
       minCount: count,
       maxCount: count,
     });
-    const ids = created.ids;
     const wanted =
-      count === 1 ? new Map([[ids[0], names[0]]]) : namesForBatch(batchName(names), created.servers, names);
+      count === 1
+        ? new Map([[created.ids[0], names[0]]])
+        : namesForBatch(batchName(names), created.servers, names);
+    // In the order of their names: the first server of the answer is the first name.
+    const position = new Map(names.map((n, i) => [n, i]));
+    const ids = [...created.ids].sort(
+      (a, b) => (position.get(wanted.get(a)!) ?? 0) - (position.get(wanted.get(b)!) ?? 0),
+    );
     await this.d.instances.insertMany(
       ids.map((id) => ({
         id,

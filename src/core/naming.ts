@@ -62,6 +62,6 @@ export function namesForBatch(
     } else unnumbered.push(s.id);
   }
   const rest = [...left];
-  unnumbered.forEach((id, i) => wanted.set(id, names[rest[i] ?? 0]));
+  for (const [i, id] of unnumbered.entries()) wanted.set(id, names[rest[i] ?? 0]);
   return wanted;
 }

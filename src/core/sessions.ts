@@ -8,6 +8,7 @@ import type { Session, SessionFilter, SessionRepository } from "../store/session
 import type { AssignmentService } from "./assignments.ts";
 import type { Caller } from "./identity.ts";
 import type { InstanceService } from "./instances.ts";
+import type { UserResources } from "./user-resources.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -38,6 +39,8 @@ export class SessionService {
       sessions: SessionRepository;
       instanceService: InstanceService;
       assignments: AssignmentService;
+      /** Removes the client rules a closed session opened. */
+      resources: Pick<UserResources, "sweepRules">;
     },
   ) {}
 
@@ -107,6 +110,9 @@ export class SessionService {
     if (at < existing.created_at) throw badRequest("closed_at is before the session was created");
     const closed = await this.d.sessions.close(id, at);
     if (!closed) throw notFound(`Session ${id} not found`);
+    // The client's address loses its way in now, not at the broker's next sweep.
+    const ruleIds = (closed.rule_ids ?? []) as string[];
+    if (ruleIds.length > 0) await this.d.resources.sweepRules(id, ruleIds);
     return closed;
   }
 }

@@ -188,16 +188,34 @@ describe("user resources follow the user", () => {
     );
   });
 
-  it("a session closed through the admin core loses its rules at the next sweep", async () => {
+  it("a session closed through the admin API's service loses its rules at once", async () => {
     const open = await db()
       .selectFrom("sessions")
       .select("id")
       .where("instance_id", "=", second)
       .where("closed_at", "is", null)
       .executeTakeFirstOrThrow();
+    assert.equal((await clientRules(second)).length, 1);
     await s.runtime.core.sessions.close(open.id);
-    assert.equal((await clientRules(second)).length, 1, "still there before the sweep");
-    assert.ok((await s.runtime.core.broker.sweepSessionRules()) >= 1);
     assert.equal((await clientRules(second)).length, 0);
+    const row = await db()
+      .selectFrom("sessions")
+      .selectAll()
+      .where("id", "=", open.id)
+      .executeTakeFirstOrThrow();
+    assert.deepEqual(row.rule_ids, []);
+  });
+
+  it("rules of a session closed without their removal (a process died between) go at the next sweep", async () => {
+    const { requestId, token } = await requestVm(s, u, { ip_address: "198.51.100.10", conn_type: "ssh" });
+    const res = await finished(s, token, requestId);
+    assert.equal(res.body.status, "completed", JSON.stringify(res.body));
+    const session = await sessionOf(requestId);
+    const instance = session.instance_id;
+    assert.equal((await clientRules(instance)).length, 1);
+    await db().updateTable("sessions").set({ closed_at: new Date() }).where("id", "=", session.id).execute();
+    assert.equal((await clientRules(instance)).length, 1, "still there before the sweep");
+    assert.ok((await s.runtime.core.broker.sweepSessionRules()) >= 1);
+    assert.equal((await clientRules(instance)).length, 0);
   });
 });
