@@ -2,7 +2,7 @@
 // router that joins the two (Neutron refuses otherwise), and the quota.
 import type { FastifyInstance } from "fastify";
 import { badRequest, policyDenied } from "./errors.ts";
-import { listResponse, showResponse } from "./query.ts";
+import { listOwned, showResponse } from "./query.ts";
 import {
   type Caller,
   caller,
@@ -10,7 +10,6 @@ import {
   type NeutronEnv,
   notFound,
   ownedBy,
-  type Query,
   resourceBody,
   targetProject,
 } from "./scope.ts";
@@ -63,16 +62,9 @@ export function floatingIpRoutes(app: FastifyInstance, env: NeutronEnv): void {
   const visible = (req: Parameters<typeof caller>[0], id: string) =>
     findOwned(state.floatingips, req, "FloatingIPNotFound", id);
 
-  app.get("/v2.0/floatingips", async (req) => {
-    const c = caller(req);
-    const views = [...state.floatingips.values()]
-      .filter((f) => ownedBy(c, f))
-      .map((f) => floatingIpView(state, f));
-    return listResponse(views, req.query as Query, {
-      collection: "floatingips",
-      url: env.url("/floatingips"),
-    });
-  });
+  app.get("/v2.0/floatingips", async (req) =>
+    listOwned(env, req, "/floatingips", state.floatingips.values(), (f) => floatingIpView(state, f)),
+  );
 
   app.get<{ Params: { id: string } }>("/v2.0/floatingips/:id", async (req) => {
     const view = floatingIpView(state, visible(req, req.params.id));

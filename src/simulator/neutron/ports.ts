@@ -1,7 +1,7 @@
 // /v2.0/ports, and the port factory Nova's simulator uses to plug servers in.
 import type { FastifyInstance } from "fastify";
 import { badRequest, policyDenied } from "./errors.ts";
-import { listResponse, showResponse } from "./query.ts";
+import { listOwned, showResponse } from "./query.ts";
 import {
   caller,
   findOwned,
@@ -99,13 +99,11 @@ export function portRoutes(app: FastifyInstance, env: NeutronEnv): void {
     findOwned(state.ports, req, "PortNotFound", id);
 
   app.get("/v2.0/ports", async (req) => {
-    const c = caller(req);
     const q = req.query as Query;
     // device_id is the hot filter (Nova asks for a server's ports): use the index.
     const deviceIds = q.device_id === undefined ? undefined : ([] as string[]).concat(q.device_id);
-    const source = deviceIds ? deviceIds.flatMap((d) => state.portsOfDevice(d)) : [...state.ports.values()];
-    const views = source.filter((p) => ownedBy(c, p)).map((p) => portView(p, c.admin));
-    return listResponse(views, q, { collection: "ports", url: env.url("/ports") });
+    const source = deviceIds ? deviceIds.flatMap((d) => state.portsOfDevice(d)) : state.ports.values();
+    return listOwned(env, req, "/ports", source, (p, c) => portView(p, c.admin));
   });
 
   app.get<{ Params: { id: string } }>("/v2.0/ports/:id", async (req) => {

@@ -1,9 +1,10 @@
 // Neutron's list semantics shared by every collection: any attribute is a filter (repeat a key
 // for OR), unknown attributes are refused as Neutron's filter validation does, `fields`
 // projects, and `limit`/`marker` page with a `<collection>_links` next link.
+import type { FastifyRequest } from "fastify";
+import { type Caller, caller, type NeutronEnv, ownedBy, type Query } from "./scope.ts";
 import { NeutronError } from "./state.ts";
 
-type Query = Record<string, string | string[] | undefined>;
 type View = Record<string, unknown>;
 
 const CONTROL = new Set(["fields", "limit", "marker", "sort_key", "sort_dir", "page_reverse"]);
@@ -98,6 +99,25 @@ export function listResponse(views: View[], query: Query, opts: ListOptions): Re
   const fields = asList(query.fields).flatMap((f) => f.split(","));
   body[opts.collection] = fields.length ? rows.map((r) => project(r, fields)) : rows;
   return body;
+}
+
+/**
+ * The list response of `/v2.0<path>` over the records the caller may see (its own, or all for
+ * an admin); the body's collection is the path's name with underscores, as Neutron names it.
+ */
+export function listOwned<T extends { project_id: string }>(
+  env: NeutronEnv,
+  req: FastifyRequest,
+  path: string,
+  records: Iterable<T>,
+  view: (r: T, c: Caller) => View,
+): Record<string, unknown> {
+  const c = caller(req);
+  const views = [...records].filter((r) => ownedBy(c, r)).map((r) => view(r, c));
+  return listResponse(views, req.query as Query, {
+    collection: path.slice(1).replaceAll("-", "_"),
+    url: env.url(path),
+  });
 }
 
 export function project(view: View, fields: string[]): View {

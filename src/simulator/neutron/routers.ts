@@ -3,18 +3,24 @@
 import type { FastifyInstance } from "fastify";
 import { policyDenied } from "./errors.ts";
 import { createPort } from "./ports.ts";
-import { listResponse, showResponse } from "./query.ts";
+import { listOwned, showResponse } from "./query.ts";
 import {
   caller,
   findOwned,
   type NeutronEnv,
   notFound,
   ownedBy,
-  type Query,
   resourceBody,
   targetProject,
 } from "./scope.ts";
-import { NeutronError, type NeutronState, type RouterRecord, stamp, touch } from "./state.ts";
+import {
+  NeutronError,
+  type NeutronState,
+  type PortRecord,
+  type RouterRecord,
+  stamp,
+  touch,
+} from "./state.ts";
 import { routerView } from "./views.ts";
 
 export function setGateway(state: NeutronState, r: RouterRecord, networkId: string | null): void {
@@ -43,6 +49,20 @@ export function setGateway(state: NeutronState, r: RouterRecord, networkId: stri
   r.external_gateway_info = { network_id: networkId, enable_snat: true, external_fixed_ips: port.fixed_ips };
 }
 
+/** What add/remove_router_interface answer: the router, the subnet and the interface port. */
+function interfaceInfo(r: RouterRecord, subnetId: string, port: PortRecord) {
+  return {
+    id: r.id,
+    tenant_id: r.project_id,
+    project_id: r.project_id,
+    subnet_id: subnetId,
+    subnet_ids: [subnetId],
+    port_id: port.id,
+    network_id: port.network_id,
+    tags: [],
+  };
+}
+
 export function addInterface(state: NeutronState, r: RouterRecord, subnetId: string, admin: boolean) {
   const s = state.subnets.get(subnetId);
   if (!s) throw notFound("SubnetNotFound", subnetId);
@@ -64,16 +84,7 @@ export function addInterface(state: NeutronState, r: RouterRecord, subnetId: str
     deviceOwner: "network:router_interface",
   });
   touch(r);
-  return {
-    id: r.id,
-    tenant_id: r.project_id,
-    project_id: r.project_id,
-    subnet_id: s.id,
-    subnet_ids: [s.id],
-    port_id: port.id,
-    network_id: s.network_id,
-    tags: [],
-  };
+  return interfaceInfo(r, s.id, port);
 }
 
 export function routerRoutes(app: FastifyInstance, env: NeutronEnv): void {
@@ -82,11 +93,9 @@ export function routerRoutes(app: FastifyInstance, env: NeutronEnv): void {
   const visible = (req: Parameters<typeof caller>[0], id: string) =>
     findOwned(state.routers, req, "RouterNotFound", id);
 
-  app.get("/v2.0/routers", async (req) => {
-    const c = caller(req);
-    const views = [...state.routers.values()].filter((r) => ownedBy(c, r)).map(routerView);
-    return listResponse(views, req.query as Query, { collection: "routers", url: env.url("/routers") });
-  });
+  app.get("/v2.0/routers", async (req) =>
+    listOwned(env, req, "/routers", state.routers.values(), routerView),
+  );
 
   app.get<{ Params: { id: string } }>("/v2.0/routers/:id", async (req) => {
     const view = routerView(visible(req, req.params.id));
@@ -160,16 +169,8 @@ export function routerRoutes(app: FastifyInstance, env: NeutronEnv): void {
     }
     state.removePort(port.id);
     touch(r);
-    return {
-      id: r.id,
-      tenant_id: r.project_id,
-      project_id: r.project_id,
-      subnet_id: body.subnet_id,
-      subnet_ids: [body.subnet_id],
-      port_id: port.id,
-      network_id: port.network_id,
-      tags: [],
-    };
+    // The port holds an address on that subnet, so subnet_id is its id.
+    return interfaceInfo(r, body.subnet_id as string, port);
   });
 
   app.delete<{ Params: { id: string } }>("/v2.0/routers/:id", async (req, reply) => {

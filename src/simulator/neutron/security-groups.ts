@@ -2,13 +2,12 @@
 // duplicate detection (409 SecurityGroupRuleExists naming the existing rule).
 import type { FastifyInstance } from "fastify";
 import { parseCidr } from "./ipam.ts";
-import { listResponse, showResponse } from "./query.ts";
+import { listOwned, showResponse } from "./query.ts";
 import {
   caller,
   findOwned,
   type NeutronEnv,
   notFound,
-  ownedBy,
   type Query,
   resourceBody,
   targetProject,
@@ -145,13 +144,9 @@ export function securityGroupRoutes(app: FastifyInstance, env: NeutronEnv): void
   app.get("/v2.0/security-groups", async (req) => {
     const c = caller(req);
     if (c.projectId) state.ensureDefaultGroup(c.projectId);
-    const views = [...state.securityGroups.values()]
-      .filter((g) => ownedBy(c, g))
-      .map((g) => securityGroupView(state, g));
-    return listResponse(views, req.query as Query, {
-      collection: "security_groups",
-      url: env.url("/security-groups"),
-    });
+    return listOwned(env, req, "/security-groups", state.securityGroups.values(), (g) =>
+      securityGroupView(state, g),
+    );
   });
 
   app.get<{ Params: { id: string } }>("/v2.0/security-groups/:id", async (req) => {
@@ -178,19 +173,7 @@ export function securityGroupRoutes(app: FastifyInstance, env: NeutronEnv): void
       stateful: body.stateful !== false,
     });
     // Neutron gives every new group the two egress rules.
-    for (const ethertype of ["IPv4", "IPv6"] as const) {
-      state.addRule({
-        ...stamp(projectId),
-        security_group_id: g.id,
-        direction: "egress",
-        ethertype,
-        protocol: null,
-        port_range_min: null,
-        port_range_max: null,
-        remote_ip_prefix: null,
-        remote_group_id: null,
-      });
-    }
+    for (const ethertype of ["IPv4", "IPv6"] as const) state.addOpenRule(g, "egress", ethertype);
     return reply.code(201).send({ security_group: securityGroupView(state, g) });
   });
 
@@ -232,16 +215,11 @@ export function securityGroupRoutes(app: FastifyInstance, env: NeutronEnv): void
   // --- rules ---------------------------------------------------------------------------------
 
   app.get("/v2.0/security-group-rules", async (req) => {
-    const c = caller(req);
     const q = req.query as Query;
     const groupIds =
       q.security_group_id === undefined ? undefined : ([] as string[]).concat(q.security_group_id);
-    const source = groupIds ? groupIds.flatMap((g) => state.rulesOf(g)) : [...state.rules.values()];
-    const views = source.filter((r) => ownedBy(c, r)).map(ruleView);
-    return listResponse(views, q, {
-      collection: "security_group_rules",
-      url: env.url("/security-group-rules"),
-    });
+    const source = groupIds ? groupIds.flatMap((g) => state.rulesOf(g)) : state.rules.values();
+    return listOwned(env, req, "/security-group-rules", source, ruleView);
   });
 
   app.get<{ Params: { id: string } }>("/v2.0/security-group-rules/:id", async (req) => {

@@ -4,14 +4,18 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { type AllocationPool, cidrContains, defaultPools, ipToInt, nextFreeIp, parseCidr } from "./ipam.ts";
 
-interface Stamped {
-  id: string;
-  project_id: string;
+/** The standard-attr extension's fields, which Neutron keeps for every resource. */
+export interface StandardAttrs {
   created_at: string;
   updated_at: string;
   revision_number: number;
-  description: string;
   tags: string[];
+}
+
+interface Stamped extends StandardAttrs {
+  id: string;
+  project_id: string;
+  description: string;
 }
 
 export interface NetworkRecord extends Stamped {
@@ -561,20 +565,30 @@ export class NeutronState {
     });
     for (const ethertype of ["IPv4", "IPv6"] as const) {
       for (const direction of ["ingress", "egress"] as const) {
-        this.addRule({
-          ...stamp(projectId),
-          security_group_id: g.id,
-          direction,
-          ethertype,
-          protocol: null,
-          port_range_min: null,
-          port_range_max: null,
-          remote_ip_prefix: null,
-          remote_group_id: direction === "ingress" ? g.id : null,
-        });
+        this.addOpenRule(g, direction, ethertype, direction === "ingress" ? g.id : null);
       }
     }
     return g;
+  }
+
+  /** A rule of the group's own project that lets any protocol and port through one way. */
+  addOpenRule(
+    g: SecurityGroupRecord,
+    direction: "ingress" | "egress",
+    ethertype: "IPv4" | "IPv6",
+    remoteGroupId: string | null = null,
+  ): SecurityGroupRuleRecord {
+    return this.addRule({
+      ...stamp(g.project_id),
+      security_group_id: g.id,
+      direction,
+      ethertype,
+      protocol: null,
+      port_range_min: null,
+      port_range_max: null,
+      remote_ip_prefix: null,
+      remote_group_id: remoteGroupId,
+    });
   }
 
   /** Resolves a security group reference (id, or name within the project) as Nova does. */

@@ -8,12 +8,21 @@ import type {
   RouterRecord,
   SecurityGroupRecord,
   SecurityGroupRuleRecord,
+  StandardAttrs,
   SubnetRecord,
 } from "./state.ts";
 
 type View = Record<string, unknown>;
 
 const tenant = (r: { project_id: string }) => ({ tenant_id: r.project_id, project_id: r.project_id });
+
+/** The standard-attr extension's fields, which every resource ends with. */
+const standardAttrs = (r: StandardAttrs) => ({
+  tags: r.tags,
+  created_at: r.created_at,
+  updated_at: r.updated_at,
+  revision_number: r.revision_number,
+});
 
 export function networkView(s: NeutronState, n: NetworkRecord, admin: boolean): View {
   const v: View = {
@@ -32,10 +41,7 @@ export function networkView(s: NeutronState, n: NetworkRecord, admin: boolean): 
     "router:external": n["router:external"],
     description: n.description,
     port_security_enabled: true,
-    tags: n.tags,
-    created_at: n.created_at,
-    updated_at: n.updated_at,
-    revision_number: n.revision_number,
+    ...standardAttrs(n),
   };
   if (n["router:external"]) v.is_default = n.is_default;
   if (admin) {
@@ -65,10 +71,7 @@ export function subnetView(s: SubnetRecord): View {
     description: s.description,
     service_types: [],
     segment_id: null,
-    tags: s.tags,
-    created_at: s.created_at,
-    updated_at: s.updated_at,
-    revision_number: s.revision_number,
+    ...standardAttrs(s),
   };
 }
 
@@ -96,10 +99,7 @@ export function portView(p: PortRecord, admin: boolean): View {
     qos_network_policy_id: null,
     propagate_uplink_status: false,
     ip_allocation: "immediate",
-    tags: p.tags,
-    created_at: p.created_at,
-    updated_at: p.updated_at,
-    revision_number: p.revision_number,
+    ...standardAttrs(p),
   };
   if (admin) {
     v["binding:host_id"] = p["binding:host_id"];
@@ -137,10 +137,7 @@ export function floatingIpView(s: NeutronState, f: FloatingIpRecord): View {
         }
       : null,
     port_forwardings: [],
-    tags: f.tags,
-    created_at: f.created_at,
-    updated_at: f.updated_at,
-    revision_number: f.revision_number,
+    ...standardAttrs(f),
   };
 }
 
@@ -159,10 +156,7 @@ export function routerView(r: RouterRecord): View {
     ha: false,
     flavor_id: null,
     routes: [],
-    tags: r.tags,
-    created_at: r.created_at,
-    updated_at: r.updated_at,
-    revision_number: r.revision_number,
+    ...standardAttrs(r),
   };
 }
 
@@ -180,10 +174,7 @@ export function ruleView(r: SecurityGroupRuleRecord): View {
     remote_group_id: r.remote_group_id,
     remote_address_group_id: null,
     description: r.description,
-    tags: r.tags,
-    created_at: r.created_at,
-    updated_at: r.updated_at,
-    revision_number: r.revision_number,
+    ...standardAttrs(r),
   };
 }
 
@@ -196,9 +187,6 @@ export function securityGroupView(s: NeutronState, g: SecurityGroupRecord): View
     stateful: g.stateful,
     shared: false,
     security_group_rules: s.rulesOf(g.id).map(ruleView),
-    tags: g.tags,
-    created_at: g.created_at,
-    updated_at: g.updated_at,
-    revision_number: g.revision_number,
+    ...standardAttrs(g),
   };
 }
