@@ -1,7 +1,13 @@
 // Typed client for the Block Storage API (Cinder v3): users' persistent volumes, their types
 // and quotas. Waiting for a status is the core's job (it polls with its own deadline).
-import { httpForProject, isCloudError, type ScopedHttp, type ServiceHttp } from "./http.ts";
-import { type IgnoreNotFound, listPages, type Query, type QuotaUsageSet } from "./nova.ts";
+import {
+  httpForProject,
+  type IgnoreNotFound,
+  ignoringNotFound,
+  type ScopedHttp,
+  type ServiceHttp,
+} from "./http.ts";
+import { listPages, type Query, type QuotaUsageSet, toQuotaUsageSet } from "./nova.ts";
 
 /** 3.60 (Ussuri) is within every supported cloud's range (Zed: 3.70); sent only to Cinder. */
 export const CINDER_MICROVERSION = "3.60";
@@ -9,8 +15,6 @@ export const CINDER_MICROVERSION = "3.60";
 export const CINDER_HEADERS: Record<string, string> = {
   "OpenStack-API-Version": `volume ${CINDER_MICROVERSION}`,
 };
-
-/** Gives a Cinder ServiceHttp scoped to a project (its catalog URL carries that project's id). */
 
 export interface CinderAttachment {
   serverId: string;
@@ -141,14 +145,8 @@ export class CinderClient {
   }
 
   /** Starts the deletion (202); refused with 400 while the volume is attached. */
-  async deleteVolume(id: string, opts: IgnoreNotFound = {}): Promise<boolean> {
-    try {
-      await this.http.delete(`/volumes/${encodeURIComponent(id)}`);
-      return true;
-    } catch (err) {
-      if (opts.ignoreNotFound && isCloudError(err, "not_found")) return false;
-      throw err;
-    }
+  deleteVolume(id: string, opts: IgnoreNotFound = {}): Promise<boolean> {
+    return ignoringNotFound(this.http.delete(`/volumes/${encodeURIComponent(id)}`), opts);
   }
 
   async listVolumeTypes(): Promise<VolumeType[]> {
@@ -167,13 +165,7 @@ export class CinderClient {
       `/os-quota-sets/${encodeURIComponent(projectId)}`,
       { query: { usage: "true" } },
     );
-    const out: QuotaUsageSet = {};
-    for (const [k, v] of Object.entries(res.quota_set)) {
-      if (v && typeof v === "object" && typeof v.limit === "number") {
-        out[k] = { limit: v.limit, inUse: v.in_use ?? 0, reserved: v.reserved ?? 0 };
-      }
-    }
-    return out;
+    return toQuotaUsageSet(res.quota_set, "in_use");
   }
 
   /** Admin: sets a project's volume quotas (volumes, gigabytes, ...). */

@@ -95,6 +95,22 @@ export function buildQuery(query: RequestOptions["query"]): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+export interface IgnoreNotFound {
+  /** Treat 404 as success (the thing is already gone); the call then answers false. */
+  ignoreNotFound?: boolean;
+}
+
+/** Awaits a DELETE: true when it removed the thing, false when it was already gone and that was asked. */
+export async function ignoringNotFound(call: Promise<unknown>, opts: IgnoreNotFound): Promise<boolean> {
+  try {
+    await call;
+    return true;
+  } catch (err) {
+    if (opts.ignoreNotFound && isCloudError(err, "not_found")) return false;
+    throw err;
+  }
+}
+
 /** How a client gets a ServiceHttp acting in another project (a session scoped to it). */
 export type ScopedHttp = (projectId: string) => Promise<ServiceHttp>;
 

@@ -1,7 +1,7 @@
 // Typed client for the Networking API (Neutron 2.0): what the core reads of networks and
 // ports, and the user resources it manages there (floating IPs, client security rules).
-import { CloudError, isCloudError, type ServiceHttp } from "./http.ts";
-import { type IgnoreNotFound, listPages, type Query, type QuotaUsageSet } from "./nova.ts";
+import { CloudError, type IgnoreNotFound, ignoringNotFound, isCloudError, type ServiceHttp } from "./http.ts";
+import { listPages, type Query, type QuotaUsageSet, toQuotaUsageSet } from "./nova.ts";
 
 export interface NeutronNetwork {
   id: string;
@@ -210,14 +210,8 @@ export class NeutronClient {
     return res[key];
   }
 
-  private async remove(collection: string, id: string, opts: IgnoreNotFound): Promise<boolean> {
-    try {
-      await this.http.delete(`/v2.0/${collection}/${encodeURIComponent(id)}`);
-      return true;
-    } catch (err) {
-      if (opts.ignoreNotFound && isCloudError(err, "not_found")) return false;
-      throw err;
-    }
+  private remove(collection: string, id: string, opts: IgnoreNotFound): Promise<boolean> {
+    return ignoringNotFound(this.http.delete(`/v2.0/${collection}/${encodeURIComponent(id)}`), opts);
   }
 
   async getNetwork(id: string): Promise<NeutronNetwork> {
@@ -330,21 +324,17 @@ export class NeutronClient {
   async associateFloatingIp(id: string, portId: string, fixedIpAddress?: string): Promise<FloatingIp> {
     const floatingip: Record<string, unknown> = { port_id: portId };
     if (fixedIpAddress) floatingip.fixed_ip_address = fixedIpAddress;
-    const res = await this.http.put<{ floatingip: Record<string, any> }>(
-      `/v2.0/floatingips/${encodeURIComponent(id)}`,
-      {
-        floatingip,
-      },
-    );
-    return toFloatingIp(res.floatingip);
+    return this.updateFloatingIp(id, floatingip);
   }
 
-  async disassociateFloatingIp(id: string): Promise<FloatingIp> {
+  disassociateFloatingIp(id: string): Promise<FloatingIp> {
+    return this.updateFloatingIp(id, { port_id: null });
+  }
+
+  private async updateFloatingIp(id: string, floatingip: Record<string, unknown>): Promise<FloatingIp> {
     const res = await this.http.put<{ floatingip: Record<string, any> }>(
       `/v2.0/floatingips/${encodeURIComponent(id)}`,
-      {
-        floatingip: { port_id: null },
-      },
+      { floatingip },
     );
     return toFloatingIp(res.floatingip);
   }
@@ -452,13 +442,7 @@ export class NeutronClient {
     const res = await this.http.get<{ quota: Record<string, any> }>(
       `/v2.0/quotas/${encodeURIComponent(projectId)}/details`,
     );
-    const out: QuotaUsageSet = {};
-    for (const [k, v] of Object.entries(res.quota)) {
-      if (v && typeof v === "object" && typeof v.limit === "number") {
-        out[k] = { limit: v.limit, inUse: v.used ?? 0, reserved: v.reserved ?? 0 };
-      }
-    }
-    return out;
+    return toQuotaUsageSet(res.quota, "used");
   }
 
   /** Admin: sets a project's network quotas (floatingip, port, security_group, ...). */

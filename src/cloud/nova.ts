@@ -3,7 +3,8 @@
 import {
   CloudError,
   httpForProject,
-  isCloudError,
+  type IgnoreNotFound,
+  ignoringNotFound,
   type RequestOptions,
   type ScopedHttp,
   type ServiceHttp,
@@ -21,8 +22,6 @@ export const NOVA_HEADERS: Record<string, string> = {
   "OpenStack-API-Version": `compute ${NOVA_MICROVERSION}`,
   "X-OpenStack-Nova-API-Version": NOVA_MICROVERSION,
 };
-
-/** Gives a Compute ServiceHttp whose token is scoped to the given project. */
 
 export interface ServerAddress {
   addr: string;
@@ -131,6 +130,20 @@ export interface QuotaUsage {
 
 export type QuotaUsageSet = Record<string, QuotaUsage>;
 
+/**
+ * The limits and usage of a detailed quota set ({"cores": {"limit", "in_use", "reserved"}, ...},
+ * Neutron's usage key being `used`); keys without a limit (the id) are left out.
+ */
+export function toQuotaUsageSet(raw: Record<string, any>, inUseKey: "in_use" | "used"): QuotaUsageSet {
+  const out: QuotaUsageSet = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (v && typeof v === "object" && typeof v.limit === "number") {
+      out[k] = { limit: v.limit, inUse: v[inUseKey] ?? 0, reserved: v.reserved ?? 0 };
+    }
+  }
+  return out;
+}
+
 export interface Headroom {
   /** How many more servers of the flavor fit, or null when nothing limits them. */
   servers: number | null;
@@ -153,11 +166,6 @@ export interface VolumeAttachment {
 export interface AvailabilityZone {
   name: string;
   available: boolean;
-}
-
-export interface IgnoreNotFound {
-  /** Treat 404 as success (the thing is already gone); the call then answers false. */
-  ignoreNotFound?: boolean;
 }
 
 export function toServer(raw: Record<string, any>): NovaServer {
@@ -306,16 +314,6 @@ export async function listPages(
   return out;
 }
 
-async function ignoring404<T>(call: Promise<T>, ignore: boolean | undefined): Promise<boolean> {
-  try {
-    await call;
-    return true;
-  } catch (err) {
-    if (ignore && isCloudError(err, "not_found")) return false;
-    throw err;
-  }
-}
-
 export class NovaClient {
   constructor(
     private readonly http: ServiceHttp,
@@ -394,7 +392,7 @@ export class NovaClient {
 
   /** Answers false when the server was already gone and `ignoreNotFound` was asked. */
   deleteServer(id: string, opts: IgnoreNotFound = {}): Promise<boolean> {
-    return ignoring404(this.http.delete(`/servers/${encodeURIComponent(id)}`), opts.ignoreNotFound);
+    return ignoringNotFound(this.http.delete(`/servers/${encodeURIComponent(id)}`), opts);
   }
 
   // Tags can be changed only on ACTIVE, PAUSED, SUSPENDED or STOPPED servers (409 otherwise):
@@ -416,9 +414,9 @@ export class NovaClient {
   }
 
   deleteTag(serverId: string, tag: string, opts: IgnoreNotFound = {}): Promise<boolean> {
-    return ignoring404(
+    return ignoringNotFound(
       this.http.delete(`/servers/${encodeURIComponent(serverId)}/tags/${encodeURIComponent(tag)}`),
-      opts.ignoreNotFound,
+      opts,
     );
   }
 
@@ -443,13 +441,7 @@ export class NovaClient {
     const res = await this.http.get<{ quota_set: Record<string, any> }>(
       `/os-quota-sets/${encodeURIComponent(projectId)}/detail`,
     );
-    const out: QuotaUsageSet = {};
-    for (const [k, v] of Object.entries(res.quota_set)) {
-      if (v && typeof v === "object" && typeof v.limit === "number") {
-        out[k] = { limit: v.limit, inUse: v.in_use ?? 0, reserved: v.reserved ?? 0 };
-      }
-    }
-    return out;
+    return toQuotaUsageSet(res.quota_set, "in_use");
   }
 
   /** Admin: sets a project's compute quotas (instances, cores, ram, ...). */
@@ -491,11 +483,11 @@ export class NovaClient {
 
   /** Starts the detach (202); the volume goes detaching → available on Cinder's side. */
   detachVolume(serverId: string, volumeId: string, opts: IgnoreNotFound = {}): Promise<boolean> {
-    return ignoring404(
+    return ignoringNotFound(
       this.http.delete(
         `/servers/${encodeURIComponent(serverId)}/os-volume_attachments/${encodeURIComponent(volumeId)}`,
       ),
-      opts.ignoreNotFound,
+      opts,
     );
   }
 
