@@ -194,7 +194,8 @@ export const assignmentRoutes: AdminRoutes = (app, { core, auth }) => {
       schema: {
         tags,
         summary: "Unassign a user from an instance",
-        description: "404 when the instance is unknown or the user is not assigned to it.",
+        description:
+          "The user's open sessions on the instance are closed and their client rules removed. 404 when the instance is unknown or the user is not assigned to it.",
         security,
         params: T.Object({ server_id: Id("Instance id."), user_id: Id("User id.") }),
         response: { 204: NoContent, ...errors(404) },
@@ -214,7 +215,8 @@ export const assignmentRoutes: AdminRoutes = (app, { core, auth }) => {
       schema: {
         tags,
         summary: "Unassign a group from an instance",
-        description: "404 when the instance is unknown or the group is not assigned to it.",
+        description:
+          "Members who held the instance only through the group lose their open sessions on it. 404 when the instance is unknown or the group is not assigned to it.",
         security,
         params: T.Object({ server_id: Id("Instance id."), group_id: Id("Group id.") }),
         response: { 204: NoContent, ...errors(404) },

@@ -6,6 +6,7 @@ import { AssignmentRepository } from "../store/assignments.ts";
 import { FloatingIpRepository } from "../store/floating-ips.ts";
 import { InstanceRepository } from "../store/instances.ts";
 import { PoolRepository } from "../store/pools.ts";
+import { ReserveRepository } from "../store/reserve.ts";
 import { SessionRepository } from "../store/sessions.ts";
 import { VolumeAssignmentRepository } from "../store/volume-assignments.ts";
 import { AssignmentService } from "./assignments.ts";
@@ -60,6 +61,7 @@ export function createAdminCore(deps: CoreDeps, options: { directory?: Directory
     config,
     pools: repos.pools,
     instances: repos.instances,
+    reserve: new ReserveRepository(db),
     assignments: repos.assignments,
     volumeAssignments: repos.volumeAssignments,
     directory,
@@ -67,11 +69,13 @@ export function createAdminCore(deps: CoreDeps, options: { directory?: Directory
     logger,
     onChanged: () => void triggerReserve(deps.scheduler).catch(() => {}),
   });
+  const resources = UserResources.of(deps);
   const assignments = new AssignmentService({
     assignments: repos.assignments,
     instances: repos.instances,
     pools: repos.pools,
     directory,
+    sessions: { openOn: (id) => repos.sessions.openOf(id), end: (id) => resources.closeSession(id) },
   });
   const instances = new InstanceService({
     instances: repos.instances,
@@ -99,7 +103,7 @@ export function createAdminCore(deps: CoreDeps, options: { directory?: Directory
       sessions: repos.sessions,
       instanceService: instances,
       assignments,
-      resources: UserResources.of(deps),
+      resources,
     }),
     floatingIps: new FloatingIpService({ floatingIps: repos.floatingIps, directory, cloud }),
     volumeAssignments: new VolumeAssignmentService({

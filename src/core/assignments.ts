@@ -19,11 +19,19 @@ import type { InstanceRepository } from "../store/instances.ts";
 import type { PoolRepository } from "../store/pools.ts";
 import type { Directory } from "./directory.ts";
 
+/** The open sessions of an instance, and how one is ended (with its client rules). */
+export interface SessionEnder {
+  openOn(instanceId: string): Promise<{ id: string; user_id: string }[]>;
+  end(sessionId: string): Promise<unknown>;
+}
+
 export interface AssignmentServiceDeps {
   assignments: AssignmentRepository;
   instances: InstanceRepository;
   pools: PoolRepository;
   directory: Directory;
+  /** When given, a user who loses an instance loses their open sessions on it too. */
+  sessions?: SessionEnder;
 }
 
 function translate(err: unknown): never {
@@ -114,16 +122,38 @@ export class AssignmentService {
 
   async unassignUser(instanceId: string, userId: string, actor: string | null): Promise<void> {
     await this.requireInstance(instanceId);
-    if (!(await this.d.assignments.unassignUser(instanceId, userId, { actor }))) {
-      throw notFound(`User ${userId} is not assigned to instance ${instanceId}`);
-    }
+    const removed = await this.endingLostSessions(instanceId, () =>
+      this.d.assignments.unassignUser(instanceId, userId, { actor }),
+    );
+    if (!removed) throw notFound(`User ${userId} is not assigned to instance ${instanceId}`);
   }
 
   async unassignGroup(instanceId: string, groupId: string, actor: string | null): Promise<void> {
     await this.requireInstance(instanceId);
-    if (!(await this.d.assignments.unassignGroup(instanceId, groupId, { actor }))) {
-      throw notFound(`Group ${groupId} is not assigned to instance ${instanceId}`);
+    const removed = await this.endingLostSessions(instanceId, () =>
+      this.d.assignments.unassignGroup(instanceId, groupId, { actor }),
+    );
+    if (!removed) throw notFound(`Group ${groupId} is not assigned to instance ${instanceId}`);
+  }
+
+  /**
+   * Runs a change that may take the instance from users, then ends the open sessions (and so
+   * the client rules) of those who held it before and no longer do: an unassigned user's
+   * client must not keep its way into a desktop that may go to someone else.
+   */
+  private async endingLostSessions<T>(instanceId: string, change: () => Promise<T>): Promise<T> {
+    const ender = this.d.sessions;
+    if (!ender) return change();
+    const holders = new Map<string, boolean>();
+    const held = async (userId: string) => this.isAssigned(instanceId, userId);
+    const open = await ender.openOn(instanceId);
+    for (const s of open) if (!holders.has(s.user_id)) holders.set(s.user_id, await held(s.user_id));
+    const result = await change();
+    for (const [userId, before] of holders) {
+      if (!before || (await held(userId))) continue;
+      for (const s of open) if (s.user_id === userId) await ender.end(s.id);
     }
+    return result;
   }
 
   async replace(
@@ -138,7 +168,9 @@ export class AssignmentService {
       throw conflict(`Instance ${instanceId} may hold at most ${limit} user(s)`);
     }
     await this.checkSubjects(wanted ?? [], groups ?? []);
-    await this.d.assignments.replace(instanceId, wanted, groups, { actor, limit }).catch(translate);
+    await this.endingLostSessions(instanceId, () =>
+      this.d.assignments.replace(instanceId, wanted, groups, { actor, limit }).catch(translate),
+    );
   }
 
   async endAll(instanceId: string, actor: string | null, reason: string): Promise<void> {
