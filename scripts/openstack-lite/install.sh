@@ -26,6 +26,10 @@ PACKAGES=(
   curl
 )
 
+# One install.sh at a time: the policy-rc.d swap below must not interleave with another's.
+exec 9>/run/lock/openstack-lite-install.lock 2>/dev/null || exec 9>/tmp/openstack-lite-install.lock
+flock -w 1800 9 || { echo "install.sh: another install.sh is still running" >&2; exit 1; }
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | cut -c2)" != "i" ]; then
@@ -40,17 +44,29 @@ echo "install.sh: installing ${#missing[@]} packages: ${missing[*]}"
 
 export DEBIAN_FRONTEND=noninteractive
 
-# Services must not start during the install: a policy-rc.d that refuses every action,
-# removed afterwards unless one was already there (containers often ship their own).
+# Services must not start during the install: a policy-rc.d that refuses every action, put
+# in place for the install and replaced by what was there before (nothing, or the machine's
+# own). One that was there is not trusted: with a policy that allows starts (exit 0),
+# cinder-scheduler and glance-api started from their init scripts here, as their own users,
+# glance-api on 0.0.0.0:9292, the port start.sh needs.
 POLICY=/usr/sbin/policy-rc.d
-own_policy=0
-if [ ! -e "$POLICY" ]; then
-  printf '#!/bin/sh\n# openstack-lite install.sh: no service starts during apt-get install\nexit 101\n' >"$POLICY"
-  chmod 755 "$POLICY"
-  own_policy=1
+SAVED=/usr/sbin/policy-rc.d.openstack-lite-saved
+if [ -e "$SAVED" ] || [ -L "$SAVED" ]; then
+  # Left by an install.sh that was killed: what it saved is the machine's own.
+  mv -f "$SAVED" "$POLICY"
 fi
-cleanup() { if [ "$own_policy" = 1 ]; then rm -f "$POLICY"; fi; }
+had_policy=0
+if [ -e "$POLICY" ] || [ -L "$POLICY" ]; then
+  mv -f "$POLICY" "$SAVED"
+  had_policy=1
+fi
+cleanup() {
+  if [ "$had_policy" = 1 ]; then mv -f "$SAVED" "$POLICY"; else rm -f "$POLICY"; fi
+}
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+printf '#!/bin/sh\n# openstack-lite install.sh: no service starts during apt-get install\nexit 101\n' >"$POLICY"
+chmod 755 "$POLICY"
 
 # Debian's OpenStack packages ask (through debconf) whether to set up a database, RabbitMQ,
 # keystone_authtoken and catalog endpoints themselves: answer no to all of it.
@@ -82,6 +98,12 @@ if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -print -quit 
    ! apt-cache show keystone >/dev/null 2>&1; then
   apt_get update -q
 fi
-apt_get install -y -q --no-install-recommends "${missing[@]}"
+# Package lists can be there but stale (a missing package's version gone from the mirror):
+# fetch them once more and try again.
+if ! apt_get install -y -q --no-install-recommends "${missing[@]}"; then
+  echo "install.sh: apt-get install failed; updating the package lists and trying again"
+  apt_get update -q
+  apt_get install -y -q --no-install-recommends "${missing[@]}"
+fi
 
 echo "install.sh: done"

@@ -14,13 +14,27 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || die "start.sh must run as root (it runs MariaDB and RabbitMQ as root)"
-for bin in mariadbd mariadb-install-db /usr/lib/rabbitmq/bin/rabbitmq-server uwsgi-core \
-  keystone-manage glance-manage nova-manage neutron-db-manage cinder-manage placement-manage; do
+# Everything run below, so that a machine with only some of the packages fails here, not halfway.
+for bin in mariadbd mariadb-install-db mariadb-admin mariadb epmd /usr/lib/rabbitmq/bin/rabbitmq-server \
+  uwsgi-core curl flock \
+  keystone-manage /usr/bin/keystone-wsgi-public placement-manage /usr/bin/placement-api \
+  glance-manage glance-api nova-manage nova-api nova-conductor nova-scheduler \
+  neutron-db-manage neutron-server cinder-manage cinder-scheduler; do
   command -v "$bin" >/dev/null || die "$bin is missing: run scripts/openstack-lite/install.sh"
 done
+[ -e /usr/lib/uwsgi/plugins/python3_plugin.so ] || die "uwsgi's python3 plugin is missing: run scripts/openstack-lite/install.sh"
+# nova-compute, cinder-api and cinder-volume run from the Python packages (see below).
+for mod in nova/cmd/compute cinder/cmd/api cinder/cmd/volume cinder/tests/fake_driver pymysql/__init__; do
+  [ -f "/usr/lib/python3/dist-packages/$mod.py" ] ||
+    die "/usr/lib/python3/dist-packages/$mod.py is missing: run scripts/openstack-lite/install.sh"
+done
 
+# One start.sh or stop.sh at a time on a state directory: a second start waits, then finds
+# everything running and changes nothing.
+lock_state 1800
 T0=$(date +%s)
 SINCE=$(date -u -d "@$T0" +%Y-%m-%dT%H:%M:%S)
+OWNER=$(owner_id)
 mkdir -p "$STATE"/{etc,log,run,lock,python} "$STATE"/lock/{glance,nova,neutron,cinder} \
   "$STATE"/glance/{images,staging,tasks} "$STATE"/nova/instances "$STATE"/neutron "$STATE"/cinder \
   "$STATE"/keystone "$STATE"/rabbitmq
@@ -86,7 +100,9 @@ printf '[neutron.ml2.mechanism_drivers]\nopenstack_lite = osl_mech:LiteMechanism
 port_in_use() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
 # launch <name> <port or -> <command...>: starts a service in its own session (so stop.sh can
-# end it with all its children) unless the one we started is still running.
+# end it with all its children), tagged with OSL_OWNER (lib.sh), unless the one we started is
+# still running. What is left of an earlier one that died (RabbitMQ's beam.smp outlives its
+# wrapper script) is ended first: it would hold the port.
 STARTED=()
 launch() {
   local name=$1 port=$2
@@ -94,11 +110,12 @@ launch() {
   if live_pid "$name" >/dev/null; then
     return 0
   fi
+  end_tagged "$name" 30
   if [ "$port" != - ] && port_in_use "$port"; then
     die "$name: $HOST:$port is taken by a process openstack-lite did not start"
   fi
   echo "==== $(date -Is) start" >>"$STATE/log/$name.log"
-  setsid "$@" >>"$STATE/log/$name.log" 2>&1 </dev/null &
+  setsid env OSL_OWNER="$OWNER:$name" "$@" >>"$STATE/log/$name.log" 2>&1 </dev/null 9>&- &
   local pid=$!
   local start=""
   for _ in 1 2 3 4 5 6 7 8 9 10; do
