@@ -32,6 +32,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<App> {
     version: deps.version,
     logger: deps.logger,
     health: deps.health,
+    trustedProxies: deps.config.admin.trustedProxies,
     handleError(err, reply) {
       const api = err instanceof ApiError ? err : cloudErrorToApi(err);
       if (!api) return false;

@@ -46,6 +46,7 @@ export async function createBrokerApp(deps: BrokerDeps): Promise<App> {
     version: deps.version,
     logger: deps.logger,
     health: deps.health,
+    trustedProxies: deps.config.broker.trustedProxies,
     handleError(err, reply) {
       if (!isBrokerError(err)) return false;
       reply.request.log.info({ code: err.code, detail: err.detail }, "broker error");

@@ -7,6 +7,12 @@ const Listen = (port: number, what: string) =>
     enabled: T.Boolean({ default: true, description: `Serve the ${what}.` }),
     host: T.String({ default: "127.0.0.1", description: `Address the ${what} listens on.` }),
     port: T.Integer({ default: port, minimum: 0, maximum: 65535, description: `Port of the ${what}.` }),
+    trustedProxies: T.Array(T.String(), {
+      default: [],
+      description:
+        `Addresses or CIDRs of reverse proxies in front of the ${what} whose X-Forwarded-For names the client ` +
+        "(empty: none; the client is the connection's peer). Web Guard's networks and logs use that address.",
+    }),
   });
 
 export const ConfigSchema = T.Object({
@@ -134,7 +140,12 @@ export const ConfigSchema = T.Object({
         allowedClients: T.Optional(T.Array(T.String())),
         minClientVersion: T.Optional(T.String()),
       }),
-      { default: [], description: "Rules per domain (no domain: every domain)." },
+      {
+        default: [],
+        description:
+          "Rules per domain (no domain: every domain), each with allowedNetworks, allowedConnTypes, " +
+          "allowedClients and minClientVersion: see docs/broker-api.md, Web Guard.",
+      },
     ),
   }),
   license: T.Object({

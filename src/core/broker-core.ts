@@ -243,7 +243,9 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
     if (!config.webGuard.enabled) return;
     const why = webGuardViolation(config.webGuard.rules, {
       domainName,
-      clientIp: input.ipAddress ?? input.peerIp,
+      // The address the request really came from (through trusted proxies only): the body's
+      // ip_address is the client's own word, for its firewall rules, not proof of its network.
+      clientIp: input.peerIp,
       connType: input.connType,
       client: input.client,
     });

@@ -8,7 +8,7 @@ export type WebGuardRule = Config["webGuard"]["rules"][number];
 
 export interface GuardedRequest {
   domainName: string;
-  /** ip_address of the body, else the address the request came from. */
+  /** The address the request came from (a trusted proxy's X-Forwarded-For), never the body's ip_address. */
   clientIp: string | undefined;
   connType: string | undefined;
   /** The `client` field: a client name and version, e.g. "RS client 2.4.1". */

@@ -33,6 +33,8 @@ export interface AppOptions {
   handleError: (err: unknown, reply: FastifyReply) => boolean;
   shapeError: ErrorShaper;
   bodyLimit?: number;
+  /** Proxies whose X-Forwarded-For is believed for `req.ip` (none: the peer is the client). */
+  trustedProxies?: string[];
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -41,6 +43,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const app = Fastify({
     loggerInstance: options.logger,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    trustProxy: options.trustedProxies?.length ? options.trustedProxies : false,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 500 },
     requestIdHeader: false,
     genReqId: (req) => {

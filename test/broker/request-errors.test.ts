@@ -79,20 +79,26 @@ describe("broker errors before allocation", () => {
 
   it("26: Web Guard rules on connection type, network and client version", async () => {
     s.config.webGuard.enabled = true;
+    // The test's requests come from loopback.
     s.config.webGuard.rules = [
       {
         domain: "Default",
         allowedConnTypes: ["rdp"],
-        allowedNetworks: ["10.0.0.0/8"],
+        allowedNetworks: ["127.0.0.0/8"],
         minClientVersion: "2.0",
       },
     ];
     try {
       const ok = { conn_type: "rdp", ip_address: "10.1.2.3", client: "RS client 2.4.1" };
       assertCode(await broker(s, "/v1/request-vm/", login(alice, { ...ok, conn_type: "vnc" })), 26);
-      assertCode(await broker(s, "/v1/request-vm/", login(alice, { ...ok, ip_address: "192.168.1.1" })), 26);
       assertCode(await broker(s, "/v1/request-vm/", login(alice, { ...ok, client: "RS client 1.9" })), 26);
       await requestVm(s, alice, ok);
+      // The network is the connection's: naming an allowed address in ip_address (the client's
+      // own word, for its firewall rules) does not let a request from elsewhere in.
+      s.config.webGuard.rules[0].allowedNetworks = ["10.0.0.0/8"];
+      assertCode(await broker(s, "/v1/request-vm/", login(alice, ok)), 26);
+      // And an X-Forwarded-For is believed only from a configured proxy (none here).
+      assertCode(await broker(s, "/v1/request-vm/", login(alice, ok), { "X-Forwarded-For": "10.1.2.3" }), 26);
     } finally {
       s.config.webGuard.enabled = false;
       s.config.webGuard.rules = [];
