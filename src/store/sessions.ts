@@ -34,28 +34,33 @@ export class SessionRepository {
     return this.db.selectFrom("sessions").selectAll().where("id", "=", id).executeTakeFirst();
   }
 
-  private base(filter: SessionFilter) {
-    let q = this.db.selectFrom("sessions as s");
+  /** The sessions matching the filters (the alias names the table in the query). */
+  private matching(filter: SessionFilter, alias: "s" | "l") {
+    let q = this.db.selectFrom(`sessions as ${alias}`);
+    const col = (name: string) => sql.ref(`${alias}.${name}`);
     for (const f of filter.filters ?? []) {
       if (!MODIFIABLE.has(f.field)) continue;
-      q = q.where((eb) => filterCondition(eb, sql.ref(`s.${f.field}`), f));
+      q = q.where((eb) => filterCondition(eb, col(f.field), f));
     }
-    if (filter.instanceName !== undefined) q = q.where("s.instance_name", "=", filter.instanceName);
-    if (filter.projectId !== undefined) q = q.where("s.project_id", "=", filter.projectId);
-    if (filter.connectionType !== undefined) q = q.where("s.connection_type", "=", filter.connectionType);
-    if (filter.last) {
-      // The latest session of each instance among those matching the filters.
-      q = q.where("s.id", "in", (eb) =>
-        eb
-          .selectFrom("sessions as l")
-          .select("l.id")
-          .distinctOn("l.instance_id")
-          .orderBy("l.instance_id")
-          .orderBy("l.created_at", "desc")
-          .orderBy("l.id", "desc"),
-      );
-    }
+    if (filter.instanceName !== undefined) q = q.where(col("instance_name"), "=", filter.instanceName);
+    if (filter.projectId !== undefined) q = q.where(col("project_id"), "=", filter.projectId);
+    if (filter.connectionType !== undefined) q = q.where(col("connection_type"), "=", filter.connectionType);
     return q;
+  }
+
+  private base(filter: SessionFilter) {
+    if (!filter.last) return this.matching(filter, "s");
+    // The latest session of each instance among those matching the filters.
+    return this.db
+      .selectFrom("sessions as s")
+      .where("s.id", "in", () =>
+        this.matching(filter, "l")
+          .select(sql<string>`l.id`.as("id"))
+          .distinctOn(sql.ref("l.instance_id"))
+          .orderBy(sql.ref("l.instance_id"))
+          .orderBy(sql.ref("l.created_at"), "desc")
+          .orderBy(sql.ref("l.id"), "desc"),
+      );
   }
 
   async list(filter: SessionFilter = {}): Promise<Session[]> {

@@ -148,6 +148,8 @@ describe("GET /v1/sessions/ and /v1/sessions/count", () => {
     assert.deepEqual(await ids(`?instance_id__in=${s1},${s2}`), [a, b, c].sort());
     assert.deepEqual(await ids(`?instance_id__in=${s1},${s2}&connection_type=web`), [a, c].sort());
     assert.deepEqual(await ids(`?instance_id__in=${s1},${s2}&last=True`), [b, c].sort());
+    // last picks the latest of each instance among the matching sessions, not of all of them.
+    assert.deepEqual(await ids(`?instance_id__in=${s1},${s2}&connection_type=web&last=True`), [a, c].sort());
     assert.deepEqual(await ids(`?instance_name=filt-2`), [c]);
     assert.deepEqual(await ids(`?project_id=${pool}&instance_id__in=${s1},${s2}&instance_id__notin=${s1}`), [
       c,
