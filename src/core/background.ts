@@ -58,6 +58,7 @@ export function createBackground(
     metrics,
     logger,
     buildTimeoutSeconds: config.allocation.buildTimeoutSeconds,
+    onStuckBuilds: (poolId, count, cause) => keeper.buildsFailed(poolId, count, cause),
     onReplaced: () => triggerReserve(deps.scheduler),
     now: options.now,
     adoptAfterSeconds: options.adoptAfterSeconds,

@@ -4,7 +4,7 @@
 // the database at scrape time, so every process reports the shared truth.
 //   metrics.observeAllocation(seconds, code)  → the broker, when a request-vm completes
 //   metrics.reconcilerAction(kind)             → the reconciler
-//   metrics.reserveBackoff(poolId, on)         → the reserve keeper
+//   metrics.reserveCreate(poolId, n) / reserveFailure(poolId) → the reserve keeper
 //   metrics.observeHttp(app, method, route, status, seconds)
 //   metrics.render(snapshot)                   → the /metrics text
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
@@ -61,7 +61,7 @@ export class Metrics {
   });
   private readonly reserveFailures = new Counter({
     name: "rs_reserve_failures_total",
-    help: "Reserve refills that failed (Nova refused, or builds went to ERROR).",
+    help: "Reserve failures per pool: Nova refused a create, builds went to ERROR, or builds stuck in BUILD were removed.",
     labelNames: ["pool"],
     registers: [this.registry],
   });

@@ -4,7 +4,9 @@
 //               rules removed), assignments ended (history kept), the record marked deleted
 //   adopted     a TRS-tagged server of a TRS project we have no record of → recorded as free
 //   stuck_build a server in BUILD past allocation.buildTimeoutSeconds → deleted in Nova and
-//               marked, so that the reserve keeper builds a replacement
+//               marked, counted as a failed build of its pool (the reserve keeper's back-off,
+//               so that a pool whose builds always hang does not loop), then replaced by the
+//               reserve keeper once the pool is not backing off
 //   refreshed   status / IP of the others copied from Nova (instances.syncFromNova)
 // Every action is logged and counted in the metrics.
 import type { Logger } from "pino";
@@ -35,6 +37,11 @@ export interface ReconcilerDeps {
    * it is ours without a record yet (default 60 s).
    */
   adoptAfterSeconds?: number;
+  /**
+   * Told, per pool, of its builds just removed for being stuck: the reserve keeper counts them
+   * as failed builds (ReserveKeeper.buildsFailed), before onReplaced.
+   */
+  onStuckBuilds?: (poolId: string, count: number, cause: string) => Promise<void>;
   /** Called after stuck builds were removed (the reserve keeper replaces them). */
   onReplaced?: () => Promise<void>;
   now?: () => Date;
@@ -64,6 +71,7 @@ export class Reconciler {
     const report: ReconcileReport = { gone: [], adopted: [], stuckBuild: [], refreshed: 0 };
     const byId = new Map(servers.filter((s) => s.status !== "DELETED").map((s) => [s.id, s]));
     const now = this.now().getTime();
+    const stuckPerPool = new Map<string, number>();
 
     for (const record of records) {
       if (signal?.aborted) return report;
@@ -82,6 +90,7 @@ export class Reconciler {
         await this.d.nova.deleteServer(record.id, { ignoreNotFound: true });
         await this.release(record.id, "stuck in BUILD");
         report.stuckBuild.push(record.id);
+        stuckPerPool.set(record.pool_id, (stuckPerPool.get(record.pool_id) ?? 0) + 1);
         this.log.warn(
           { instance: record.id, pool: record.pool_id, since: server.created },
           "stuck build deleted",
@@ -107,8 +116,20 @@ export class Reconciler {
     this.d.metrics.reconcilerAction("stuck_build", report.stuckBuild.length);
     this.d.metrics.reconcilerAction("adopted", report.adopted.length);
     this.d.metrics.reconcilerAction("refreshed", report.refreshed);
+    await this.countFailures(stuckPerPool);
     if (report.stuckBuild.length > 0 && this.d.onReplaced) await this.d.onReplaced();
     return report;
+  }
+
+  /** Stuck builds are failed builds of their pool: its reserve backs off before replacing them. */
+  private async countFailures(stuckPerPool: Map<string, number>): Promise<void> {
+    if (!this.d.onStuckBuilds) return;
+    const cause = `stuck in BUILD for more than ${this.d.buildTimeoutSeconds} s`;
+    for (const [poolId, count] of stuckPerPool) {
+      await this.d.onStuckBuilds(poolId, count, cause).catch((err) => {
+        this.log.error({ err, pool: poolId }, "cannot count stuck builds as failures of the pool");
+      });
+    }
   }
 
   /** Unknown TRS servers of our pools, old enough not to be a create still being recorded. */

@@ -2,10 +2,13 @@
 // request finds a desktop already built. Per pool it creates the deficit in batched Nova
 // requests (the instance service), bounded by the project's Nova quota headroom for the
 // pool's flavor and by the global cap of builds in flight. It never deletes surplus.
-// A pool whose builds keep failing backs off exponentially instead of looping (create,
-// fail, create...), and says why in pools.reserve_state / reserve_message.
+// A pool whose builds keep failing (ERROR, or stuck in BUILD and removed by the reconciler)
+// backs off exponentially instead of looping (create, fail, create...), and says why in
+// pools.reserve_state / reserve_message. The failures are forgotten once the reserve is full
+// of ACTIVE instances: builds merely in flight prove nothing yet.
 //   keeper.run()         → every pool (the periodic job)
 //   keeper.refill(pool)  → one pool; undefined when another keeper holds it
+//   keeper.buildsFailed(poolId, n, cause) → builds that failed outside a refill (the reconciler)
 //   triggerReserve(scheduler) → after an allocation or a pool change
 import type { Logger } from "pino";
 import type { NovaClient } from "../cloud/nova.ts";
@@ -78,11 +81,19 @@ export class ReserveKeeper {
     const target = pool.min_reserve_vm;
     const failed = await this.d.reserve.failedFree(pool.id);
     if (failed.length > 0) return this.backOff(pool, target, failed.length, failed[0].fault);
-    const free = await this.d.reserve.freeCount(pool.id);
+    const { active, building } = await this.d.reserve.freeCounts(pool.id);
+    const free = active + building;
     const outcome: RefillOutcome = { free, target, created: 0, requests: 0 };
     const deficit = target - free;
     if (deficit <= 0) {
-      await this.setState(pool, "ok", 0, null, null);
+      // Full. Past failures are forgotten only once the builds succeeded (ACTIVE): builds
+      // still in flight may hang or fail like the ones before, and the back-off must grow then.
+      if (active >= target || pool.reserve_failures === 0) {
+        await this.setState(pool, "ok", 0, null, null);
+      } else {
+        const note = `${building} build(s) in progress after ${pool.reserve_failures} failed attempt(s)`;
+        await this.setState(pool, "ok", pool.reserve_failures, null, note);
+      }
       return outcome;
     }
     if (pool.reserve_backoff_until && pool.reserve_backoff_until > this.now()) {
@@ -124,12 +135,27 @@ export class ReserveKeeper {
         : outcome.limitedBy === "builds"
           ? `The cap of ${this.d.maxConcurrentBuilds} concurrent builds holds back ${deficit - outcome.created} instance(s)`
           : null;
-    // Failures are forgotten once the reserve is full, not when Nova merely accepted a batch:
-    // those builds may fail too, and the back-off must keep growing if they do.
+    // Failures are forgotten once the reserve is full of ACTIVE instances, not when Nova merely
+    // accepted a batch: those builds may fail too, and the back-off must keep growing if they do.
     const state =
       outcome.limitedBy === "quota" ? "quota" : outcome.limitedBy === "builds" ? "throttled" : "ok";
     await this.setState(pool, state, pool.reserve_failures, null, note);
     return { ...outcome, free: free + outcome.created };
+  }
+
+  /**
+   * Builds of the pool that failed outside a refill: stuck in BUILD past the timeout, deleted by
+   * the reconciler. They count as failed builds of the pool, as ERROR ones do (the same back-off,
+   * state and metric). Waits for the pool's lock, so that a refill in progress cannot write
+   * over the back-off. A pool without a reserve (min_reserve_vm 0) has no reserve to hold back.
+   */
+  async buildsFailed(poolId: string, failures: number, cause: string): Promise<void> {
+    if (failures <= 0) return;
+    await this.d.reserve.whilePoolLocked(poolId, async () => {
+      const pool = await this.d.pools.get(poolId);
+      if (!pool || pool.min_reserve_vm <= 0) return;
+      await this.backOff(pool, pool.min_reserve_vm, failures, cause);
+    });
   }
 
   /** Failed builds: remove the broken free instances (they hold quota) and wait longer each time. */
@@ -146,8 +172,8 @@ export class ReserveKeeper {
     this.d.metrics.reserveFailure(pool.id);
     this.log.warn({ pool: pool.id, failures: count, until }, "reserve backs off");
     await this.setState(pool, "backoff", count, until, message);
-    const free = await this.d.reserve.freeCount(pool.id);
-    return { free, target, created: 0, requests: 0, limitedBy: "backoff" as const };
+    const { active, building } = await this.d.reserve.freeCounts(pool.id);
+    return { free: active + building, target, created: 0, requests: 0, limitedBy: "backoff" as const };
   }
 
   private async setState(

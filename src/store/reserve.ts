@@ -1,10 +1,18 @@
 // Reserve records: how many free instances a pool has, how many builds are in flight, the
 // per-pool lock that keeps two keepers (in any processes) from creating one deficit twice,
-// and the pool's reserve status. API (used by the reserve keeper):
+// and the pool's reserve status. API (used by the reserve keeper and the admin pool views):
 //   withPoolLock(poolId, fn) → fn's result, or undefined when another keeper holds the pool
-//   freeCount(poolId) / buildsInFlight() / failedFree(poolId) / setState(poolId, state)
+//   whilePoolLocked(poolId, fn) → fn's result, once the pool's lock is free
+//   freeCounts(poolId) / freeCountsOf(poolIds) → free instances ACTIVE and in BUILD
+//   buildsInFlight() / failedFree(poolId) / setState(poolId, state)
 import { type Kysely, sql } from "kysely";
 import type { Database } from "./schema.ts";
+
+/** A pool's free instances: ready (ACTIVE) and still building (BUILD). */
+export interface FreeCounts {
+  active: number;
+  building: number;
+}
 
 export interface ReserveState {
   state: string;
@@ -43,11 +51,34 @@ export class ReserveRepository {
     });
   }
 
-  async freeCount(poolId: string): Promise<number> {
-    const r = await sql<{ n: string }>`
-      SELECT count(*) AS n FROM instances i
-       WHERE i.pool_id = ${poolId} AND ${free(["BUILD", "ACTIVE"])}`.execute(this.db);
-    return Number(r.rows[0].n);
+  /**
+   * Runs fn while holding the pool's lock, waiting for it: for a change of the pool's reserve
+   * state that must not be lost under a keeper's refill (which would write over it).
+   */
+  async whilePoolLocked<T>(poolId: string, fn: () => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(async (trx) => {
+      await sql`SELECT pg_advisory_xact_lock(${POOL_LOCK}, hashtext(${poolId}))`.execute(trx);
+      return fn();
+    });
+  }
+
+  async freeCounts(poolId: string): Promise<FreeCounts> {
+    return (await this.freeCountsOf([poolId])).get(poolId) ?? { active: 0, building: 0 };
+  }
+
+  /** Free instances of every pool named, in one query; a pool without any is absent. */
+  async freeCountsOf(poolIds: string[]): Promise<Map<string, FreeCounts>> {
+    if (poolIds.length === 0) return new Map();
+    const r = await sql<{ pool_id: string; active: string; building: string }>`
+      SELECT i.pool_id,
+             count(*) FILTER (WHERE i.status = 'ACTIVE') AS active,
+             count(*) FILTER (WHERE i.status = 'BUILD') AS building
+        FROM instances i
+       WHERE i.pool_id = ANY(${poolIds}::text[]) AND ${free(["BUILD", "ACTIVE"])}
+       GROUP BY i.pool_id`.execute(this.db);
+    return new Map(
+      r.rows.map((row) => [row.pool_id, { active: Number(row.active), building: Number(row.building) }]),
+    );
   }
 
   /** Instances in BUILD across every pool (the global cap counts them all). */

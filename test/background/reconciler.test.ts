@@ -1,6 +1,7 @@
 // The reconciler and session housekeeping against the simulator: a server deleted behind our
 // back is marked deleted with its assignments ended (history kept) and its sessions closed;
-// an unknown TRS server of a pool is adopted; a stuck build is deleted and replaced; sessions
+// an unknown TRS server of a pool is adopted; a stuck build is deleted, counted as a failed
+// build of its pool, and replaced once the pool's back-off ends; sessions
 // too old or of a gone instance are closed and their client rules removed from Neutron.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -170,7 +171,7 @@ describe("reconciler and housekeeping", () => {
     assert.equal(await core().repos.instances.get(created.ids[0]), undefined);
   });
 
-  it("deletes a build stuck past the timeout and the reserve replaces it", async () => {
+  it("deletes a build stuck past the timeout and the reserve replaces it after its back-off", async () => {
     const pool = await makePool(s, { min_reserve_vm: 1 });
     s.sim.ctx.faults.stuckBuild = true;
     const bg = createBackground(s.runtime.deps, core());
@@ -187,7 +188,13 @@ describe("reconciler and housekeeping", () => {
     // The clock moved ahead makes other tests' young builds stuck too: look at this pool's.
     assert.ok(report.stuckBuild.includes(stuck), `${stuck} not in ${report.stuckBuild}`);
     assert.equal(await core().repos.instances.get(stuck), undefined);
-    const second = await bg.keeper.refill((await core().repos.pools.get(pool.id))!);
+    // A stuck build is a failed build: the pool backs off before replacing it...
+    const held = await bg.keeper.refill((await core().repos.pools.get(pool.id))!);
+    assert.equal(held?.created, 0);
+    assert.equal(held?.limitedBy, "backoff");
+    // ...and replaces it once the back-off is over.
+    const after = createBackground(s.runtime.deps, core(), { now: () => new Date(Date.now() + 3600_000) });
+    const second = await after.keeper.refill((await core().repos.pools.get(pool.id))!);
     assert.equal(second?.created, 1);
     // Nova deletes in the background: wait for the stuck one to go, then only its replacement is left.
     await until(

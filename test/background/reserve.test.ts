@@ -1,10 +1,12 @@
 // The reserve keeper against the simulator: refills from empty in batched Nova requests,
 // never above the project's quota nor the cap of builds in flight, never twice for one
-// deficit when two keepers run at once, and backs off when builds fail.
+// deficit when two keepers run at once, and backs off when builds fail (ERROR, or stuck in
+// BUILD and removed by the reconciler), forgetting the failures once its builds succeed.
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import type { AdminCore } from "../../src/core/admin-core.ts";
 import { createBackground, startBackground } from "../../src/core/background.ts";
+import { metrics } from "../../src/core/metrics.ts";
 import { RESERVE_JOB } from "../../src/core/reserve.ts";
 import { NO_FAULTS } from "../../src/simulator/server.ts";
 import { Scheduler } from "../../src/tasks/scheduler.ts";
@@ -140,6 +142,136 @@ describe("reserve keeper", () => {
     });
     await later.keeper.run();
     assert.deepEqual(createRequests(pool.id), [2, 2]);
+  });
+});
+
+describe("reserve keeper with builds that hang", () => {
+  let s: Stack;
+  let requests: [string, number][];
+  const createRequests = (poolId: string) => requests.filter(([p]) => p === poolId).map(([, n]) => n);
+  before(async () => {
+    s = await startStack({
+      workers: { enabled: false },
+      reserve: { intervalSeconds: 1, maxConcurrentBuilds: 1000 },
+      allocation: { pollIntervalMs: 50, buildTimeoutSeconds: 30 },
+    });
+    const nova = s.runtime.deps.cloud.nova;
+    const create = nova.createServers.bind(nova);
+    nova.createServers = async (input) => {
+      requests.push([input.projectId ?? "", input.minCount ?? 1]);
+      return create(input);
+    };
+  });
+  beforeEach(() => {
+    requests = [];
+    Object.assign(s.sim.ctx.faults, NO_FAULTS);
+  });
+  after(async () => {
+    await s?.stop();
+  });
+
+  const core = () => s.runtime.core as unknown as AdminCore;
+  const nova = () => s.runtime.deps.cloud.nova;
+  const pool = async (id: string) => (await core().repos.pools.get(id))!;
+  /** A background whose clock stands `seconds` ahead: past the build timeout, or a back-off. */
+  const ahead = (seconds: number) => {
+    const now = new Date(Date.now() + seconds * 1000);
+    return { now, ...createBackground(s.runtime.deps, core(), { now: () => now, adoptAfterSeconds: 3600 }) };
+  };
+  const noServers = (poolId: string) => async () =>
+    (await nova().listServers({ projectId: poolId })).length === 0;
+  const failuresCounted = async (poolId: string) => {
+    const metric = await metrics.registry.getSingleMetric("rs_reserve_failures_total")?.get();
+    return metric?.values.find((v) => v.labels.pool === poolId)?.value ?? 0;
+  };
+  async function until(what: string, check: () => Promise<boolean>) {
+    for (let i = 0; !(await check()); i++) {
+      assert.ok(i < 400, `never: ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  it("backs off a pool whose builds hang once its stuck builds are removed, and says so", async () => {
+    const { id } = await makePool(s, { min_reserve_vm: 2 });
+    s.sim.ctx.faults.stuckBuild = true;
+    const bg = createBackground(s.runtime.deps, core(), { adoptAfterSeconds: 3600 });
+    assert.equal((await bg.keeper.refill(await pool(id)))?.created, 2);
+    const stuck = (await nova().listServers({ projectId: id })).map((x) => x.id);
+    assert.equal(stuck.length, 2);
+    // Builds in flight fill the reserve: nothing more is created meanwhile.
+    assert.equal((await bg.keeper.refill(await pool(id)))?.created, 0);
+
+    // Past the build timeout the reconciler removes them: two failed builds of the pool.
+    const counted = await failuresCounted(id);
+    const report = await ahead(60).reconciler.run();
+    for (const x of stuck) assert.ok(report.stuckBuild.includes(x), `${x} not in ${report.stuckBuild}`);
+    const row = await pool(id);
+    assert.equal(row.reserve_state, "backoff");
+    assert.equal(row.reserve_failures, 1);
+    assert.ok(row.reserve_backoff_until && row.reserve_backoff_until > new Date());
+    assert.match(row.reserve_message ?? "", /2 build\(s\) failed: stuck in BUILD for more than 30 s/);
+    assert.equal(await failuresCounted(id), counted + 1);
+
+    // Before the back-off ends nothing is created, by the periodic run or a refill, even
+    // though the reserve is empty and the builds would now succeed.
+    s.sim.ctx.faults.stuckBuild = false;
+    await bg.keeper.run();
+    assert.equal((await bg.keeper.refill(await pool(id)))?.limitedBy, "backoff");
+    await bg.reconciler.run();
+    assert.deepEqual(createRequests(id), [2]);
+    assert.equal((await pool(id)).reserve_state, "backoff");
+    await until("Nova deleted the stuck builds", noServers(id));
+
+    // After the back-off it tries again.
+    assert.equal((await ahead(3600).keeper.refill(await pool(id)))?.created, 2);
+    assert.deepEqual(createRequests(id), [2, 2]);
+  });
+
+  it("backs off longer while builds keep hanging, and forgets once they reach ACTIVE", async () => {
+    const { id } = await makePool(s, { min_reserve_vm: 1 });
+    s.sim.ctx.faults.stuckBuild = true;
+    const bg = createBackground(s.runtime.deps, core(), { adoptAfterSeconds: 3600 });
+    await bg.keeper.refill(await pool(id));
+    const late = ahead(60);
+    await late.reconciler.run();
+    const first = await pool(id);
+    assert.equal(first.reserve_failures, 1);
+    await until("Nova deleted the first stuck build", noServers(id));
+
+    // The retry after the back-off hangs too. While it is in flight the reserve counts as
+    // full, but the failures are not forgotten: nothing has succeeded yet.
+    assert.equal((await ahead(3600).keeper.refill(await pool(id)))?.created, 1);
+    await bg.keeper.refill(await pool(id));
+    const retrying = await pool(id);
+    assert.equal(retrying.reserve_failures, 1);
+    assert.match(retrying.reserve_message ?? "", /1 build\(s\) in progress after 1 failed attempt/);
+    const later = ahead(3660);
+    await later.reconciler.run();
+    const second = await pool(id);
+    assert.equal(second.reserve_state, "backoff");
+    assert.equal(second.reserve_failures, 2);
+    assert.match(second.reserve_message ?? "", /\(failure 2\)/);
+    // interval × 2^failures: the second back-off is twice the first.
+    const wait = (p: typeof first, from: Date) => (p.reserve_backoff_until?.getTime() ?? 0) - from.getTime();
+    assert.equal(wait(first, late.now), 2000);
+    assert.equal(wait(second, later.now), 4000);
+    await until("Nova deleted the second stuck build", noServers(id));
+
+    // The builds recover: once the reserve is full of ACTIVE instances, the failures are gone.
+    s.sim.ctx.faults.stuckBuild = false;
+    assert.equal((await ahead(7200).keeper.refill(await pool(id)))?.created, 1);
+    const [replacement] = await nova().listServers({ projectId: id });
+    await until(
+      "the replacement is ACTIVE",
+      async () => (await nova().getServer(replacement.id)).status === "ACTIVE",
+    );
+    await bg.reconciler.run();
+    await bg.keeper.refill(await pool(id));
+    const healed = await pool(id);
+    assert.equal(healed.reserve_state, "ok");
+    assert.equal(healed.reserve_failures, 0);
+    assert.equal(healed.reserve_message, null);
+    assert.equal(healed.reserve_backoff_until, null);
   });
 });
 
