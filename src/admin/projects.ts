@@ -1,11 +1,11 @@
 // TRS projects (#2-#8) and the DELETE extension: pools, their settings and statistics.
 import { Type as T } from "@sinclair/typebox";
-import type { PoolCreateInput, PoolUpdateInput, PoolView } from "../core/pools.ts";
+import type { PoolCreateInput, PoolUpdateInput, PoolView, ReserveStatus } from "../core/pools.ts";
 import { callerOf } from "../http/auth.ts";
 import { badRequest } from "../http/errors.ts";
 import { parseBool, parseFilters } from "../http/query.ts";
 import type { AdminRoutes } from "./app.ts";
-import { errors, Id, LenientBool, NoContent, noNulBytes } from "./wire.ts";
+import { errors, Id, isoUtc, LenientBool, NoContent, noNulBytes, Timestamp } from "./wire.ts";
 
 const NullableString = (description: string) =>
   T.Union([T.String({ maxLength: 255 }), T.Null()], { description });
@@ -112,6 +112,24 @@ const UpdateBody = T.Object(
   },
 );
 
+const Reserve = T.Object(
+  {
+    state: T.String({
+      description:
+        "ok, quota (Nova quota leaves less room than the target), throttled (the global cap of builds), backoff (builds keep failing), blocked (no network).",
+    }),
+    message: T.Union([T.String(), T.Null()], { description: "Why the reserve is not full, when it is not." }),
+    failures: T.Integer({
+      description: "Failed build attempts since the reserve was last full of ACTIVE instances.",
+    }),
+    backoff_until: Timestamp("No instance is created for the reserve before this time."),
+    target: T.Integer({ description: "min_reserve_vm." }),
+    free: T.Integer({ description: "Free instances ready to serve (ACTIVE, no user, no group)." }),
+    building: T.Integer({ description: "Free instances still in BUILD." }),
+  },
+  { description: "Extension: the state of the project's reserve, from rs-server's records." },
+);
+
 const Project = T.Object({
   id: T.String({ description: "Project id." }),
   name: T.String({ description: "Project name." }),
@@ -133,6 +151,7 @@ const Project = T.Object({
       description: "The Keystone project (with_os_object=true); null when Keystone no longer has it.",
     }),
   ),
+  reserve: T.Optional(Reserve),
 });
 
 const projectExample = {
@@ -151,6 +170,16 @@ const projectExample = {
   user_volume_enabled: true,
   volume_size: 1,
   volume_type_id: null,
+  reserve: {
+    state: "backoff",
+    message:
+      "2 build(s) failed: stuck in BUILD for more than 1800 s; retrying after 2024-05-06T10:16:40.000Z (failure 1)",
+    failures: 1,
+    backoff_until: "2024-05-06T10:16:40",
+    target: 2,
+    free: 0,
+    building: 0,
+  },
 };
 
 const ProjectParams = T.Object({ project_id: Id("Project id.") });
@@ -193,6 +222,19 @@ function projectJson(view: PoolView) {
     volume_size: p.volume_size,
     volume_type_id: p.volume_type_id,
     ...(view.osProject !== undefined ? { os_project: view.osProject } : {}),
+    ...(view.reserve ? { reserve: reserveJson(view.reserve) } : {}),
+  };
+}
+
+function reserveJson(r: ReserveStatus) {
+  return {
+    state: r.state,
+    message: r.message,
+    failures: r.failures,
+    backoff_until: isoUtc(r.backoffUntil),
+    target: r.target,
+    free: r.free,
+    building: r.building,
   };
 }
 
@@ -285,7 +327,7 @@ export const projectRoutes: AdminRoutes = (app, { core, auth }) => {
       const input = defined(normalise(req.body.project)) as PoolUpdateInput;
       if ("is_domain" in input) throw badRequest("is_domain cannot be changed");
       const pool = await core.pools.update(req.params.project_id, input);
-      return { project: projectJson({ pool }) };
+      return { project: projectJson(await core.pools.view(pool)) };
     },
   );
 
@@ -298,7 +340,7 @@ export const projectRoutes: AdminRoutes = (app, { core, auth }) => {
         tags: ["projects"],
         summary: "List TRS projects",
         description:
-          "Filters: name, enabled, domain (domain name), user (a user id with a role on the project, directly or through a group), operation_mode; with_os_object adds os_project (one Keystone call for the list).",
+          "Filters: name, enabled, domain (domain name), user (a user id with a role on the project, directly or through a group), operation_mode; with_os_object adds os_project (one Keystone call for the list). Each project carries (extension) `reserve`, read for the whole list in one database query.",
         security,
         querystring: ListQuery,
         response: {
@@ -363,7 +405,8 @@ export const projectRoutes: AdminRoutes = (app, { core, auth }) => {
       schema: {
         tags: ["projects"],
         summary: "Show a TRS project",
-        description: "The pool settings; with_os_object=true adds os_project, the Keystone project.",
+        description:
+          "The pool settings and (extension) `reserve`, the state of its reserve from rs-server's records; with_os_object=true adds os_project, the Keystone project.",
         security,
         params: ProjectParams,
         querystring: ShowQuery,

@@ -1,6 +1,7 @@
 // TRS projects (pools): a Keystone project tagged `trs` plus the desktop template and pool
 // settings we keep. API (admin routes, broker, reserve):
 //   create(input) → pool / update(id, input) → pool / list(query) / show(id, withOs)
+//   view(pool) → the pool with its reserve status (list and show give it too)
 //   remove(id, { force }, actor) / settings() / require(id) → the pool or a 404
 //   limitOf(pool) → most users an instance of the pool may hold (null: no limit)
 import type { Logger } from "pino";
@@ -11,6 +12,7 @@ import { badRequest, conflict, notFound } from "../http/errors.ts";
 import type { AssignmentRepository } from "../store/assignments.ts";
 import type { InstanceRepository } from "../store/instances.ts";
 import { MultiUserInstanceError, type Pool, type PoolPatch, type PoolRepository } from "../store/pools.ts";
+import type { ReserveRepository } from "../store/reserve.ts";
 import type { VolumeAssignmentRepository } from "../store/volume-assignments.ts";
 import type { Directory, DirectoryProject, DirectoryProjectPatch } from "./directory.ts";
 import { patternProblem } from "./naming.ts";
@@ -66,16 +68,37 @@ export interface PoolListQuery {
   withOsObject?: boolean;
 }
 
+/**
+ * Why a pool's reserve is (not) filling, from our records alone (no cloud call): the keeper's
+ * state and message, and the free instances it counts.
+ */
+export interface ReserveStatus {
+  /** ok, quota, throttled, backoff or blocked (see the reserve keeper). */
+  state: string;
+  message: string | null;
+  /** Failed build attempts since the reserve was last full of ACTIVE instances. */
+  failures: number;
+  backoffUntil: Date | null;
+  /** min_reserve_vm. */
+  target: number;
+  /** Free instances ready to serve (ACTIVE, no user, no group). */
+  free: number;
+  /** Free instances still in BUILD. */
+  building: number;
+}
+
 export interface PoolView {
   pool: Pool;
   /** Present when asked for: the Keystone project, or null when Keystone no longer has it. */
   osProject?: Record<string, unknown> | null;
+  reserve?: ReserveStatus;
 }
 
 export interface PoolServiceDeps {
   config: Config;
   pools: PoolRepository;
   instances: InstanceRepository;
+  reserve: Pick<ReserveRepository, "freeCountsOf">;
   assignments: AssignmentRepository;
   volumeAssignments: VolumeAssignmentRepository;
   directory: Directory;
@@ -299,16 +322,46 @@ export class PoolService {
       const known = projects;
       pools = pools.filter((p) => known.get(p.id)?.enabled === q.enabled);
     }
-    return pools.map((pool) =>
-      q.withOsObject ? { pool, osProject: projects?.get(pool.id)?.raw ?? null } : { pool },
-    );
+    const reserves = await this.reserveOf(pools);
+    return pools.map((pool) => ({
+      pool,
+      ...(q.withOsObject ? { osProject: projects?.get(pool.id)?.raw ?? null } : {}),
+      reserve: reserves.get(pool.id),
+    }));
   }
 
   async show(id: string, withOsObject: boolean): Promise<PoolView> {
-    const pool = await this.require(id);
-    if (!withOsObject) return { pool };
+    const view = await this.view(await this.require(id));
+    if (!withOsObject) return view;
     const project = await this.d.directory.getProject(id);
-    return { pool, osProject: project?.raw ?? null };
+    return { ...view, osProject: project?.raw ?? null };
+  }
+
+  /** The pool with its reserve status. */
+  async view(pool: Pool): Promise<PoolView> {
+    return { pool, reserve: (await this.reserveOf([pool])).get(pool.id) };
+  }
+
+  /** The reserve status of these pools: one query for all of them, whatever their number. */
+  private async reserveOf(pools: Pool[]): Promise<Map<string, ReserveStatus>> {
+    const counts = await this.d.reserve.freeCountsOf(pools.map((p) => p.id));
+    return new Map(
+      pools.map((p) => {
+        const c = counts.get(p.id);
+        return [
+          p.id,
+          {
+            state: p.reserve_state,
+            message: p.reserve_message,
+            failures: p.reserve_failures,
+            backoffUntil: p.reserve_backoff_until,
+            target: p.min_reserve_vm,
+            free: c?.active ?? 0,
+            building: c?.building ?? 0,
+          },
+        ];
+      }),
+    );
   }
 
   /**
