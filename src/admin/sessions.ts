@@ -176,11 +176,12 @@ export const sessionRoutes: AdminRoutes = (app, { core, auth, config }) => {
     "/sessions/:session_id",
     {
       preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
+      preHandler: auth.requireUser,
       schema: {
         tags,
         summary: "Close a session (extension)",
-        description: "Sets closed_at (ISO 8601; default now).",
+        description:
+          "Sets closed_at (ISO 8601; default now) and removes the client rules the session opened. An admin token closes any session; another token only its own user's (else 404).",
         security,
         params: T.Object({ session_id: Id("Session id.") }),
         body: T.Optional(
@@ -204,7 +205,9 @@ export const sessionRoutes: AdminRoutes = (app, { core, auth, config }) => {
         if (!/^\d{4}-\d\d-\d\d/.test(raw) || Number.isNaN(at.getTime()))
           throw badRequest("closed_at must be an ISO 8601 time");
       }
-      return { session: sessionJson(await core.sessions.close(req.params.session_id, at)) };
+      const caller = callerOf(req);
+      const isAdmin = hasAnyRole(caller, config.auth.adminRoles);
+      return { session: sessionJson(await core.sessions.close(req.params.session_id, at, caller, isAdmin)) };
     },
   );
 };

@@ -102,11 +102,15 @@ export class SessionService {
     });
   }
 
-  /** Closes a session (at `at`, default now); closing it again moves the time. */
-  async close(id: string, at: Date = new Date()): Promise<Session> {
+  /**
+   * Closes a session (at `at`, default now); closing it again moves the time. An admin closes
+   * any session; a user only their own (another's is a 404, as if it did not exist).
+   */
+  async close(id: string, at: Date = new Date(), caller?: Caller, isAdmin = true): Promise<Session> {
     // Session ids are UUIDs: anything else names no session.
     const existing = UUID.test(id) ? await this.d.sessions.get(id) : undefined;
-    if (!existing) throw notFound(`Session ${id} not found`);
+    if (!existing || (!isAdmin && existing.user_id !== caller?.userId))
+      throw notFound(`Session ${id} not found`);
     if (at < existing.created_at) throw badRequest("closed_at is before the session was created");
     const closed = await this.d.sessions.close(id, at);
     if (!closed) throw notFound(`Session ${id} not found`);

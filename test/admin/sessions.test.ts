@@ -200,6 +200,28 @@ describe("PUT /v1/sessions/{id} (extension)", () => {
     assert.equal(listed.find((s: { session_id: string }) => s.session_id === second).closed_at, at);
     assertError(await call("PUT", "/v1/sessions/00000000-0000-0000-0000-000000000000", { body: {} }), 404);
     assertError(await call("PUT", "/v1/sessions/not-a-uuid", { body: {} }), 404);
-    await assertAdminOnly(call, stack, "PUT", `/v1/sessions/${first}`, {});
+    assertError(await call("PUT", `/v1/sessions/${first}`, { token: null, body: {} }), 401);
+    assertError(await call("PUT", `/v1/sessions/${first}`, { token: "not-a-token", body: {} }), 401);
+  });
+
+  test("a user token closes the user's own session; another's is a 404 and stays open", async () => {
+    const [id] = await makeServers(call, pool);
+    const user = await makeUser(stack);
+    await call("POST", `/v1/servers/${id}/users/`, { body: { users: [user.id] } });
+    const token = await tokenOf(user);
+    const own = await call("POST", "/v1/sessions/", { token, body: { session: { instance_id: id } } });
+    assert.equal(own.status, 200, JSON.stringify(own.body));
+    const others = await call("POST", "/v1/sessions/", { body: { session: { instance_id: id } } });
+    const othersId = others.body.session.session_id as string;
+
+    assertError(await call("PUT", `/v1/sessions/${othersId}`, { token, body: {} }), 404);
+    const stillOpen = (await call("GET", `/v1/sessions/?instance_id=${id}`)).body.sessions.find(
+      (x: { session_id: string }) => x.session_id === othersId,
+    );
+    assert.equal(stillOpen.closed_at, null);
+
+    const closed = await call("PUT", `/v1/sessions/${own.body.session.session_id}`, { token, body: {} });
+    assert.equal(closed.status, 200, JSON.stringify(closed.body));
+    assert.ok(closed.body.session.closed_at);
   });
 });
