@@ -404,7 +404,8 @@ export class Allocation {
       userId: request.user_id,
       userName: request.user_name,
       connectionType: request.conn_type,
-      clientIp: request.client_ip,
+      // The client's own address when it gave one, else where its request came from.
+      clientIp: request.client_ip ?? request.peer_ip,
       clientOs: request.client_os,
       clientInfo: request.client_info,
       requestId: request.id,

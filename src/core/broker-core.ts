@@ -212,6 +212,7 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
       projectName: pool.name,
       connType: input.connType ?? null,
       clientIp: input.ipAddress ?? null,
+      peerIp: input.peerIp ?? null,
       clientOs: input.os ?? null,
       clientInfo: input.client ?? null,
       taskId: null,

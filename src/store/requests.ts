@@ -17,6 +17,8 @@ export interface NewRequest {
   projectName: string | null;
   connType: string | null;
   clientIp: string | null;
+  /** Where the request came from (undefined: unknown). */
+  peerIp?: string | null;
   clientOs: string | null;
   clientInfo: string | null;
   taskId: string | null;
@@ -38,6 +40,7 @@ export class RequestsRepository {
         status: "pending",
         conn_type: r.connType,
         client_ip: r.clientIp,
+        peer_ip: r.peerIp ?? null,
         client_os: r.clientOs,
         client_info: r.clientInfo,
         task_id: r.taskId,

@@ -127,6 +127,8 @@ export interface RequestsTable {
   ip: string | null;
   conn_type: string | null;
   client_ip: string | null;
+  /** The address the request came from (the client's ip_address may differ or be absent). */
+  peer_ip: string | null;
   client_os: string | null;
   client_info: string | null;
   steps: Json<RequestStep[]>;

@@ -48,6 +48,11 @@ describe("allocation flow", () => {
     assert.equal(sessions[0].user_id, u.id);
     assert.equal(sessions[0].instance_id, reserved);
     assert.equal(sessions[0].connection_type, "rdp");
+    // No ip_address given: the session records where the request came from, and no port was
+    // opened for it (rules open only for an address the client names).
+    assert.equal(sessions[0].client_ip, "127.0.0.1");
+    assert.deepEqual(sessions[0].rule_ids, []);
+    assert.equal(res.body.steps.find((x: any) => x.name === "client_rules")?.outcome, "skipped");
   });
 
   it("creates an instance on demand when nothing is free, tagged trs, held by the user", async () => {
