@@ -97,6 +97,12 @@ export const ConfigSchema = T.Object({
   }),
   reconcile: T.Object({
     intervalSeconds: T.Integer({ default: 60, minimum: 1, description: "Period of the reconciler." }),
+    buildWatchSeconds: T.Integer({
+      default: 5,
+      minimum: 1,
+      description:
+        "While instances are in BUILD in our records, how often their status is read from Nova (one listing of the servers changed since the last look).",
+    }),
   }),
   allocation: T.Object({
     buildTimeoutSeconds: T.Integer({

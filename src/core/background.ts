@@ -4,6 +4,7 @@
 import { ReconcileRepository } from "../store/reconcile.ts";
 import { ReserveRepository } from "../store/reserve.ts";
 import type { AdminCore } from "./admin-core.ts";
+import { BUILD_WATCH_JOB, BuildWatcher } from "./build-watch.ts";
 import type { CoreDeps } from "./deps.ts";
 import { Housekeeping } from "./housekeeping.ts";
 import { metrics } from "./metrics.ts";
@@ -19,6 +20,7 @@ export interface Background {
   keeper: ReserveKeeper;
   reconciler: Reconciler;
   housekeeping: Housekeeping;
+  buildWatcher: BuildWatcher;
   stop(): Promise<void>;
 }
 
@@ -35,8 +37,9 @@ export function createBackground(
   options: BackgroundOptions = {},
 ): Omit<Background, "stop"> {
   const { config, db, cloud, logger } = deps;
+  const reserveRepo = new ReserveRepository(db);
   const keeper = new ReserveKeeper({
-    reserve: new ReserveRepository(db),
+    reserve: reserveRepo,
     pools: adminCore.repos.pools,
     instances: adminCore.instances,
     nova: cloud.nova,
@@ -70,7 +73,13 @@ export function createBackground(
     logger,
     maxAgeHours: config.sessions.maxAgeHours,
   });
-  return { keeper, reconciler, housekeeping };
+  const buildWatcher = new BuildWatcher({
+    building: () => reserveRepo.buildsInFlight(),
+    instances: adminCore.instances,
+    nova: cloud.nova,
+    logger,
+  });
+  return { keeper, reconciler, housekeeping, buildWatcher };
 }
 
 export function startBackground(deps: CoreDeps, adminCore: AdminCore): Background {
@@ -79,6 +88,9 @@ export function startBackground(deps: CoreDeps, adminCore: AdminCore): Backgroun
   scheduler.every(RESERVE_JOB, config.reserve.intervalSeconds, (ctx) => parts.keeper.run(ctx.signal));
   scheduler.every(RECONCILE_JOB, config.reconcile.intervalSeconds, async (ctx) => {
     await parts.reconciler.run(ctx.signal);
+  });
+  scheduler.every(BUILD_WATCH_JOB, config.reconcile.buildWatchSeconds, async () => {
+    await parts.buildWatcher.run();
   });
   scheduler.every(HOUSEKEEPING_JOB, HOUSEKEEPING_SECONDS, async () => {
     await parts.housekeeping.run();
