@@ -12,6 +12,7 @@ import { changePasswordRoute } from "./change-password.ts";
 import { brokerErrorBody, preferredLang } from "./errors.ts";
 import { getProjectsRoute } from "./get-projects.ts";
 import { getVmRoute } from "./get-vm.ts";
+import { portalRoute } from "./portal.ts";
 import { requestVmRoute } from "./request-vm.ts";
 
 export interface BrokerDeps {
@@ -68,5 +69,6 @@ export async function createBrokerApp(deps: BrokerDeps): Promise<App> {
     },
     { prefix: "/v1" },
   );
+  portalRoute(app, deps);
   return app;
 }

@@ -1,0 +1,97 @@
+// Types of broker-client.js for the TypeScript tests (the browser loads the .js as is).
+export interface Step {
+  name: string;
+  started_at: string;
+  duration_ms: number | null;
+  outcome: "running" | "ok" | "failed" | "skipped";
+  detail?: string;
+}
+
+export interface ServerView {
+  status: string | null;
+  vm_state: string | null;
+  ip: string | null;
+  progress: number | null;
+  task_state: string | null;
+  id: string | null;
+}
+
+export interface VmState {
+  status: "pending" | "in_progress" | "completed";
+  message: string | null;
+  server: ServerView;
+  steps: Step[];
+}
+
+export interface Warning {
+  code: number;
+  message: string;
+  data: Record<string, unknown>;
+}
+
+export interface Credentials {
+  user: string;
+  password: string;
+  domain?: string;
+  otp?: string | number;
+}
+
+export declare class PortalError extends Error {
+  constructor(code: number, message: string, data?: Record<string, unknown>, steps?: Step[]);
+  code: number;
+  data: Record<string, unknown>;
+  steps: Step[];
+}
+
+export declare const UNREACHABLE: 0;
+export declare const OTP_REQUIRED: 27;
+export declare const PASSWORD_EXPIRED: 7;
+export declare const PASSWORD_EXPIRING: 19;
+
+export declare function credentials(c: Credentials): Record<string, string>;
+
+export interface BrokerClient {
+  getProjects(creds: Credentials): Promise<string[]>;
+  requestVm(
+    creds: Credentials,
+    extra?: Record<string, string | undefined>,
+  ): Promise<{ requestId: string; token: string; warning: Warning | null }>;
+  getVm(token: string, requestId: string): Promise<VmState>;
+  waitForVm(
+    token: string,
+    requestId: string,
+    options?: {
+      intervalMs?: number;
+      onUpdate?: (state: VmState) => void;
+      signal?: AbortSignal;
+      maxNetworkFailures?: number;
+    },
+  ): Promise<VmState>;
+  changePassword(input: {
+    user: string;
+    domain?: string;
+    password: string;
+    newPassword: string;
+  }): Promise<string>;
+}
+
+export declare function createBrokerClient(options: {
+  baseUrl: string | URL;
+  lang?: string;
+  fetch?: typeof fetch;
+  unreachableMessage?: string;
+}): BrokerClient;
+
+export interface Hint {
+  kind: "link" | "command";
+  text: string;
+  href?: string;
+}
+
+export declare function connectionHints(
+  connType: string | undefined,
+  ip: string,
+  options?: { ports?: Record<string, string[]>; user?: string },
+): Hint[];
+
+export declare function formatDuration(ms: number | null | undefined): string | null;
