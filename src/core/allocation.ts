@@ -94,6 +94,9 @@ export class Allocation {
     if (!request) return { request_id: requestId, status: "finished_before" };
     // Saved with the steps as soon as it is known, so that get-vm shows the build going on.
     let instanceId: string | null = request.instance_id;
+    // The instance this run claimed or created for the user, if any: given back when another
+    // run of the task ended the request some other way.
+    let ownClaim: string | undefined;
     const steps = new StepRecorder(
       (s) => this.d.requests.saveProgress(requestId, s, instanceId),
       request.steps,
@@ -101,23 +104,43 @@ export class Allocation {
     try {
       const pool = await this.d.pools.get(request.project_id);
       if (!pool) throw new BrokerError(14, { project_name: request.project_name ?? request.project_id });
-      const { instance, server, port } = await this.instanceFor(request, pool, steps, signal, (id) => {
+      const { instance, server, port } = await this.instanceFor(request, pool, steps, signal, (id, ours) => {
         instanceId = id;
+        ownClaim = ours ? id : undefined;
       });
+      // A run whose lease went elsewhere stops between steps: the other run goes on.
+      signal?.throwIfAborted();
       const { ip, session } = await this.prepare(request, pool, instance, server, port, steps);
+      if (signal?.aborted) {
+        await this.d.resources.removeRules(session.ruleIds);
+        signal.throwIfAborted();
+      }
       const step = steps.instant("session", `session ${session.id}`);
+      let completed: boolean;
       try {
-        await this.d.requests.complete(requestId, steps.steps, instance.id, ip, session);
+        completed = await this.d.requests.complete(requestId, steps.steps, instance.id, ip, session);
       } catch (err) {
         step.outcome = "failed";
         await this.d.resources.removeRules(session.ruleIds);
         throw err;
       }
+      if (!completed) {
+        // Another run of the task (this one's lease lapsed) ended the request first: its
+        // outcome stands; undo what this run did so nothing is left held or open.
+        await this.d.resources.removeRules(session.ruleIds);
+        await this.giveBack(requestId, request.user_id, ownClaim);
+        return { request_id: requestId, status: "finished_before" };
+      }
       this.d.onFinished?.(secondsSince(request.created_at), "completed");
       return { request_id: requestId, status: "completed", instance_id: instance.id };
     } catch (err) {
       // Revoked, or the lease went to another runner: that one (if any) records the outcome.
-      if (signal?.aborted) throw err;
+      if (signal?.aborted) {
+        await this.giveBack(requestId, request.user_id, ownClaim).catch((e) =>
+          this.d.logger.warn({ err: e, request_id: requestId }, "cannot give back a claimed instance"),
+        );
+        throw err;
+      }
       const failure = isBrokerError(err) ? err : new BrokerError(25, {}, (err as Error)?.message);
       if (!isBrokerError(err))
         this.d.logger.error({ err, request_id: requestId }, "allocation failed unexpectedly");
@@ -127,13 +150,36 @@ export class Allocation {
     }
   }
 
+  /**
+   * Gives back the instance this run claimed or created when the request ended without it (a
+   * run whose lease lapsed while it waited for a connection may claim after another run had
+   * already failed the request). While the request is still open another run is on it and
+   * finds the hold as the user's own instance, so it stays.
+   */
+  private async giveBack(requestId: string, userId: string, instanceId: string | undefined): Promise<void> {
+    if (!instanceId) return;
+    const row = await this.d.requests.get(requestId);
+    if (!row || (row.status !== "completed" && row.status !== "failed")) return;
+    if (row.status === "completed" && row.instance_id === instanceId) return;
+    await this.d.claims.release(
+      instanceId,
+      userId,
+      ACTOR,
+      `broker request ${requestId} ended in another run`,
+    );
+    this.d.logger.info(
+      { request_id: requestId, instance_id: instanceId },
+      "gave back an instance claimed too late",
+    );
+  }
+
   /** Steps 1-5 of spec §6, then the wait for ACTIVE; a broken claimed instance is replaced. */
   private async instanceFor(
     request: RequestRow,
     pool: Pool,
     steps: StepRecorder,
     signal: AbortSignal | undefined,
-    chosen: (instanceId: string) => void,
+    chosen: (instanceId: string, claimedByThisRun: boolean) => void,
   ) {
     const exclude: string[] = [];
     let groups: Promise<string[]> | undefined;
@@ -165,6 +211,7 @@ export class Allocation {
         ours = found.claimedNow;
         if (found.claimedNow) this.d.onInstanceTaken?.(pool.id);
       } else {
+        signal?.throwIfAborted();
         instance = await steps.run("create_instance", (step) => this.create(request, pool, step.detail), {
           slow: true,
           initial: `creating an instance in project ${pool.name}`,
@@ -172,7 +219,7 @@ export class Allocation {
         ours = true;
         this.d.onInstanceTaken?.(pool.id);
       }
-      chosen(instance.id);
+      chosen(instance.id, ours);
       // An instance already ACTIVE has its ports: look them up while Nova confirms it.
       const port =
         instance.status === "ACTIVE"

@@ -83,7 +83,8 @@ export class RequestsRepository {
 
   /**
    * Completes the request and records its session in one transaction: one commit on the
-   * warm path, and never a session without its request done (or the reverse).
+   * warm path, and never a session without its request done (or the reverse). False when the
+   * request had already ended (another run of its task recorded the outcome).
    */
   async complete(
     id: string,
@@ -91,8 +92,8 @@ export class RequestsRepository {
     instanceId: string,
     ip: string,
     session: NewSession,
-  ): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+  ): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
       const done = await trx
         .updateTable("requests")
         .set({
@@ -106,8 +107,9 @@ export class RequestsRepository {
         .where("id", "=", id)
         .where("completed_at", "is", null)
         .executeTakeFirst();
-      if (Number(done.numUpdatedRows) === 1)
-        await trx.insertInto("sessions").values(sessionRow(session)).execute();
+      if (Number(done.numUpdatedRows) !== 1) return false;
+      await trx.insertInto("sessions").values(sessionRow(session)).execute();
+      return true;
     });
   }
 
