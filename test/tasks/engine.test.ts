@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { sql } from "kysely";
+import pino from "pino";
 import type { Store } from "../../src/store/db.ts";
 import { TaskEngine, type TaskEngineOptions } from "../../src/tasks/engine.ts";
 import { createTestStore } from "../helpers/db.ts";
@@ -30,6 +31,14 @@ async function job(id: string) {
     UNION ALL SELECT state, start_after, now() FROM pgboss.archive WHERE id = ${id}::uuid`.execute(store.db);
   return rows[0];
 }
+
+/** Connections of the engines on this file's database (pg-boss's and the lease renewals'). */
+const engineConnections = () =>
+  sql<{ n: number }>`
+    SELECT count(*)::int AS n FROM pg_stat_activity
+    WHERE datname = current_database() AND application_name LIKE 'rs-server task%'`
+    .execute(store.db)
+    .then((r) => r.rows[0].n);
 
 const finished = (e: TaskEngine, id: string) =>
   waitFor(`task ${id} to finish`, async () => {
@@ -332,6 +341,41 @@ describe("stop and restart", () => {
     assert.equal(task.status, "FAILURE");
     assert.match(task.traceback ?? "", /TaskLost/);
     assert.equal(ran, false);
+  });
+});
+
+describe("lost database connections", () => {
+  test("an engine whose connections are terminated logs it, finishes its running task and takes new ones", async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: "warn" }, { write: (line: string) => lines.push(line) });
+    const e = engine({ logger, leaseSeconds: 1 });
+    const started = gate();
+    const release = gate();
+    e.register("outlive", async (args: { n: number }) => {
+      if (args.n === 1) {
+        started.open();
+        await release.promise;
+      }
+      return args.n;
+    });
+    await e.start();
+    const first = await e.enqueue("outlive", { n: 1 });
+    await started.promise;
+    // pg-boss's pool and the lease connection (renewed every 1/3 s), not the test's store.
+    await waitFor("the lease connection", async () => (await engineConnections()) >= 2);
+    const { rows } = await sql<{ n: number }>`
+      SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND application_name LIKE 'rs-server task%'`.execute(store.db);
+    assert.ok(rows[0].n >= 2, `terminated ${rows[0].n}`);
+    await waitFor("a log of the lost connections", async () => lines.some((l) => /connection lost/.test(l)));
+    // Past a lease renewal on a new connection: the run still holds its claim.
+    await new Promise((r) => setTimeout(r, 1500));
+    release.open();
+    assert.equal((await finished(e, first)).status, "SUCCESS");
+    const second = await e.enqueue("outlive", { n: 2 });
+    const task = await finished(e, second);
+    assert.equal(task.status, "SUCCESS");
+    assert.equal(task.result, "2");
   });
 });
 
