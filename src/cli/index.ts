@@ -1,8 +1,10 @@
 // The rs-server command: start the server (default), run the OpenStack simulator alone,
-// print the configuration reference, and manage licenses.
+// print the configuration reference, manage licenses, and operate a running server through
+// its admin API (pools, instances, assignments, sessions, ...: see docs/cli.md).
 import { resolve } from "node:path";
 import { Command } from "commander";
 import { configReference } from "../config/docs.ts";
+import { addAdminCommands } from "./admin/index.ts";
 import { licenseCommand } from "./license.ts";
 
 const program = new Command("rs-server").description("VDI broker and management service for OpenStack");
@@ -63,5 +65,6 @@ program
   });
 
 program.addCommand(licenseCommand());
+addAdminCommands(program);
 
 await program.parseAsync(process.argv);

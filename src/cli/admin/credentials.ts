@@ -1,0 +1,152 @@
+// Where the CLI's token comes from, as the OpenStack tools decide it: --token or OS_TOKEN as
+// given; else a cloud of clouds.yaml (--os-cloud or OS_CLOUD); else the OS_* variables. The last
+// two log in to Keystone with the existing password auth and ask for a project-scoped token.
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { parse } from "yaml";
+import { credentialsFromCloudsYaml } from "../../cloud/clouds-yaml.ts";
+import { isCloudError } from "../../cloud/http.ts";
+import { type AuthScope, KeystoneAuth, type UserRef } from "../../cloud/keystone-auth.ts";
+import { CliError } from "./client.ts";
+
+export interface CredentialOptions {
+  token?: string;
+  osCloud?: string;
+  cloudsFile?: string;
+  dataDir?: string;
+}
+
+export interface PasswordLogin {
+  authUrl: string;
+  user: UserRef;
+  password: string;
+  scope: AuthScope;
+  /** Says where the credentials came from, for error messages. */
+  source: string;
+}
+
+const KEYSTONE_TIMEOUT_MS = 30_000;
+
+/** clouds.yaml files in the order they are searched; an explicit --clouds-file is the only one. */
+export function cloudsFileCandidates(opts: CredentialOptions, env = process.env): string[] {
+  if (opts.cloudsFile) return [resolve(opts.cloudsFile)];
+  // The file `npm start` writes next to its database: first when --data-dir names it, else last.
+  const dataDirFile = join(resolve(opts.dataDir ?? env.RS_SERVER_DATA_DIR ?? ".data"), "clouds.yaml");
+  const standard = [
+    env.OS_CLIENT_CONFIG_FILE,
+    join(process.cwd(), "clouds.yaml"),
+    join(homedir(), ".config", "openstack", "clouds.yaml"),
+    "/etc/openstack/clouds.yaml",
+  ].filter((f): f is string => Boolean(f));
+  return opts.dataDir ? [dataDirFile, ...standard] : [...standard, dataDirFile];
+}
+
+function hasCloud(file: string, cloud: string): boolean {
+  try {
+    const doc = parse(readFileSync(file, "utf8")) as { clouds?: Record<string, unknown> } | null;
+    return Boolean(doc?.clouds?.[cloud]);
+  } catch {
+    return false;
+  }
+}
+
+export function loginFromCloud(cloud: string, opts: CredentialOptions, env = process.env): PasswordLogin {
+  const candidates = cloudsFileCandidates(opts, env);
+  const file = candidates.find((f) => existsSync(f) && hasCloud(f, cloud));
+  if (!file) {
+    throw new CliError(`cloud ${cloud} is not in any clouds.yaml (looked in ${candidates.join(", ")})`, 2);
+  }
+  let creds: ReturnType<typeof credentialsFromCloudsYaml>;
+  try {
+    creds = credentialsFromCloudsYaml(file, cloud, {
+      timeoutMs: KEYSTONE_TIMEOUT_MS,
+      retries: 0,
+      interface: "public",
+    });
+  } catch (err) {
+    throw new CliError((err as Error).message, 2);
+  }
+  return {
+    authUrl: creds.authUrl,
+    user: { username: creds.username, userDomainName: creds.userDomainName },
+    password: creds.password,
+    scope: { projectName: creds.projectName, projectDomainName: creds.projectDomainName },
+    source: `cloud ${cloud} of ${file}`,
+  };
+}
+
+export function loginFromEnv(env = process.env): PasswordLogin | undefined {
+  if (!env.OS_AUTH_URL) return undefined;
+  const missing = ["OS_USERNAME", "OS_PASSWORD"].filter((k) => !env[k]);
+  if (!env.OS_PROJECT_NAME && !env.OS_PROJECT_ID) missing.push("OS_PROJECT_NAME");
+  if (missing.length > 0) throw new CliError(`OS_AUTH_URL is set but ${missing.join(", ")} is not`, 2);
+  let authUrl = env.OS_AUTH_URL.replace(/\/+$/, "");
+  if (!/\/v3$/.test(authUrl)) authUrl = `${authUrl}/v3`;
+  const projectDomain = env.OS_PROJECT_DOMAIN_NAME ?? env.OS_DOMAIN_NAME;
+  return {
+    authUrl,
+    user: env.OS_USER_DOMAIN_ID
+      ? { username: env.OS_USERNAME!, userDomainId: env.OS_USER_DOMAIN_ID }
+      : {
+          username: env.OS_USERNAME!,
+          userDomainName: env.OS_USER_DOMAIN_NAME ?? env.OS_DOMAIN_NAME ?? "Default",
+        },
+    password: env.OS_PASSWORD!,
+    scope: env.OS_PROJECT_ID
+      ? { projectId: env.OS_PROJECT_ID }
+      : env.OS_PROJECT_DOMAIN_ID
+        ? { projectName: env.OS_PROJECT_NAME!, projectDomainId: env.OS_PROJECT_DOMAIN_ID }
+        : { projectName: env.OS_PROJECT_NAME!, projectDomainName: projectDomain ?? "Default" },
+    source: "the OS_* environment",
+  };
+}
+
+/** Logs in to Keystone; every refusal or outage becomes a CliError that says which. */
+export async function issueToken(login: PasswordLogin): Promise<string> {
+  const who = "username" in login.user ? login.user.username : login.user.userId;
+  let outcome: Awaited<ReturnType<KeystoneAuth["password"]>>;
+  try {
+    outcome = await KeystoneAuth.forUrl(login.authUrl, KEYSTONE_TIMEOUT_MS, 0).password(
+      login.user,
+      login.password,
+      login.scope,
+    );
+  } catch (err) {
+    if (isCloudError(err))
+      throw new CliError(`Keystone at ${login.authUrl} refused the login: ${err.message}`);
+    throw err;
+  }
+  switch (outcome.kind) {
+    case "ok":
+      return outcome.token;
+    case "invalid_credentials":
+      throw new CliError(
+        `Keystone at ${login.authUrl} refused the credentials of ${who} from ${login.source} (wrong user, password, domain or project)`,
+      );
+    case "unavailable":
+      throw new CliError(`cannot reach Keystone at ${login.authUrl}: ${outcome.message}`);
+    case "mfa_required":
+      throw new CliError(`${who} needs a second factor: issue a token with it and pass --token`);
+    case "password_expired":
+      throw new CliError(`the password of ${who} has expired: change it, then retry`);
+    case "user_disabled":
+      throw new CliError(`the account of ${who} is disabled`);
+    default:
+      throw new CliError(`Keystone at ${login.authUrl} refused the login of ${who} (${outcome.kind})`);
+  }
+}
+
+/** The token to send: given, or issued by Keystone from the first source of credentials found. */
+export async function resolveToken(opts: CredentialOptions, env = process.env): Promise<string> {
+  if (opts.token) return opts.token;
+  if (opts.osCloud) return issueToken(loginFromCloud(opts.osCloud, opts, env));
+  if (env.OS_TOKEN) return env.OS_TOKEN;
+  if (env.OS_CLOUD) return issueToken(loginFromCloud(env.OS_CLOUD, opts, env));
+  const login = loginFromEnv(env);
+  if (login) return issueToken(login);
+  throw new CliError(
+    "no credentials: pass --os-cloud <name> (e.g. rs-admin after npm start), --token, or set OS_AUTH_URL, OS_USERNAME, OS_PASSWORD and OS_PROJECT_NAME",
+    2,
+  );
+}

@@ -1,0 +1,207 @@
+// The operator CLI (`rs-server pools|instances|assign|sessions|...`) run as a child process
+// against a real stack: the simulator's Keystone for the login, the admin API for the rest.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { writeCloudsYaml } from "../../src/simulator/server.ts";
+import { type api, makePool, makeServers, makeUser, unique, useAdminStack } from "../admin/api.ts";
+import type { Stack } from "../helpers/stack.ts";
+
+let stack: Stack;
+let call: ReturnType<typeof api>;
+useAdminStack((started) => ({ stack, call } = started));
+
+const root = new URL("../..", import.meta.url).pathname;
+const scratch = mkdtempSync(join(tmpdir(), "rs-cli-"));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The environment of an operator who exported the simulator admin's OS_* variables. */
+function adminEnv(): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith("OS_") && !k.startsWith("RS_SERVER_")),
+  );
+  const a = stack.sim.admin;
+  return {
+    ...env,
+    RS_SERVER_URL: stack.adminUrl,
+    OS_AUTH_URL: a.authUrl,
+    OS_USERNAME: a.username,
+    OS_PASSWORD: a.password,
+    OS_PROJECT_NAME: a.projectName,
+    OS_USER_DOMAIN_NAME: a.userDomainName,
+    OS_PROJECT_DOMAIN_NAME: a.projectDomainName,
+  };
+}
+
+function cli(args: string[], env: NodeJS.ProcessEnv = adminEnv()): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ["--import", "tsx", "src/cli/index.ts", ...args],
+      { cwd: root, env },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+function ok(run: Run): string {
+  assert.equal(run.code, 0, run.stderr);
+  return run.stdout;
+}
+
+const json = (run: Run) => JSON.parse(ok(run));
+
+/** Asserts an expected failure: its exit code and one line on stderr, no stack trace. */
+function failed(run: Run, code: number, message: RegExp) {
+  assert.equal(run.code, code, `stdout: ${run.stdout}\nstderr: ${run.stderr}`);
+  assert.match(run.stderr, message);
+  assert.doesNotMatch(run.stderr, /\n\s+at /);
+}
+
+describe("rs-server pools", () => {
+  test("create, list, show, update and delete a pool, in tables and in the API's JSON", async () => {
+    const { seed } = stack.sim;
+    const name = unique("cli-pool");
+    const created = ok(
+      await cli([
+        "pools",
+        "create",
+        name,
+        "--flavor",
+        seed.flavorId,
+        "--image",
+        seed.imageId,
+        "--network",
+        seed.networkId,
+        "--mode",
+        "simultaneous",
+        "--min-reserve",
+        "0",
+      ]),
+    );
+    const id = created.match(/created pool (\S+)/)?.[1];
+    assert.ok(id, created);
+
+    const [list, shown, updated] = await Promise.all([
+      cli(["pools", "list"]),
+      cli(["pools", "show", id, "--json"]),
+      cli(["pools", "update", id, "--description", "edited", "--json"]),
+    ]);
+    const row = ok(list)
+      .split("\n")
+      .find((l) => l.includes(name));
+    assert.match(ok(list), /^ID\s+NAME\s+MODE\s+RESERVE\s+STATE/);
+    assert.match(row ?? "", new RegExp(`^${id}\\s+${name}\\s+simultaneous\\s+0/0`));
+    const project = json(shown).project;
+    assert.equal(project.name, name);
+    assert.equal(project.operation_mode, "2");
+    assert.equal(json(updated).project.id, id);
+
+    assert.equal(ok(await cli(["pools", "delete", id])).trim(), `deleted pool ${id}`);
+    assert.equal((await call("GET", `/v1/projects/${id}`)).status, 404);
+  });
+});
+
+describe("rs-server instances, assign, unassign, user-servers", () => {
+  test("creates two instances in one request, lists them and moves users on and off them", async () => {
+    const pool = await makePool(call, stack, { operation_mode: "2" });
+    const [alice, bob] = await Promise.all([makeUser(stack), makeUser(stack)]);
+    const created = json(
+      await cli(["instances", "create", "--pool", pool, "--count", "2", "--name", "desk", "--json"]),
+    );
+    assert.equal(created.servers.length, 2);
+    const [first, second] = created.servers.map((s: { id: string }) => s.id);
+    assert.equal(
+      (await call("POST", `/v1/servers/${second}/users/`, { body: { users: [bob.id] } })).status,
+      204,
+    );
+
+    const [listed, table, assigned, unassigned] = await Promise.all([
+      cli(["instances", "list", "--pool", pool, "--json"]),
+      cli(["instances", "list", "--filter", `project_id__in=${pool}`]),
+      cli(["assign", "user", first, alice.id]),
+      cli(["unassign", "user", second, bob.id]),
+    ]);
+    assert.deepEqual(
+      json(listed)
+        .servers.map((s: { name: string }) => s.name)
+        .sort(),
+      ["desk-1", "desk-2"],
+    );
+    assert.match(ok(table), /^ID\s+NAME\s+STATUS\s+POOL\s+USERS/);
+    assert.equal(ok(table).trim().split("\n").length, 3);
+    ok(assigned);
+    ok(unassigned);
+
+    const mine = json(await cli(["user-servers", alice.id, "--json"]));
+    assert.deepEqual(
+      mine.servers.map((s: { instance_id: string }) => s.instance_id),
+      [first],
+    );
+    assert.deepEqual((await call("GET", `/v1/servers/${second}`)).body.server.users, []);
+  });
+});
+
+describe("rs-server sessions", () => {
+  test("lists and counts sessions with the API's filters and modifiers", async () => {
+    const pool = await makePool(call, stack, { operation_mode: "2" });
+    const [instance] = await makeServers(call, pool, { name: unique("sess") });
+    for (const conn_type of ["web", "rdp"]) {
+      const res = await call("POST", "/v1/sessions/", {
+        body: { session: { instance_id: instance, conn_type } },
+      });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+    }
+    const [all, last, count] = await Promise.all([
+      cli(["sessions", "list", "--instance", instance, "--filter", "user_name__contains=ADM"]),
+      cli(["sessions", "list", "--instance", instance, "--last", "--json"]),
+      cli(["sessions", "count", "--filter", `instance_id__eq=${instance}`]),
+    ]);
+    const rows = ok(all).trim().split("\n");
+    assert.match(rows[0], /^SESSION\s+USER\s+INSTANCE\s+TYPE/);
+    assert.equal(rows.length, 3);
+    assert.deepEqual(
+      json(last).sessions.map((s: { connection_type: string }) => s.connection_type),
+      ["rdp"],
+    );
+    assert.equal(ok(count).trim(), "2");
+  });
+});
+
+describe("rs-server: credentials and failures", () => {
+  test("logs in with a clouds.yaml cloud and says clearly why a command failed", async () => {
+    writeCloudsYaml(stack.sim, join(scratch, "clouds.yaml"));
+    const closedPort = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
+    });
+    const bare = Object.fromEntries(Object.entries(adminEnv()).filter(([k]) => !k.startsWith("OS_")));
+    const [cloud, notFound, wrongPassword, refused, badUsage, unknownCloud] = await Promise.all([
+      cli(["info", "--os-cloud", "rs-admin", "--data-dir", scratch, "--url", stack.adminUrl], bare),
+      cli(["pools", "show", "0123456789abcdef0123456789abcdef"]),
+      cli(["pools", "list"], { ...adminEnv(), OS_PASSWORD: "wrong" }),
+      cli(["info", "--token", stack.adminToken, "--url", `http://127.0.0.1:${closedPort}`]),
+      cli(["instances", "create", "--count", "2"]),
+      cli(["pools", "list", "--os-cloud", "nowhere", "--clouds-file", join(scratch, "clouds.yaml")], bare),
+    ]);
+    assert.match(ok(cloud), /^version\s+\S+/m);
+    failed(notFound, 1, /^rs-server: .*0123456789abcdef0123456789abcdef.*\(HTTP 404\)\n$/);
+    failed(wrongPassword, 1, /Keystone at \S+ refused the credentials of admin/);
+    failed(refused, 1, /cannot reach the admin API at http:\/\/127\.0\.0\.1:\d+: connection refused/);
+    failed(badUsage, 2, /required option '--pool <id>' not specified/);
+    failed(unknownCloud, 2, /cloud nowhere is not in any clouds\.yaml/);
+  });
+});
