@@ -6,12 +6,6 @@ import { fields } from "./table.ts";
 export function infoCommand(): Command {
   return action(group("info", "the admin API's version and license (GET /info)"), async (ctx) => {
     const reply = await ctx.client.request("GET", "/info");
-    show(ctx, reply, (b) => {
-      const { license, ...rest } = b.info;
-      const licenseRows = license
-        ? Object.fromEntries(Object.entries(license).map(([k, v]) => [`license.${k}`, v]))
-        : { license: "none" };
-      return fields({ ...rest, ...licenseRows });
-    });
+    show(ctx, reply, (b) => fields({ ...b.info, license: b.info.license ?? "none" }));
   });
 }

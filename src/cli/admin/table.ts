@@ -30,13 +30,16 @@ export function table(rows: Row[], columns: Column[]): string {
   return `${[line(columns.map((c) => c.header)), ...cells.map(line)].join("\n")}\n`;
 }
 
-/** One object as two columns, field and value, in the object's own key order. */
+/** One object as two columns, field and value, in the object's own key order; a nested
+ * object (a pool's reserve, a license) gives one row per key, named `outer.inner`. */
 export function fields(object: Row): string {
-  return table(
-    Object.entries(object).map(([field, value]) => ({ field, value })),
-    [
-      { header: "FIELD", value: "field" },
-      { header: "VALUE", value: "value" },
-    ],
+  const rows = Object.entries(object).flatMap(([field, value]) =>
+    value && typeof value === "object" && !Array.isArray(value)
+      ? Object.entries(value).map(([key, inner]) => ({ field: `${field}.${key}`, value: inner }))
+      : [{ field, value }],
   );
+  return table(rows, [
+    { header: "FIELD", value: "field" },
+    { header: "VALUE", value: "value" },
+  ]);
 }

@@ -7,6 +7,12 @@ import { fields, table } from "./table.ts";
 
 const FINAL = new Set(["SUCCESS", "FAILURE", "REVOKED"]);
 
+/** A task's fields, with its traceback (a message and a stack) below them as it was written. */
+function renderTask(task: { traceback: string | null }): string {
+  const { traceback, ...rest } = task;
+  return traceback ? `${fields(rest)}traceback:\n${traceback.trimEnd()}\n` : fields(rest);
+}
+
 async function waitForTask(ctx: Ctx, id: string, seconds: number): Promise<ApiReply> {
   const deadline = Date.now() + seconds * 1000;
   for (;;) {
@@ -41,7 +47,7 @@ export function tasksCommand(): Command {
       .argument("<task>", "task id"),
     async (ctx) => {
       const reply = await ctx.client.request("GET", `/tasks/${enc(ctx.args[0])}`);
-      show(ctx, reply, (b) => fields(b));
+      show(ctx, reply, renderTask);
     },
   );
 
@@ -71,8 +77,8 @@ export function autoAllocateCommand(): Command {
         return;
       }
       const finished = await waitForTask(ctx, id, ctx.opts.wait === true ? 120 : ctx.opts.wait);
-      show(ctx, finished, (b) => fields(b));
-      if (finished.body.status !== "SUCCESS") process.exitCode = 1;
+      show(ctx, finished, renderTask);
+      if (finished.body.status !== "SUCCESS") throw new CliError(`task ${id} ended ${finished.body.status}`);
     },
   );
 }
