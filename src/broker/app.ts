@@ -69,6 +69,6 @@ export async function createBrokerApp(deps: BrokerDeps): Promise<App> {
     },
     { prefix: "/v1" },
   );
-  portalRoute(app, deps);
+  if (deps.config.broker.portal) portalRoute(app, deps);
   return app;
 }

@@ -21,7 +21,15 @@ export const ConfigSchema = T.Object({
     description: "Directory for the embedded PostgreSQL, the simulator's state and clouds.yaml.",
   }),
   admin: Listen(9364, "RS server admin API"),
-  broker: Listen(9365, "TRS broker API"),
+  broker: T.Composite([
+    Listen(9365, "TRS broker API"),
+    T.Object({
+      portal: T.Boolean({
+        default: true,
+        description: "Serve the user web portal at /portal/ on the broker.",
+      }),
+    }),
+  ]),
   workers: T.Object({
     enabled: T.Boolean({
       default: true,

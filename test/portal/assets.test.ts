@@ -131,3 +131,20 @@ describe("portal assets", () => {
     assert.ok(health.body.checks);
   });
 });
+
+describe("portal switched off", () => {
+  let s: Stack;
+  before(async () => {
+    s = await startStack({ admin: { enabled: false }, broker: { portal: false } });
+  });
+  after(async () => {
+    await s?.stop();
+  });
+
+  it("broker.portal false: no portal, the API as before", async () => {
+    assert.equal((await fetch(`${s.brokerUrl}/portal/`)).status, 404);
+    assert.equal((await fetch(`${s.brokerUrl}/portal/app.js`)).status, 404);
+    const res = await broker(s, "/v1/get-vm/", { request: "x" });
+    assert.equal(res.status, 400);
+  });
+});
