@@ -53,8 +53,11 @@ describe("two broker processes, one pool, hundreds of users", () => {
     other = await startChild(s);
   });
   after(async () => {
-    other?.child.stdin?.end();
-    await new Promise((r) => other?.child.once("exit", r));
+    // Only a child that started is waited for (one that failed to start would never exit again).
+    if (other && other.child.exitCode === null) {
+      other.child.stdin?.end();
+      await new Promise((r) => other.child.once("exit", r));
+    }
     await s?.stop();
   });
 
