@@ -13,32 +13,48 @@ import { Scheduler } from "../../src/tasks/scheduler.ts";
 import { makePool } from "../helpers/broker-stack.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
-describe("reserve keeper", () => {
-  let s: Stack;
-  /** Nova create requests: [project, count] of each. */
-  let requests: [string, number][];
-  /** The counts of the create requests made for one pool. */
-  const createRequests = (poolId: string) => requests.filter(([p]) => p === poolId).map(([, n]) => n);
+/**
+ * A stack whose workers are off (the test drives the keepers itself, nothing runs behind its
+ * back) and whose Nova client counts the create requests made for each pool.
+ */
+function keeperStack(overrides: Record<string, unknown> = {}) {
+  const env = {
+    s: undefined as unknown as Stack,
+    /** Nova create requests: [project, count] of each. */
+    requests: [] as [string, number][],
+    /** The counts of the create requests made for one pool. */
+    createRequests: (poolId: string) => env.requests.filter(([p]) => p === poolId).map(([, n]) => n),
+  };
   before(async () => {
-    // Workers off: the test drives the keepers itself, nothing runs behind its back.
-    s = await startStack({
+    env.s = await startStack({
       workers: { enabled: false },
       reserve: { intervalSeconds: 1, maxConcurrentBuilds: 1000 },
+      ...overrides,
     });
-    const nova = s.runtime.deps.cloud.nova;
+    const nova = env.s.runtime.deps.cloud.nova;
     const create = nova.createServers.bind(nova);
     nova.createServers = async (input) => {
-      requests.push([input.projectId ?? "", input.minCount ?? 1]);
+      env.requests.push([input.projectId ?? "", input.minCount ?? 1]);
       return create(input);
     };
   });
   beforeEach(() => {
-    requests = [];
-    Object.assign(s.sim.ctx.faults, NO_FAULTS);
+    env.requests = [];
+    Object.assign(env.s.sim.ctx.faults, NO_FAULTS);
   });
   after(async () => {
-    await s?.stop();
+    await env.s?.stop();
   });
+  return env;
+}
+
+describe("reserve keeper", () => {
+  const env = keeperStack();
+  let s: Stack;
+  before(() => {
+    s = env.s;
+  });
+  const { createRequests } = env;
 
   const core = () => s.runtime.core as unknown as AdminCore;
   const keeper = () => createBackground(s.runtime.deps, core()).keeper;
@@ -146,29 +162,12 @@ describe("reserve keeper", () => {
 });
 
 describe("reserve keeper with builds that hang", () => {
+  const env = keeperStack({ allocation: { pollIntervalMs: 50, buildTimeoutSeconds: 30 } });
   let s: Stack;
-  let requests: [string, number][];
-  const createRequests = (poolId: string) => requests.filter(([p]) => p === poolId).map(([, n]) => n);
-  before(async () => {
-    s = await startStack({
-      workers: { enabled: false },
-      reserve: { intervalSeconds: 1, maxConcurrentBuilds: 1000 },
-      allocation: { pollIntervalMs: 50, buildTimeoutSeconds: 30 },
-    });
-    const nova = s.runtime.deps.cloud.nova;
-    const create = nova.createServers.bind(nova);
-    nova.createServers = async (input) => {
-      requests.push([input.projectId ?? "", input.minCount ?? 1]);
-      return create(input);
-    };
+  before(() => {
+    s = env.s;
   });
-  beforeEach(() => {
-    requests = [];
-    Object.assign(s.sim.ctx.faults, NO_FAULTS);
-  });
-  after(async () => {
-    await s?.stop();
-  });
+  const { createRequests } = env;
 
   const core = () => s.runtime.core as unknown as AdminCore;
   const nova = () => s.runtime.deps.cloud.nova;

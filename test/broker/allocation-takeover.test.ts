@@ -6,10 +6,9 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { instanceGroupName } from "../../src/core/user-resources.ts";
 import { NO_FAULTS } from "../../src/simulator/server.ts";
 import { RequestsRepository } from "../../src/store/requests.ts";
-import { makeInstances, makePool, makeUser, type TestUser } from "../helpers/broker-stack.ts";
+import { clientRules, makeInstances, makePool, makeUser, type TestUser } from "../helpers/broker-stack.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
 describe("a late run of an allocation", () => {
@@ -65,17 +64,6 @@ describe("a late run of an allocation", () => {
         .execute()
     ).map((r) => r.user_id);
 
-  async function clientRules(instanceId: string) {
-    const neutron = s.runtime.deps.cloud.neutron;
-    const [port] = await neutron.listPorts({ deviceId: instanceId });
-    for (const id of port.securityGroupIds) {
-      const group = await neutron.getSecurityGroup(id);
-      if (group.name === instanceGroupName(instanceId))
-        return group.rules.filter((r) => r.direction === "ingress" && r.remoteIpPrefix);
-    }
-    return [];
-  }
-
   /** Waits (bounded) until the run has claimed an instance for the user; answers it. */
   async function claimed(userId: string): Promise<string> {
     for (let i = 0; i < 400; i++) {
@@ -117,7 +105,7 @@ describe("a late run of an allocation", () => {
       .where("request_id", "=", requestId)
       .execute();
     assert.deepEqual(sessions, []);
-    assert.deepEqual(await clientRules(instance), [], "no port left open for the late run");
+    assert.deepEqual(await clientRules(s, instance), [], "no port left open for the late run");
   });
 
   it("a run aborted (lease lost) after its claim gives the instance back when the request already failed", async () => {
@@ -133,7 +121,7 @@ describe("a late run of an allocation", () => {
     await assert.rejects(late);
     s.sim.ctx.faults.latencyMs = 0;
     assert.deepEqual(await holders(instance), []);
-    assert.deepEqual(await clientRules(instance), [], "rules it opened before it stopped are removed");
+    assert.deepEqual(await clientRules(s, instance), [], "rules it opened before it stopped are removed");
   });
 
   it("a run aborted while the request is still open keeps the claim: the run that goes on finds it as the user's", async () => {

@@ -3,9 +3,9 @@
 // sessions on it and removes their client rules at once; other users' sessions stay.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { instanceGroupName } from "../../src/core/user-resources.ts";
 import {
   call,
+  clientRules,
   finished,
   makeInstances,
   makePool,
@@ -22,19 +22,6 @@ describe("unassigning ends the user's sessions and client rules", () => {
 
   const admin = (method: string, path: string, body?: unknown) =>
     call(s.adminUrl, method, path, { body, headers: { "X-Auth-Token": s.adminToken } });
-
-  async function clientRules(instanceId: string) {
-    const neutron = s.runtime.deps.cloud.neutron;
-    const [port] = await neutron.listPorts({ deviceId: instanceId });
-    for (const id of port.securityGroupIds) {
-      const group = await neutron.getSecurityGroup(id);
-      if (group.name === instanceGroupName(instanceId))
-        return group.rules
-          .filter((r) => r.direction === "ingress" && r.remoteIpPrefix)
-          .map((r) => r.remoteIpPrefix);
-    }
-    return [];
-  }
 
   /** A desktop for the user on the instance assigned to them; answers the session's id. */
   async function desktop(u: TestUser, instanceId: string, ip: string): Promise<string> {
@@ -75,12 +62,18 @@ describe("unassigning ends the user's sessions and client rules", () => {
     await s.runtime.core.assignments.assignUsers(a, [u.id, v.id], null);
     const su = await desktop(u, a, "203.0.113.21");
     const sv = await desktop(v, a, "203.0.113.22");
-    assert.deepEqual((await clientRules(a)).sort(), ["203.0.113.21/32", "203.0.113.22/32"]);
+    assert.deepEqual((await clientRules(s, a)).map((r) => r.remoteIpPrefix).sort(), [
+      "203.0.113.21/32",
+      "203.0.113.22/32",
+    ]);
 
     assert.equal((await admin("DELETE", `/v1/servers/${a}/users/${u.id}`)).status, 204);
     assert.ok(await closedAt(su), "the unassigned user's session is closed");
     assert.equal(await closedAt(sv), null, "the other user's session stays open");
-    assert.deepEqual(await clientRules(a), ["203.0.113.22/32"]);
+    assert.deepEqual(
+      (await clientRules(s, a)).map((r) => r.remoteIpPrefix),
+      ["203.0.113.22/32"],
+    );
   });
 
   it("DELETE /servers/{id}/groups/{group_id}: a member who held it only through the group loses their session", async () => {
@@ -125,7 +118,10 @@ describe("unassigning ends the user's sessions and client rules", () => {
     const res = await admin("PUT", `/v1/servers/${c}`, { server: { users: [] } });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.ok(await closedAt(sy));
-    assert.deepEqual(await clientRules(c), []);
+    assert.deepEqual(
+      (await clientRules(s, c)).map((r) => r.remoteIpPrefix),
+      [],
+    );
   });
 
   it("a failed unassignment (not assigned: 404) closes nothing", async () => {

@@ -4,8 +4,8 @@
 // the conn_type's ports for the client address only and go when the session closes.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { instanceGroupName } from "../../src/core/user-resources.ts";
 import {
+  clientRules,
   finished,
   makeInstances,
   makePool,
@@ -32,17 +32,6 @@ describe("user resources follow the user", () => {
     const [port] = await cloud().neutron.listPorts({ deviceId: instanceId });
     assert.ok(port, `instance ${instanceId} has a port`);
     return port;
-  }
-
-  /** Client rules on the instance's own security group, read from the instance's port. */
-  async function clientRules(instanceId: string) {
-    const port = await portOf(instanceId);
-    for (const id of port.securityGroupIds) {
-      const group = await cloud().neutron.getSecurityGroup(id);
-      if (group.name !== instanceGroupName(instanceId)) continue;
-      return group.rules.filter((r) => r.direction === "ingress" && r.remoteIpPrefix);
-    }
-    return [];
   }
 
   async function sessionOf(requestId: string) {
@@ -94,7 +83,7 @@ describe("user resources follow the user", () => {
       [instance],
     );
 
-    const rules = await clientRules(instance);
+    const rules = await clientRules(s, instance);
     assert.deepEqual(
       rules.map((r) => [r.protocol, r.portRangeMin, r.portRangeMax, r.remoteIpPrefix]),
       [["tcp", 3389, 3389, "203.0.113.7/32"]],
@@ -149,7 +138,7 @@ describe("user resources follow the user", () => {
       "one volume per user and pool",
     );
 
-    const rules = await clientRules(second);
+    const rules = await clientRules(s, second);
     assert.deepEqual(
       rules.map((r) => [r.portRangeMin, r.remoteIpPrefix]),
       [[5900, "203.0.113.8/32"]],
@@ -157,10 +146,10 @@ describe("user resources follow the user", () => {
   });
 
   it("closing a session removes its rules, and only its rules", async () => {
-    assert.equal((await clientRules(first)).length, 1);
+    assert.equal((await clientRules(s, first)).length, 1);
     assert.ok(await s.runtime.core.broker.closeSession(sessionOnFirst));
-    assert.equal((await clientRules(first)).length, 0);
-    assert.equal((await clientRules(second)).length, 1);
+    assert.equal((await clientRules(s, first)).length, 0);
+    assert.equal((await clientRules(s, second)).length, 1);
     assert.equal(await s.runtime.core.broker.closeSession(sessionOnFirst), false);
   });
 
@@ -181,7 +170,7 @@ describe("user resources follow the user", () => {
       .where("id", "=", before[0].id)
       .executeTakeFirstOrThrow();
     assert.ok(old.closed_at);
-    const rules = await clientRules(second);
+    const rules = await clientRules(s, second);
     assert.deepEqual(
       rules.map((r) => [r.portRangeMin, r.remoteIpPrefix]),
       [[22, "198.51.100.9/32"]],
@@ -195,9 +184,9 @@ describe("user resources follow the user", () => {
       .where("instance_id", "=", second)
       .where("closed_at", "is", null)
       .executeTakeFirstOrThrow();
-    assert.equal((await clientRules(second)).length, 1);
+    assert.equal((await clientRules(s, second)).length, 1);
     await s.runtime.core.sessions.close(open.id);
-    assert.equal((await clientRules(second)).length, 0);
+    assert.equal((await clientRules(s, second)).length, 0);
     const row = await db()
       .selectFrom("sessions")
       .selectAll()
@@ -212,10 +201,10 @@ describe("user resources follow the user", () => {
     assert.equal(res.body.status, "completed", JSON.stringify(res.body));
     const session = await sessionOf(requestId);
     const instance = session.instance_id;
-    assert.equal((await clientRules(instance)).length, 1);
+    assert.equal((await clientRules(s, instance)).length, 1);
     await db().updateTable("sessions").set({ closed_at: new Date() }).where("id", "=", session.id).execute();
-    assert.equal((await clientRules(instance)).length, 1, "still there before the sweep");
+    assert.equal((await clientRules(s, instance)).length, 1, "still there before the sweep");
     assert.ok((await s.runtime.core.broker.sweepSessionRules()) >= 1);
-    assert.equal((await clientRules(instance)).length, 0);
+    assert.equal((await clientRules(s, instance)).length, 0);
   });
 });

@@ -3,6 +3,7 @@
 // request has finished.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { instanceGroupName } from "../../src/core/user-resources.ts";
 import type { Stack } from "./stack.ts";
 
 export interface Reply {
@@ -100,4 +101,17 @@ export async function finished(s: Stack, token: string, requestId: string, round
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`request ${requestId} did not finish`);
+}
+
+/** The client rules (ingress with a remote prefix) on the instance's own security group, read from Neutron. */
+export async function clientRules(s: Stack, instanceId: string) {
+  const neutron = s.runtime.deps.cloud.neutron;
+  const [port] = await neutron.listPorts({ deviceId: instanceId });
+  assert.ok(port, `instance ${instanceId} has a port`);
+  for (const id of port.securityGroupIds) {
+    const group = await neutron.getSecurityGroup(id);
+    if (group.name === instanceGroupName(instanceId))
+      return group.rules.filter((r) => r.direction === "ingress" && r.remoteIpPrefix);
+  }
+  return [];
 }
