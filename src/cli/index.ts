@@ -3,7 +3,6 @@
 // its admin API (pools, instances, assignments, sessions, ...: see docs/cli.md).
 import { resolve } from "node:path";
 import { Command } from "commander";
-import { configReference } from "../config/docs.ts";
 import { addAdminCommands } from "./admin/index.ts";
 import { licenseCommand } from "./license.ts";
 
@@ -60,7 +59,9 @@ program
   .description("configuration helpers")
   .command("docs")
   .description("print the configuration reference (Markdown)")
-  .action(() => {
+  .action(async () => {
+    // Imported here: the schema's documentation is not needed by the other commands.
+    const { configReference } = await import("../config/docs.ts");
     process.stdout.write(configReference());
   });
 
