@@ -2,6 +2,7 @@
 // free instances vs target per pool, builds in flight, open sessions, tasks by state.
 import { type Kysely, sql } from "kysely";
 import type { MetricsSnapshot } from "../core/metrics.ts";
+import { freeInstance } from "./reserve.ts";
 import type { Database } from "./schema.ts";
 
 export class MetricsRepository {
@@ -12,9 +13,7 @@ export class MetricsRepository {
       sql<{ id: string; name: string | null; target: number; free: string; backoff: boolean }>`
         SELECT p.id, p.name, p.min_reserve_vm AS target, p.reserve_state = 'backoff' AS backoff,
                (SELECT count(*) FROM instances i
-                 WHERE i.pool_id = p.id AND i.deleted_at IS NULL AND i.status IN ('BUILD', 'ACTIVE')
-                   AND NOT EXISTS (SELECT 1 FROM instance_users u WHERE u.instance_id = i.id)
-                   AND NOT EXISTS (SELECT 1 FROM instance_groups g WHERE g.instance_id = i.id)) AS free
+                 WHERE i.pool_id = p.id AND ${freeInstance(["BUILD", "ACTIVE"])}) AS free
           FROM pools p`.execute(this.db),
       sql<{ n: string }>`
         SELECT count(*) AS n FROM instances WHERE deleted_at IS NULL AND status = 'BUILD'`.execute(this.db),

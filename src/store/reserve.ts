@@ -26,7 +26,8 @@ const POOL_LOCK = 0x7273_0001;
 const BUILDS_LOCK = 0x7273_0002;
 
 /** Free = no user and no group; only BUILD and ACTIVE ones will serve a user. */
-const free = (status: string[]) => sql<boolean>`
+/** The condition that instance `i` is free (no user, no group) and in one of these states. */
+export const freeInstance = (status: string[]) => sql<boolean>`
   i.deleted_at IS NULL AND i.status = ANY(${status}::text[])
   AND NOT EXISTS (SELECT 1 FROM instance_users u WHERE u.instance_id = i.id)
   AND NOT EXISTS (SELECT 1 FROM instance_groups g WHERE g.instance_id = i.id)`;
@@ -74,7 +75,7 @@ export class ReserveRepository {
              count(*) FILTER (WHERE i.status = 'ACTIVE') AS active,
              count(*) FILTER (WHERE i.status = 'BUILD') AS building
         FROM instances i
-       WHERE i.pool_id = ANY(${poolIds}::text[]) AND ${free(["BUILD", "ACTIVE"])}
+       WHERE i.pool_id = ANY(${poolIds}::text[]) AND ${freeInstance(["BUILD", "ACTIVE"])}
        GROUP BY i.pool_id`.execute(this.db);
     return new Map(
       r.rows.map((row) => [row.pool_id, { active: Number(row.active), building: Number(row.building) }]),
@@ -92,7 +93,7 @@ export class ReserveRepository {
   async failedFree(poolId: string): Promise<{ id: string; fault: string | null }[]> {
     const r = await sql<{ id: string; fault: string | null }>`
       SELECT i.id, i.fault FROM instances i
-       WHERE i.pool_id = ${poolId} AND ${free(["ERROR"])}
+       WHERE i.pool_id = ${poolId} AND ${freeInstance(["ERROR"])}
        ORDER BY i.created_at`.execute(this.db);
     return r.rows;
   }
