@@ -35,7 +35,19 @@ if (!env.RS_TEST_DATABASE_URL) {
 
 const child = spawn(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=2", "--test-reporter=spec", ...files],
+  [
+    "--import",
+    "tsx",
+    "--test",
+    "--test-concurrency=2",
+    "--test-reporter=spec",
+    // A test stuck on a wait that never ends fails after 10 minutes, and a file whose tests are
+    // done exits even if something it started still holds a timer or a socket: a broken test
+    // fails the run instead of hanging CI.
+    "--test-timeout=600000",
+    "--test-force-exit",
+    ...files,
+  ],
   { cwd: root, env, stdio: "inherit" },
 );
 const code = await new Promise((resolve) => child.on("close", (c) => resolve(c ?? 1)));

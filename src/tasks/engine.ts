@@ -437,6 +437,9 @@ export class TaskEngine implements TaskService {
       },
       (this.leaseSeconds * 1000) / 3,
     );
+    // An aborted run renews nothing more, even if its handler never settles (a stuck handler
+    // must not keep a stopped engine's process alive with a timer).
+    controller.signal.addEventListener("abort", () => clearInterval(renew), { once: true });
     let outcome: { ok: true; result: string } | { ok: false; traceback: string };
     try {
       const ctx: TaskContext = {
