@@ -63,6 +63,11 @@ export const ConfigSchema = T.Object({
     userDomainName: T.String({ default: "Default", description: "Service account user domain." }),
     projectName: T.String({ default: "admin", description: "Service account project." }),
     projectDomainName: T.String({ default: "Default", description: "Service account project domain." }),
+    serviceRole: T.String({
+      default: "admin",
+      description:
+        "Role the service account is granted on each TRS project it creates (it creates servers, ports, floating IPs and volumes there).",
+    }),
     region: T.String({ default: "", description: "Region of the catalog endpoints (empty: any)." }),
     interface: T.Union([T.Literal("public"), T.Literal("internal"), T.Literal("admin")], {
       default: "public",

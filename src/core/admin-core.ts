@@ -56,7 +56,8 @@ export function createAdminCore(deps: CoreDeps, options: { directory?: Directory
     floatingIps: new FloatingIpRepository(db),
     volumeAssignments: new VolumeAssignmentRepository(db),
   };
-  const directory = options.directory ?? new KeystoneDirectory(cloud.keystone, cloud.session);
+  const directory =
+    options.directory ?? new KeystoneDirectory(cloud.keystone, cloud.session, config.openstack.serviceRole);
   const pools = new PoolService({
     config,
     pools: repos.pools,

@@ -6,7 +6,7 @@ import type { KeystoneClient } from "../cloud/keystone.ts";
 import type { CloudSession } from "../cloud/session.ts";
 import type { Directory, DirectoryProject, DirectoryProjectPatch, NewDirectoryProject } from "./directory.ts";
 
-/** The role rs-server's service account gets on each new TRS project (to create servers there). */
+/** The role rs-server's service account gets on each new TRS project by default (openstack.serviceRole). */
 export const SERVICE_ROLE = "admin";
 
 const enc = encodeURIComponent;

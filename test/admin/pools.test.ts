@@ -1,6 +1,7 @@
 // TRS projects (pools) through the admin API on the simulator and a real PostgreSQL.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { KeystoneDirectory } from "../../src/core/keystone-directory.ts";
 import type { Stack } from "../helpers/stack.ts";
 import {
   type api,
@@ -53,7 +54,32 @@ describe("POST /v1/projects/", () => {
   test("gives rs-server's service account a role on the new project", async () => {
     const id = await makePool(call, stack);
     const rows = await keystone(stack).listRoleAssignments({ projectId: id, userId: stack.sim.admin.userId });
-    assert.ok(rows.length > 0);
+    const admin = await keystone(stack).findRole(stack.runtime.config.openstack.serviceRole);
+    assert.ok(admin, "the configured service role exists");
+    assert.ok(
+      rows.some((r) => r.roleId === admin.id),
+      JSON.stringify(rows),
+    );
+  });
+
+  test("the service role is configurable (openstack.serviceRole): the directory grants that role", async () => {
+    const { cloud } = stack.runtime.deps;
+    const directory = new KeystoneDirectory(cloud.keystone, cloud.session, "member");
+    const project = await directory.createProject({ name: unique("svc"), tags: ["test"] });
+    try {
+      await directory.grantServiceAccess(project.id);
+      const member = await keystone(stack).findRole("member");
+      const rows = await keystone(stack).listRoleAssignments({
+        projectId: project.id,
+        userId: stack.sim.admin.userId,
+      });
+      assert.deepEqual(
+        rows.map((r) => r.roleId),
+        [member!.id],
+      );
+    } finally {
+      await directory.deleteProject(project.id);
+    }
   });
 
   test("accepts the reference's string booleans and stores the pool settings", async () => {
