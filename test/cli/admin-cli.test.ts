@@ -93,11 +93,14 @@ describe("rs-server pools", () => {
     const id = created.match(/created pool (\S+)/)?.[1];
     assert.ok(id, created);
 
-    const [list, shown, updated] = await Promise.all([
+    const [list, shown, updated, byName] = await Promise.all([
       cli(["pools", "list"]),
       cli(["pools", "show", id, "--json"]),
       cli(["pools", "update", id, "--description", "edited", "--json"]),
+      // A pool may be named by its project name as well.
+      cli(["pools", "stats", name, "--json"]),
     ]);
+    assert.equal(typeof json(byName).statistics, "object");
     const row = ok(list)
       .split("\n")
       .find((l) => l.includes(name));
@@ -189,19 +192,21 @@ describe("rs-server: credentials and failures", () => {
       });
     });
     const bare = Object.fromEntries(Object.entries(adminEnv()).filter(([k]) => !k.startsWith("OS_")));
-    const [cloud, notFound, wrongPassword, refused, badUsage, unknownCloud] = await Promise.all([
+    const [cloud, notFound, wrongPassword, refused, badUsage, unknownCloud, noSuchName] = await Promise.all([
       cli(["info", "--os-cloud", "rs-admin", "--data-dir", scratch, "--url", stack.adminUrl], bare),
       cli(["pools", "show", "0123456789abcdef0123456789abcdef"]),
       cli(["pools", "list"], { ...adminEnv(), OS_PASSWORD: "wrong" }),
       cli(["info", "--token", stack.adminToken, "--url", `http://127.0.0.1:${closedPort}`]),
       cli(["instances", "create", "--count", "2"]),
       cli(["pools", "list", "--os-cloud", "nowhere", "--clouds-file", join(scratch, "clouds.yaml")], bare),
+      cli(["pools", "show", "no-such-pool-name"]),
     ]);
     assert.match(ok(cloud), /^version\s+\S+/m);
     failed(notFound, 1, /^rs-server: .*0123456789abcdef0123456789abcdef.*\(HTTP 404\)\n$/);
     failed(wrongPassword, 1, /Keystone at \S+ refused the credentials of admin/);
     failed(refused, 1, /cannot reach the admin API at http:\/\/127\.0\.0\.1:\d+: connection refused/);
-    failed(badUsage, 2, /required option '--pool <id>' not specified/);
+    failed(badUsage, 2, /required option '--pool <pool>' not specified/);
+    failed(noSuchName, 1, /^rs-server: no pool named no-such-pool-name\n$/);
     failed(unknownCloud, 2, /cloud nowhere is not in any clouds\.yaml/);
   });
 });

@@ -3,6 +3,7 @@
 import type { Command } from "commander";
 import { CliError } from "./client.ts";
 import { action, done, enc, filterOption, filterQuery, group, idList, positiveInt, show } from "./command.ts";
+import { poolId } from "./pools.ts";
 import { fields, type Row, table } from "./table.ts";
 
 export const instanceColumns = [
@@ -59,7 +60,7 @@ export function instancesCommand(): Command {
     instances
       .command("create")
       .description("create instances from a pool's template in one Nova request (POST /servers/)")
-      .requiredOption("--pool <id>", "the pool (project) to create them in")
+      .requiredOption("--pool <pool>", "the pool (project id or name) to create them in")
       .option("--count <n>", "how many (1-100)", positiveInt, 1)
       .option("--name <name>", "name (name-1 ... name-N with --count); default: the pool's pattern")
       .option("--description <text>", "description")
@@ -67,7 +68,7 @@ export function instancesCommand(): Command {
       .option("--groups <ids>", "group ids to assign to every new instance, comma-separated", idList),
     async (ctx) => {
       const o = ctx.opts;
-      const server: Row = { project_id: o.pool, count: o.count };
+      const server: Row = { project_id: await poolId(ctx, o.pool), count: o.count };
       for (const [key, value] of Object.entries({
         name: o.name,
         description: o.description,

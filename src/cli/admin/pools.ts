@@ -3,7 +3,17 @@
 import { readFileSync } from "node:fs";
 import { type Command, InvalidArgumentError } from "commander";
 import { CliError } from "./client.ts";
-import { action, done, enc, filterOption, filterQuery, group, positiveInt, show } from "./command.ts";
+import {
+  action,
+  type Ctx,
+  done,
+  enc,
+  filterOption,
+  filterQuery,
+  group,
+  positiveInt,
+  show,
+} from "./command.ts";
 import { fields, type Row, table } from "./table.ts";
 
 const MODES: Record<string, string> = { "1": "1", "2": "2", standard: "1", simultaneous: "2" };
@@ -83,6 +93,22 @@ function reserveText(reserve: Row | undefined, target: unknown): string {
   return `${reserve.free}/${reserve.target}${building}`;
 }
 
+/** Keystone project ids are 32 hex digits; anything else names a pool by its project name. */
+const PROJECT_ID = /^[0-9a-f]{32}$/i;
+
+/** The pool's id for an id or a name (GET /projects/?name=…); one name in two domains needs the id. */
+export async function poolId(ctx: Ctx, ref: string): Promise<string> {
+  if (PROJECT_ID.test(ref)) return ref;
+  const reply = await ctx.client.request("GET", "/projects/", { query: { name: ref } });
+  const found = (reply.body?.projects ?? []) as { id: string; domain_id: string }[];
+  if (found.length === 1) return found[0].id;
+  if (found.length === 0) throw new CliError(`no pool named ${ref}`, 1);
+  throw new CliError(
+    `${found.length} pools are named ${ref} (in domains ${found.map((p) => p.domain_id).join(", ")}): give its id`,
+    1,
+  );
+}
+
 export function poolsCommand(): Command {
   const pools = group("pools", "desktop pools (TRS projects)");
 
@@ -116,11 +142,13 @@ export function poolsCommand(): Command {
     pools
       .command("show")
       .description("show one pool with its reserve (GET /projects/{id})")
-      .argument("<pool>", "pool (project) id")
+      .argument("<pool>", "pool (project) id or name")
       .option("--with-os-object", "add Keystone's project object"),
     async (ctx) => {
       const query = { with_os_object: ctx.opts.withOsObject ? "true" : undefined };
-      const reply = await ctx.client.request("GET", `/projects/${enc(ctx.args[0])}`, { query });
+      const reply = await ctx.client.request("GET", `/projects/${enc(await poolId(ctx, ctx.args[0]))}`, {
+        query,
+      });
       show(ctx, reply, (b) => fields(b.project));
     },
   );
@@ -146,14 +174,16 @@ export function poolsCommand(): Command {
       pools
         .command("update")
         .description("change a pool; options left out keep their value (PUT /projects/{id})")
-        .argument("<pool>", "pool (project) id")
+        .argument("<pool>", "pool (project) id or name")
         .option("--name <name>", "new project name"),
     ),
     async (ctx) => {
       const project = projectBody(ctx.opts);
       if (Object.keys(project).length === 0)
         throw new CliError("nothing to change: give at least one option", 2);
-      const reply = await ctx.client.request("PUT", `/projects/${enc(ctx.args[0])}`, { body: { project } });
+      const reply = await ctx.client.request("PUT", `/projects/${enc(await poolId(ctx, ctx.args[0]))}`, {
+        body: { project },
+      });
       show(ctx, reply, (b) => fields(b.project));
     },
   );
@@ -162,11 +192,11 @@ export function poolsCommand(): Command {
     pools
       .command("delete")
       .description("delete a pool (DELETE /projects/{id}); refused while it has instances")
-      .argument("<pool>", "pool (project) id")
+      .argument("<pool>", "pool (project) id or name")
       .option("--force", "also delete its instances in Nova and end their assignments"),
     async (ctx) => {
       const query = { force: ctx.opts.force ? "true" : undefined };
-      await ctx.client.request("DELETE", `/projects/${enc(ctx.args[0])}`, { query });
+      await ctx.client.request("DELETE", `/projects/${enc(await poolId(ctx, ctx.args[0]))}`, { query });
       done(ctx, `deleted pool ${ctx.args[0]}`);
     },
   );
@@ -177,9 +207,12 @@ export function poolsCommand(): Command {
       .description(
         "count a pool's servers: created, active, error, free, occupied (GET /projects/{id}/statistics)",
       )
-      .argument("<pool>", "pool (project) id"),
+      .argument("<pool>", "pool (project) id or name"),
     async (ctx) => {
-      const reply = await ctx.client.request("GET", `/projects/${enc(ctx.args[0])}/statistics`);
+      const reply = await ctx.client.request(
+        "GET",
+        `/projects/${enc(await poolId(ctx, ctx.args[0]))}/statistics`,
+      );
       show(ctx, reply, (b) => fields(b.statistics));
     },
   );
