@@ -201,6 +201,20 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
         },
       },
     ];
+    if (config.admin.enabled) {
+      // Not awaited: a cloud that is down at start is the health check's business. A role
+      // that does not exist would only show when the first pool is created.
+      keystone
+        .findRole(config.openstack.serviceRole)
+        .then((role) => {
+          if (!role)
+            logger.error(
+              { role: config.openstack.serviceRole },
+              "openstack.serviceRole names no Keystone role: creating pools will fail until it does",
+            );
+        })
+        .catch(() => {});
+    }
     const validator = new KeystoneTokenValidator(keystone, config.auth);
     const auth = tokenAuth(validator, config.auth.adminRoles);
     const runtime: Runtime = { config, store, core, deps, simulator, cloudsYaml, stop: stopAll };

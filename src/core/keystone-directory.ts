@@ -4,6 +4,7 @@
 import { isCloudError } from "../cloud/http.ts";
 import type { KeystoneClient } from "../cloud/keystone.ts";
 import type { CloudSession } from "../cloud/session.ts";
+import { ApiError } from "../http/errors.ts";
 import type { Directory, DirectoryProject, DirectoryProjectPatch, NewDirectoryProject } from "./directory.ts";
 
 /** The role rs-server's service account gets on each new TRS project by default (openstack.serviceRole). */
@@ -112,7 +113,11 @@ export class KeystoneDirectory implements Directory {
   async grantServiceAccess(projectId: string): Promise<void> {
     if (!this.serviceRoleId) {
       this.serviceRoleId = this.keystone.findRole(this.serviceRole).then((role) => {
-        if (!role) throw new Error(`Keystone has no role named ${this.serviceRole}`);
+        if (!role)
+          throw new ApiError(
+            "unavailable",
+            `Keystone has no role named ${this.serviceRole} to give rs-server's service account on the project (set openstack.serviceRole)`,
+          );
         return role.id;
       });
       this.serviceRoleId.catch(() => {

@@ -1,6 +1,6 @@
 // The whole of rs-server for a test file: the built-in simulator, a fresh database, the
 // task engine, the core and both APIs on free loopback ports, with real Keystone tokens.
-import pino from "pino";
+import pino, { type Logger } from "pino";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { type Runtime, startRuntime } from "../../src/runtime.ts";
@@ -50,7 +50,10 @@ export async function issueToken(
   return token;
 }
 
-export async function startStack(overrides: Record<string, unknown> = {}): Promise<Stack> {
+export async function startStack(
+  overrides: Record<string, unknown> = {},
+  options: { logger?: Logger } = {},
+): Promise<Stack> {
   const sim = await startSimulator({ port: 0, options: { buildDelayMs: 200, volumeDelayMs: 50 } });
   const store = await createTestStore();
   const config = loadConfig({
@@ -59,13 +62,23 @@ export async function startStack(overrides: Record<string, unknown> = {}): Promi
       admin: { port: 0 },
       broker: { port: 0 },
       simulator: { buildDelayMs: 200 },
-      openstack: { authUrl: sim.authUrl, username: sim.admin.username, password: sim.admin.password },
       reserve: { intervalSeconds: 1 },
       allocation: { pollIntervalMs: 50, buildTimeoutSeconds: 30 },
       ...overrides,
+      // The stack's own simulator is the cloud; an override may add to it (serviceRole, ...).
+      openstack: {
+        authUrl: sim.authUrl,
+        username: sim.admin.username,
+        password: sim.admin.password,
+        ...(overrides.openstack as Record<string, unknown> | undefined),
+      },
     },
   });
-  const runtime = await startRuntime(config, { store, simulator: sim, logger: pino({ level: "silent" }) });
+  const runtime = await startRuntime(config, {
+    store,
+    simulator: sim,
+    logger: options.logger ?? pino({ level: "silent" }),
+  });
   const adminToken = await issueToken(sim.authUrl, { ...sim.admin, projectId: sim.admin.projectId });
   const memberToken = await issueToken(sim.authUrl, { ...sim.demo, projectId: sim.demo.projectId });
   return {
