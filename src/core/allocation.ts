@@ -41,6 +41,8 @@ export interface AllocationDeps {
   onInstanceTaken?: (poolId: string) => void;
   /** Told when a request ends: seconds since request-vm, and "completed" or the error code. */
   onFinished?: (seconds: number, outcome: number | "completed") => void;
+  /** Whether the task was revoked (nobody will finish its request: get-vm answers 3). */
+  taskRevoked?: (taskId: string) => Promise<boolean>;
 }
 
 export interface AllocationResult {
@@ -153,19 +155,22 @@ export class Allocation {
   /**
    * Gives back the instance this run claimed or created when the request ended without it (a
    * run whose lease lapsed while it waited for a connection may claim after another run had
-   * already failed the request). While the request is still open another run is on it and
-   * finds the hold as the user's own instance, so it stays.
+   * already failed the request), or when its task was revoked. While the request is still
+   * open another run is on it and finds the hold as the user's own instance, so it stays.
    */
   private async giveBack(requestId: string, userId: string, instanceId: string | undefined): Promise<void> {
     if (!instanceId) return;
     const row = await this.d.requests.get(requestId);
-    if (!row || (row.status !== "completed" && row.status !== "failed")) return;
+    if (!row) return;
+    const open = row.status !== "completed" && row.status !== "failed";
+    // An open request is another run's, unless its task was revoked: then no run will come.
+    if (open && !(row.task_id && (await this.d.taskRevoked?.(row.task_id)))) return;
     if (row.status === "completed" && row.instance_id === instanceId) return;
     await this.d.claims.release(
       instanceId,
       userId,
       ACTOR,
-      `broker request ${requestId} ended in another run`,
+      open ? `broker request ${requestId} was revoked` : `broker request ${requestId} ended in another run`,
     );
     this.d.logger.info(
       { request_id: requestId, instance_id: instanceId },

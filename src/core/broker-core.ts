@@ -134,6 +134,7 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
     logger: log,
     onInstanceTaken: () => void triggerReserve(deps.scheduler).catch(() => {}),
     onFinished: (seconds, outcome) => observeAllocation(seconds, outcome),
+    taskRevoked: async (taskId) => (await deps.tasks.get(taskId))?.status === "REVOKED",
   });
 
   deps.tasks.register(ALLOCATION_TASK, async (args: { request_id: string }, ctx) => {

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, beforeEach, describe, it } from "node:test";
+import { ALLOCATION_TASK } from "../../src/core/allocation.ts";
 import { NO_FAULTS } from "../../src/simulator/server.ts";
 import { RequestsRepository } from "../../src/store/requests.ts";
 import { clientRules, makeInstances, makePool, makeUser, type TestUser } from "../helpers/broker-stack.ts";
@@ -139,5 +140,33 @@ describe("a late run of an allocation", () => {
     const second = await s.runtime.core.broker.allocate(requestId);
     assert.equal(second.status, "completed");
     assert.equal(second.status === "completed" && second.instance_id, instance);
+  });
+
+  it("a run whose task is revoked after its claim gives the instance back: no run will finish the request", async () => {
+    await readyInstance();
+    const u = await makeUser(s, [pool.id]);
+    const requestId = await newRequest(u);
+    s.sim.ctx.faults.latencyMs = 150;
+    const taskId = await s.runtime.deps.tasks.runNow(ALLOCATION_TASK, { request_id: requestId });
+    await repo().setTask(requestId, taskId);
+    await claimed(u.id);
+    assert.ok(await s.runtime.deps.tasks.revoke(taskId));
+    for (let i = 0; i < 400; i++) {
+      const held = await db()
+        .selectFrom("instance_users")
+        .select("instance_id")
+        .where("user_id", "=", u.id)
+        .execute();
+      if (held.length === 0) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    s.sim.ctx.faults.latencyMs = 0;
+    const held = await db()
+      .selectFrom("instance_users")
+      .select("instance_id")
+      .where("user_id", "=", u.id)
+      .execute();
+    assert.deepEqual(held, []);
+    assert.notEqual((await repo().get(requestId))?.status, "completed");
   });
 });
