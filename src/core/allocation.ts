@@ -113,15 +113,13 @@ export class Allocation {
       // A run whose lease went elsewhere stops between steps: the other run goes on.
       signal?.throwIfAborted();
       const { ip, session } = await this.prepare(request, pool, instance, server, port, steps);
-      if (signal?.aborted) {
-        await this.d.resources.removeRules(session.ruleIds);
-        signal.throwIfAborted();
-      }
       const step = steps.instant("session", `session ${session.id}`);
       let completed: boolean;
       try {
+        signal?.throwIfAborted();
         completed = await this.d.requests.complete(requestId, steps.steps, instance.id, ip, session);
       } catch (err) {
+        // Not recorded (lease lost, or the write failed): the rules it opened go.
         step.outcome = "failed";
         await this.d.resources.removeRules(session.ruleIds);
         throw err;
@@ -174,7 +172,7 @@ export class Allocation {
     );
     this.d.logger.info(
       { request_id: requestId, instance_id: instanceId },
-      "gave back an instance claimed too late",
+      "gave back an instance its request did not get",
     );
   }
 

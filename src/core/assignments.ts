@@ -144,13 +144,18 @@ export class AssignmentService {
   private async endingLostSessions<T>(instanceId: string, change: () => Promise<T>): Promise<T> {
     const ender = this.d.sessions;
     if (!ender) return change();
-    const holders = new Map<string, boolean>();
-    const held = async (userId: string) => this.isAssigned(instanceId, userId);
     const open = await ender.openOn(instanceId);
-    for (const s of open) if (!holders.has(s.user_id)) holders.set(s.user_id, await held(s.user_id));
+    // Each session user's groups, asked of Keystone once: the change does not move them.
+    const groupsOf = new Map<string, string[]>();
+    for (const s of open)
+      if (!groupsOf.has(s.user_id)) groupsOf.set(s.user_id, await this.d.directory.groupsOfUser(s.user_id));
+    const held = (userId: string) =>
+      this.d.assignments.isAssigned(instanceId, userId, groupsOf.get(userId) ?? []);
+    const before = new Map<string, boolean>();
+    for (const userId of groupsOf.keys()) before.set(userId, await held(userId));
     const result = await change();
-    for (const [userId, before] of holders) {
-      if (!before || (await held(userId))) continue;
+    for (const [userId, wasHolder] of before) {
+      if (!wasHolder || (await held(userId))) continue;
       for (const s of open) if (s.user_id === userId) await ender.end(s.id);
     }
     return result;
