@@ -1,27 +1,13 @@
-// Types of broker-client.js for the TypeScript tests (the browser loads the .js as is).
-export interface Step {
-  name: string;
-  started_at: string;
-  duration_ms: number | null;
-  outcome: "running" | "ok" | "failed" | "skipped";
-  detail?: string;
-}
+// Types of broker-client.js for the TypeScript tests (the browser loads the .js as is and
+// never this file, so it may point at the broker's own types instead of restating them).
+import type { GetVmResult, ServerView } from "../../core/broker-core.ts";
+import type { RequestStep } from "../../store/schema.ts";
 
-export interface ServerView {
-  status: string | null;
-  vm_state: string | null;
-  ip: string | null;
-  progress: number | null;
-  task_state: string | null;
-  id: string | null;
-}
+export type { ServerView };
+export type Step = RequestStep;
 
-export interface VmState {
-  status: "pending" | "in_progress" | "completed";
-  message: string | null;
-  server: ServerView;
-  steps: Step[];
-}
+/** get-vm's answer for a request that has not failed (a failed one throws PortalError). */
+export type VmState = Omit<Extract<GetVmResult, { kind: "state" }>, "kind">;
 
 export interface Warning {
   code: number;
