@@ -32,12 +32,12 @@ interface Asset {
   etag: string;
 }
 
-/** The portal's files by name; a .d.ts (types for the tests) or anything unknown is not served. */
+/** The portal's files by name; any other extension (the tests' .d.ts ends in .ts) is not served. */
 export function loadPortalAssets(dir: URL = new URL("./portal/", import.meta.url)): Map<string, Asset> {
   const assets = new Map<string, Asset>();
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const ext = /\.[a-z]+$/.exec(entry.name)?.[0] ?? "";
-    if (!entry.isFile() || !TYPES[ext] || entry.name.endsWith(".d.ts")) continue;
+    if (!entry.isFile() || !TYPES[ext]) continue;
     const body = readFileSync(new URL(entry.name, dir));
     const etag = `"${createHash("sha256").update(body).digest("base64url").slice(0, 22)}"`;
     assets.set(entry.name, { body, type: TYPES[ext], etag });
