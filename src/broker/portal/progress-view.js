@@ -15,35 +15,25 @@ export function createProgressView(doc, t) {
     return label === key ? name : label;
   };
 
+  const cell = (text, className) => {
+    const td = doc.createElement("td");
+    if (className) td.className = className;
+    td.textContent = text;
+    return td;
+  };
+
   function renderRow(tr, step) {
-    const cells = [
-      () => {
-        const td = doc.createElement("td");
-        td.textContent = stepLabel(step.name);
-        const id = doc.createElement("span");
-        id.className = "step-id";
-        id.textContent = step.name;
-        td.append(id);
-        return td;
-      },
-      () => {
-        const td = doc.createElement("td");
-        td.className = `outcome-${step.outcome}`;
-        td.textContent = t(`outcome.${step.outcome}`);
-        return td;
-      },
-      () => {
-        const td = doc.createElement("td");
-        td.textContent = step.detail ?? "";
-        return td;
-      },
-      () => {
-        const td = doc.createElement("td");
-        td.textContent = formatDuration(step.duration_ms) ?? "…";
-        return td;
-      },
-    ];
-    tr.replaceChildren(...cells.map((make) => make()));
+    const name = cell(stepLabel(step.name));
+    const id = doc.createElement("span");
+    id.className = "step-id";
+    id.textContent = step.name;
+    name.append(id);
+    tr.replaceChildren(
+      name,
+      cell(t(`outcome.${step.outcome}`), `outcome-${step.outcome}`),
+      cell(step.detail ?? ""),
+      cell(formatDuration(step.duration_ms) ?? "…"),
+    );
     tr.dataset.outcome = step.outcome;
   }
 
