@@ -32,6 +32,13 @@ function show(view, { focus = true } = {}) {
   if (focus) $(view).querySelector("h2").focus();
 }
 
+function option(name) {
+  const el = doc.createElement("option");
+  el.value = name;
+  el.textContent = name;
+  return el;
+}
+
 function busy(button, on) {
   button.disabled = on;
   button.setAttribute("aria-busy", String(on));
@@ -45,13 +52,7 @@ async function loadConnTypes() {
   } catch {
     ports = {};
   }
-  const select = $("conn-type");
-  for (const name of Object.keys(ports)) {
-    const option = doc.createElement("option");
-    option.value = name;
-    option.textContent = name;
-    select.append(option);
-  }
+  $("conn-type").append(...Object.keys(ports).map(option));
 }
 
 const creds = () => ({
@@ -76,14 +77,7 @@ function askForOtp() {
 
 function showProjects(names) {
   const select = $("project");
-  select.replaceChildren(
-    ...names.map((name) => {
-      const option = doc.createElement("option");
-      option.value = name;
-      option.textContent = name;
-      return option;
-    }),
-  );
+  select.replaceChildren(...names.map(option));
   $("project-field").hidden = false;
   $("signin-error").textContent = t("projectChoose");
   select.focus();
@@ -91,9 +85,9 @@ function showProjects(names) {
 
 function signInFailed(err) {
   if (err instanceof PortalError && err.code === OTP_REQUIRED) return askForOtp();
-  $("signin-error").textContent = err.message;
-  if (err instanceof PortalError && err.code === PASSWORD_EXPIRED) {
-    $("signin-error").textContent = `${err.message} ${t("expiredChange")}`;
+  const expired = err instanceof PortalError && err.code === PASSWORD_EXPIRED;
+  $("signin-error").textContent = expired ? `${err.message} ${t("expiredChange")}` : err.message;
+  if (expired) {
     openChangePassword();
     $("change-error").textContent = t("expiredChange");
   }
@@ -171,7 +165,7 @@ function backToSignIn() {
 
 function openChangePassword(who) {
   $("c-user").value = who?.user ?? $("user").value;
-  $("c-domain").value = who?.domain ?? $("domain").value ?? "Default";
+  $("c-domain").value = who?.domain ?? $("domain").value;
   for (const id of ["c-old", "c-new", "c-confirm"]) $(id).value = "";
   $("change-error").textContent = "";
   polling?.abort();
