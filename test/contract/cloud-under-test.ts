@@ -11,6 +11,7 @@ import { isCloudError, ServiceHttp } from "../../src/cloud/http.ts";
 import type { NeutronNetwork } from "../../src/cloud/neutron.ts";
 import type { NovaFlavor } from "../../src/cloud/nova.ts";
 import { type CloudCredentials, CloudSession } from "../../src/cloud/session.ts";
+import type { SimCredentials } from "../../src/simulator/server.ts";
 
 export interface Discovered {
   flavor: NovaFlavor;
@@ -18,6 +19,8 @@ export interface Discovered {
   /** A tenant network servers can boot on, routed to `external` when the cloud has routers. */
   network: NeutronNetwork;
   external: NeutronNetwork;
+  /** Whether `network` reaches `external` through a router (floating IPs need it). */
+  routed: boolean;
 }
 
 export interface TestProject {
@@ -91,8 +94,12 @@ export async function cloudUnderTest(): Promise<CloudUnderTest> {
   // Imported only here, so a run against a real cloud never loads the simulator.
   const { startSimulator } = await import("../../src/simulator/server.ts");
   const sim = await startSimulator({ port: 0 });
-  const { admin } = sim;
-  const creds: CloudCredentials = {
+  return connect("simulator", simulatorCredentials(sim.admin), () => sim.stop());
+}
+
+/** The simulator's admin account as the credentials rs-server's cloud session takes. */
+export function simulatorCredentials(admin: SimCredentials): CloudCredentials {
+  return {
     authUrl: admin.authUrl,
     username: admin.username,
     password: admin.password,
@@ -104,7 +111,6 @@ export async function cloudUnderTest(): Promise<CloudUnderTest> {
     timeoutMs: 10_000,
     retries: 2,
   };
-  return connect("simulator", creds, () => sim.stop());
 }
 
 /** `<path>#<cloud>`: one cloud of a clouds.yaml, read as rs-server itself reads it. */
@@ -178,7 +184,7 @@ async function connect(
  * on: one with a router interface whose router has a gateway on that external network
  * (floating IPs need it), else any other network with a subnet.
  */
-async function discover(cloud: Cloud): Promise<Discovered> {
+export async function discover(cloud: Cloud): Promise<Discovered> {
   const network = cloud.session.http("network");
   const flavors = (await cloud.nova.listFlavors()).filter((f) => f.isPublic);
   if (!flavors.length) throw new Error("the cloud has no public flavor");
@@ -202,7 +208,7 @@ async function discover(cloud: Cloud): Promise<Discovered> {
   }
   const tenant = candidates.find((n) => routed.has(n.id)) ?? candidates[0];
   if (!tenant) throw new Error("the cloud has no tenant network with a subnet");
-  return { flavor, image, network: tenant, external };
+  return { flavor, image, network: tenant, external, routed: routed.has(tenant.id) };
 }
 
 /** Polls `read` until `done` holds, or fails at the deadline with the last value seen. */

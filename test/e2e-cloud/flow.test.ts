@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { authenticator } from "otplib";
 import { isCloudError } from "../../src/cloud/http.ts";
+import { discover, waitFor as waitUntil } from "../contract/cloud-under-test.ts";
 import { call, type Reply } from "../helpers/broker-stack.ts";
 import { type E2eStack, startE2eStack, uniqueName } from "./stack.ts";
 
@@ -40,21 +41,8 @@ describe("end to end against the cloud", () => {
     ...extra,
   });
 
-  async function waitFor<T>(
-    what: string,
-    read: () => Promise<T>,
-    done: (v: T) => boolean,
-    ms = s.buildTimeoutMs,
-  ) {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const last = await read();
-      if (done(last)) return last;
-      if (Date.now() > deadline)
-        throw new Error(`gave up waiting for ${what}; last seen: ${JSON.stringify(last)?.slice(0, 800)}`);
-      await new Promise((r) => setTimeout(r, s.pollMs));
-    }
-  }
+  const waitFor = <T>(what: string, read: () => Promise<T>, done: (v: T) => boolean) =>
+    waitUntil(s, what, read, done, s.buildTimeoutMs);
 
   function assertCode(res: Reply, code: number) {
     assert.equal(res.status, 400, JSON.stringify(res.body));
@@ -117,26 +105,12 @@ describe("end to end against the cloud", () => {
     assert.ok(member, "the cloud has a member role");
     memberRoleId = member.id;
 
-    // Discovery: the smallest public flavor, an active image, the external network and a
-    // tenant network routed to it (a router interface on it, the router's gateway outside).
-    const flavor = (await s.admin.nova.listFlavors())
-      .filter((f) => f.isPublic)
-      .sort((a, b) => a.ram - b.ram || a.vcpus - b.vcpus)[0];
-    const image = (await s.admin.glance.listImages({ status: "active" }))[0];
-    assert.ok(flavor && image, "the cloud has a public flavor and an active image");
-    const networks = await s.admin.neutron.listNetworks();
-    const ext = networks.find((n) => n.external);
-    assert.ok(ext, "the cloud has an external network");
-    external = ext;
-    const http = s.admin.session.http("network");
-    const routed = new Set<string>();
-    for (const port of await s.admin.neutron.listPorts({ deviceOwner: "network:router_interface" })) {
-      const { router } = await http.get(`/v2.0/routers/${port.deviceId}`);
-      if (router?.external_gateway_info?.network_id === ext.id) routed.add(port.networkId);
-    }
-    const tenant = networks.find((n) => !n.external && n.subnetIds.length > 0 && routed.has(n.id));
-    assert.ok(tenant, "the cloud has a tenant network routed to the external one");
+    // Discovery as the contract suite does it: the smallest public flavor, an active image, the
+    // external network and a tenant network routed to it (the floating IP step needs that).
+    const { flavor, image, network: tenant, external: ext, routed } = await discover(s.admin);
+    assert.ok(routed, "the cloud has a tenant network routed to the external one");
     network = tenant;
+    external = ext;
 
     const created = await admin("POST", "/v1/projects/", {
       project: {

@@ -19,7 +19,7 @@ import { type CloudCredentials, CloudSession } from "../../src/cloud/session.ts"
 import { loadConfig } from "../../src/config/load.ts";
 import { type Runtime, startRuntime } from "../../src/runtime.ts";
 import type { SimulatorHandle } from "../../src/simulator/server.ts";
-import { fromCloudsYaml } from "../contract/cloud-under-test.ts";
+import { fromCloudsYaml, simulatorCredentials } from "../contract/cloud-under-test.ts";
 import { createTestStore } from "../helpers/db.ts";
 
 export interface E2eStack {
@@ -60,19 +60,7 @@ export async function startE2eStack(overrides: Record<string, unknown> = {}): Pr
   } else {
     const { startSimulator } = await import("../../src/simulator/server.ts");
     sim = await startSimulator({ port: 0, options: { buildDelayMs: 300, volumeDelayMs: 50 } });
-    const a = sim.admin;
-    adminCreds = {
-      authUrl: a.authUrl,
-      username: a.username,
-      password: a.password,
-      userDomainName: a.userDomainName,
-      projectName: a.projectName,
-      projectDomainName: a.projectDomainName,
-      region: a.region,
-      interface: "public",
-      timeoutMs: 10_000,
-      retries: 2,
-    };
+    adminCreds = simulatorCredentials(sim.admin);
     openstack = {};
   }
   const real = !!spec;
