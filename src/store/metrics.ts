@@ -2,11 +2,15 @@
 // free instances vs target per pool, builds in flight, open sessions, tasks by state.
 import { type Kysely, sql } from "kysely";
 import type { MetricsSnapshot } from "../core/metrics.ts";
-import { freeInstance } from "./reserve.ts";
+import { freeInstance, ReserveRepository } from "./reserve.ts";
 import type { Database } from "./schema.ts";
 
 export class MetricsRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly reserve: ReserveRepository;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.reserve = new ReserveRepository(db);
+  }
 
   async snapshot(): Promise<MetricsSnapshot> {
     const [pools, builds, sessions, tasks] = await Promise.all([
@@ -15,8 +19,7 @@ export class MetricsRepository {
                (SELECT count(*) FROM instances i
                  WHERE i.pool_id = p.id AND ${freeInstance(["BUILD", "ACTIVE"])}) AS free
           FROM pools p`.execute(this.db),
-      sql<{ n: string }>`
-        SELECT count(*) AS n FROM instances WHERE deleted_at IS NULL AND status = 'BUILD'`.execute(this.db),
+      this.reserve.buildsInFlight(),
       sql<{ n: string }>`SELECT count(*) AS n FROM sessions WHERE closed_at IS NULL`.execute(this.db),
       sql<{ status: string; n: string }>`
         SELECT status, count(*) AS n FROM tasks WHERE status IN ('PENDING', 'STARTED')
@@ -30,7 +33,7 @@ export class MetricsRepository {
         free: Number(p.free),
         backoff: p.backoff,
       })),
-      buildsInFlight: Number(builds.rows[0].n),
+      buildsInFlight: builds,
       sessionsOpen: Number(sessions.rows[0].n),
       tasks: Object.fromEntries(tasks.rows.map((t) => [t.status, Number(t.n)])),
     };
