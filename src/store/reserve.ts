@@ -25,8 +25,10 @@ export interface ReserveState {
 const POOL_LOCK = 0x7273_0001;
 const BUILDS_LOCK = 0x7273_0002;
 
-/** Free = no user and no group; only BUILD and ACTIVE ones will serve a user. */
-/** The condition that instance `i` is free (no user, no group) and in one of these states. */
+/**
+ * The condition that instance `i` is free (no user, no group) and in one of these states;
+ * only BUILD and ACTIVE ones will serve a user.
+ */
 export const freeInstance = (status: string[]) => sql<boolean>`
   i.deleted_at IS NULL AND i.status = ANY(${status}::text[])
   AND NOT EXISTS (SELECT 1 FROM instance_users u WHERE u.instance_id = i.id)

@@ -8,11 +8,11 @@
 // path: the handler starts in this process at once, pg-boss only holds the recovery job).
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { CompiledQuery } from "kysely";
+import { CompiledQuery, type Kysely } from "kysely";
 import PgBoss from "pg-boss";
 import type { Logger } from "pino";
 import { connect, PgPool, type Store } from "../store/db.ts";
-import type { TaskStatus } from "../store/schema.ts";
+import type { Database, TaskStatus } from "../store/schema.ts";
 import { type Holder, TaskRepository, type TaskRow } from "../store/tasks.ts";
 
 export interface TaskContext {
@@ -146,7 +146,7 @@ export class TaskEngine implements TaskService {
    * a second time by the recovery job while the first run is still acting.
    */
   private readonly leases: TaskRepository;
-  private readonly leaseDb: ReturnType<typeof connect>;
+  private readonly leaseDb: Kysely<Database>;
   private readonly boss: PgBoss;
   /** pg-boss's connections: ours, so that they report errors and close like the others. */
   private readonly bossPool: PgPool;
