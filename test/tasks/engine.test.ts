@@ -32,11 +32,10 @@ async function job(id: string) {
   return rows[0];
 }
 
-/** Connections of the engines on this file's database (pg-boss's and the lease renewals'). */
+/** The engines' connections on this file's database (pg-boss's and the lease renewals'). */
+const OF_ENGINES = sql`datname = current_database() AND application_name LIKE 'rs-server task%'`;
 const engineConnections = () =>
-  sql<{ n: number }>`
-    SELECT count(*)::int AS n FROM pg_stat_activity
-    WHERE datname = current_database() AND application_name LIKE 'rs-server task%'`
+  sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE ${OF_ENGINES}`
     .execute(store.db)
     .then((r) => r.rows[0].n);
 
@@ -365,7 +364,7 @@ describe("lost database connections", () => {
     await waitFor("the lease connection", async () => (await engineConnections()) >= 2);
     const { rows } = await sql<{ n: number }>`
       SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
-      WHERE datname = current_database() AND application_name LIKE 'rs-server task%'`.execute(store.db);
+      WHERE ${OF_ENGINES}`.execute(store.db);
     assert.ok(rows[0].n >= 2, `terminated ${rows[0].n}`);
     try {
       // An idle connection reports its loss itself ("connection lost"); one cut in the middle of
