@@ -195,17 +195,13 @@ export async function discover(cloud: Cloud): Promise<Discovered> {
   const external = networks.find((n) => n.external);
   if (!external) throw new Error("the cloud has no external network");
   const candidates = networks.filter((n) => !n.external && n.subnetIds.length > 0);
-  const routed = new Set<string>();
+  // Routers are not a client concern (the core never touches them): list them raw, once.
+  const { routers } = await network.get<{ routers: Record<string, any>[] }>("/v2.0/routers");
+  const gateways = new Set(
+    routers.filter((r) => r.external_gateway_info?.network_id === external.id).map((r) => r.id),
+  );
   const interfaces = await cloud.neutron.listPorts({ deviceOwner: "network:router_interface" });
-  for (const port of interfaces) {
-    try {
-      // Routers are not a client concern (the core never touches them): read them raw.
-      const { router } = await network.get(`/v2.0/routers/${port.deviceId}`);
-      if (router?.external_gateway_info?.network_id === external.id) routed.add(port.networkId);
-    } catch {
-      // A router we cannot read does not count.
-    }
-  }
+  const routed = new Set(interfaces.filter((p) => gateways.has(p.deviceId)).map((p) => p.networkId));
   const tenant = candidates.find((n) => routed.has(n.id)) ?? candidates[0];
   if (!tenant) throw new Error("the cloud has no tenant network with a subnet");
   return { flavor, image, network: tenant, external, routed: routed.has(tenant.id) };
