@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { CliError } from "./client.ts";
 import { action, done, enc, filterOption, filterQuery, group, idList, positiveInt, show } from "./command.ts";
 import { poolId } from "./pools.ts";
-import { fields, type Row, table } from "./table.ts";
+import { fields, table } from "./table.ts";
 
 export const instanceColumns = [
   { header: "ID", value: "id" },
@@ -68,14 +68,15 @@ export function instancesCommand(): Command {
       .option("--groups <ids>", "group ids to assign to every new instance, comma-separated", idList),
     async (ctx) => {
       const o = ctx.opts;
-      const server: Row = { project_id: await poolId(ctx, o.pool), count: o.count };
-      for (const [key, value] of Object.entries({
+      // An option left out is undefined, which JSON leaves out of the body.
+      const server = {
+        project_id: await poolId(ctx, o.pool),
+        count: o.count,
         name: o.name,
         description: o.description,
         users: o.users,
         groups: o.groups,
-      }))
-        if (value !== undefined) server[key] = value;
+      };
       const reply = await ctx.client.request("POST", "/servers/", { body: { server } });
       show(
         ctx,
@@ -95,10 +96,10 @@ export function instancesCommand(): Command {
     async (ctx) => {
       const { users, groups } = ctx.opts;
       if (users === undefined && groups === undefined) throw new CliError("give --users and/or --groups", 2);
-      const server: Row = {};
-      if (users !== undefined) server.users = users;
-      if (groups !== undefined) server.groups = groups;
-      const reply = await ctx.client.request("PUT", `/servers/${enc(ctx.args[0])}`, { body: { server } });
+      // A list left out is undefined, which JSON leaves out: the API keeps it.
+      const reply = await ctx.client.request("PUT", `/servers/${enc(ctx.args[0])}`, {
+        body: { server: { users, groups } },
+      });
       show(ctx, reply, (b) => fields(b.server));
     },
   );
