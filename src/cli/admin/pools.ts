@@ -102,11 +102,15 @@ export async function poolId(ctx: Ctx, ref: string): Promise<string> {
   const reply = await ctx.client.request("GET", "/projects/", { query: { name: ref } });
   const found = (reply.body?.projects ?? []) as { id: string; domain_id: string }[];
   if (found.length === 1) return found[0].id;
-  if (found.length === 0) throw new CliError(`no pool named ${ref}`, 1);
+  if (found.length === 0) throw new CliError(`no pool named ${ref}`);
   throw new CliError(
     `${found.length} pools are named ${ref} (in domains ${found.map((p) => p.domain_id).join(", ")}): give its id`,
-    1,
   );
+}
+
+/** The API path of the pool a command's <pool> argument names. */
+async function poolPath(ctx: Ctx): Promise<string> {
+  return `/projects/${enc(await poolId(ctx, ctx.args[0]))}`;
 }
 
 export function poolsCommand(): Command {
@@ -146,9 +150,7 @@ export function poolsCommand(): Command {
       .option("--with-os-object", "add Keystone's project object"),
     async (ctx) => {
       const query = { with_os_object: ctx.opts.withOsObject ? "true" : undefined };
-      const reply = await ctx.client.request("GET", `/projects/${enc(await poolId(ctx, ctx.args[0]))}`, {
-        query,
-      });
+      const reply = await ctx.client.request("GET", await poolPath(ctx), { query });
       show(ctx, reply, (b) => fields(b.project));
     },
   );
@@ -181,9 +183,7 @@ export function poolsCommand(): Command {
       const project = projectBody(ctx.opts);
       if (Object.keys(project).length === 0)
         throw new CliError("nothing to change: give at least one option", 2);
-      const reply = await ctx.client.request("PUT", `/projects/${enc(await poolId(ctx, ctx.args[0]))}`, {
-        body: { project },
-      });
+      const reply = await ctx.client.request("PUT", await poolPath(ctx), { body: { project } });
       show(ctx, reply, (b) => fields(b.project));
     },
   );
@@ -196,7 +196,7 @@ export function poolsCommand(): Command {
       .option("--force", "also delete its instances in Nova and end their assignments"),
     async (ctx) => {
       const query = { force: ctx.opts.force ? "true" : undefined };
-      await ctx.client.request("DELETE", `/projects/${enc(await poolId(ctx, ctx.args[0]))}`, { query });
+      await ctx.client.request("DELETE", await poolPath(ctx), { query });
       done(ctx, `deleted pool ${ctx.args[0]}`);
     },
   );
@@ -209,10 +209,7 @@ export function poolsCommand(): Command {
       )
       .argument("<pool>", "pool (project) id or name"),
     async (ctx) => {
-      const reply = await ctx.client.request(
-        "GET",
-        `/projects/${enc(await poolId(ctx, ctx.args[0]))}/statistics`,
-      );
+      const reply = await ctx.client.request("GET", `${await poolPath(ctx)}/statistics`);
       show(ctx, reply, (b) => fields(b.statistics));
     },
   );
