@@ -1,7 +1,7 @@
 // Where the CLI's token comes from, as the OpenStack tools decide it: --token or OS_TOKEN as
 // given; else a cloud of clouds.yaml (--os-cloud or OS_CLOUD); else the OS_* variables. The last
 // two log in to Keystone with the existing password auth and ask for a project-scoped token.
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parse } from "yaml";
@@ -42,6 +42,7 @@ export function cloudsFileCandidates(opts: CredentialOptions, env = process.env)
   return opts.dataDir ? [dataDirFile, ...standard] : [...standard, dataDirFile];
 }
 
+/** Whether the file exists, parses, and has the cloud. */
 function hasCloud(file: string, cloud: string): boolean {
   try {
     const doc = parse(readFileSync(file, "utf8")) as { clouds?: Record<string, unknown> } | null;
@@ -53,7 +54,7 @@ function hasCloud(file: string, cloud: string): boolean {
 
 export function loginFromCloud(cloud: string, opts: CredentialOptions, env = process.env): PasswordLogin {
   const candidates = cloudsFileCandidates(opts, env);
-  const file = candidates.find((f) => existsSync(f) && hasCloud(f, cloud));
+  const file = candidates.find((f) => hasCloud(f, cloud));
   if (!file) {
     throw new CliError(`cloud ${cloud} is not in any clouds.yaml (looked in ${candidates.join(", ")})`, 2);
   }
