@@ -4,10 +4,12 @@ import {
   httpForProject,
   type IgnoreNotFound,
   ignoringNotFound,
+  listPages,
+  type Query,
   type ScopedHttp,
   type ServiceHttp,
 } from "./http.ts";
-import { listPages, type Query, type QuotaUsageSet, toQuotaUsageSet } from "./nova.ts";
+import { type QuotaUsageSet, toQuotaUsageSet } from "./nova.ts";
 
 /** 3.60 (Ussuri) is within every supported cloud's range (Zed: 3.70); sent only to Cinder. */
 export const CINDER_MICROVERSION = "3.60";

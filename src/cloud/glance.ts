@@ -1,6 +1,5 @@
 // Typed client for the Image API (Glance v2): the core only checks and shows images.
-import type { ServiceHttp } from "./http.ts";
-import { listPages, pageAfter, type Query } from "./nova.ts";
+import { listPages, pageAfter, type Query, type ServiceHttp } from "./http.ts";
 
 export interface GlanceImage {
   id: string;

@@ -225,3 +225,52 @@ export class ServiceHttp {
     return this.request("DELETE", path, options).then(() => undefined);
   }
 }
+
+export type Query = NonNullable<RequestOptions["query"]>;
+
+/**
+ * The query of a `*_links` "next" href, to ask our own base again (the href's host may be an
+ * internal name). Undefined at the end, or when the marker did not move (a broken deployment
+ * would otherwise loop forever).
+ */
+export function nextPage(
+  links: { rel: string; href: string }[] | undefined,
+  current: Query,
+): Query | undefined {
+  const next = links?.find((l) => l.rel === "next");
+  if (!next) return undefined;
+  return pageAfter(next.href, current);
+}
+
+/** The query of a next-page URL or path, or undefined if its marker did not move. */
+export function pageAfter(href: string, current: Query): Query | undefined {
+  const query: Record<string, string[]> = {};
+  for (const [k, v] of new URL(href, "http://x").searchParams) {
+    query[k] = [...(query[k] ?? []), v];
+  }
+  const marker = query.marker?.[0];
+  return marker && marker !== String(current.marker ?? "") ? query : undefined;
+}
+
+/**
+ * Every item of a paged collection: GETs `path` with `first`, then the query `next` finds in
+ * each page (by default the "next" of `<key>_links`, as Nova, Neutron and Cinder page), until
+ * there is none; returns the `key` items of all pages in order.
+ */
+export async function listPages(
+  http: ServiceHttp,
+  path: string,
+  key: string,
+  first: Query,
+  next: (page: Record<string, any>, query: Query) => Query | undefined = (page, query) =>
+    nextPage(page[`${key}_links`], query),
+): Promise<Record<string, any>[]> {
+  const out: Record<string, any>[] = [];
+  let query: Query | undefined = first;
+  while (query) {
+    const page = await http.get<Record<string, any>>(path, { query });
+    for (const raw of (page[key] ?? []) as Record<string, any>[]) out.push(raw);
+    query = next(page, query);
+  }
+  return out;
+}

@@ -1,7 +1,15 @@
 // Typed client for the Networking API (Neutron 2.0): what the core reads of networks and
 // ports, and the user resources it manages there (floating IPs, client security rules).
-import { CloudError, type IgnoreNotFound, ignoringNotFound, isCloudError, type ServiceHttp } from "./http.ts";
-import { listPages, type Query, type QuotaUsageSet, toQuotaUsageSet } from "./nova.ts";
+import {
+  CloudError,
+  type IgnoreNotFound,
+  ignoringNotFound,
+  isCloudError,
+  listPages,
+  type Query,
+  type ServiceHttp,
+} from "./http.ts";
+import { type QuotaUsageSet, toQuotaUsageSet } from "./nova.ts";
 
 export interface NeutronNetwork {
   id: string;
