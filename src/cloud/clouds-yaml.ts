@@ -5,16 +5,23 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import type { CloudCredentials } from "./session.ts";
 
-const SEARCH_PATH = () => [
+/** Where OpenStack clients look for clouds.yaml, after OS_CLIENT_CONFIG_FILE. */
+export const cloudsSearchPath = () => [
   join(process.cwd(), "clouds.yaml"),
   join(homedir(), ".config", "openstack", "clouds.yaml"),
   "/etc/openstack/clouds.yaml",
 ];
 
+/** A Keystone auth URL as rs-server calls it: no trailing slash, ending in /v3. */
+export function keystoneV3Url(url: string): string {
+  const trimmed = url.replace(/\/+$/, "");
+  return /\/v3$/.test(trimmed) ? trimmed : `${trimmed}/v3`;
+}
+
 export function findCloudsFile(explicit?: string): string | undefined {
   if (explicit) return explicit;
   if (process.env.OS_CLIENT_CONFIG_FILE) return process.env.OS_CLIENT_CONFIG_FILE;
-  return SEARCH_PATH().find((p) => existsSync(p));
+  return cloudsSearchPath().find((p) => existsSync(p));
 }
 
 export function credentialsFromCloudsYaml(
@@ -29,10 +36,8 @@ export function credentialsFromCloudsYaml(
   if (!auth.auth_url || !auth.username || !auth.password) {
     throw new Error(`cloud ${cloud} in ${file} needs auth.auth_url, auth.username and auth.password`);
   }
-  let authUrl = String(auth.auth_url).replace(/\/+$/, "");
-  if (!/\/v3$/.test(authUrl)) authUrl = `${authUrl}/v3`;
   return {
-    authUrl,
+    authUrl: keystoneV3Url(String(auth.auth_url)),
     username: auth.username,
     password: auth.password,
     userDomainName: auth.user_domain_name ?? auth.domain_name ?? "Default",

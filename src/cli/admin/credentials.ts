@@ -2,10 +2,9 @@
 // given; else a cloud of clouds.yaml (--os-cloud or OS_CLOUD); else the OS_* variables. The last
 // two log in to Keystone with the existing password auth and ask for a project-scoped token.
 import { readFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parse } from "yaml";
-import { credentialsFromCloudsYaml } from "../../cloud/clouds-yaml.ts";
+import { cloudsSearchPath, credentialsFromCloudsYaml, keystoneV3Url } from "../../cloud/clouds-yaml.ts";
 import { isCloudError } from "../../cloud/http.ts";
 import { type AuthScope, KeystoneAuth, type UserRef } from "../../cloud/keystone-auth.ts";
 import { CliError } from "./client.ts";
@@ -33,12 +32,7 @@ export function cloudsFileCandidates(opts: CredentialOptions, env = process.env)
   if (opts.cloudsFile) return [resolve(opts.cloudsFile)];
   // The file `npm start` writes next to its database: first when --data-dir names it, else last.
   const dataDirFile = join(resolve(opts.dataDir ?? env.RS_SERVER_DATA_DIR ?? ".data"), "clouds.yaml");
-  const standard = [
-    env.OS_CLIENT_CONFIG_FILE,
-    join(process.cwd(), "clouds.yaml"),
-    join(homedir(), ".config", "openstack", "clouds.yaml"),
-    "/etc/openstack/clouds.yaml",
-  ].filter((f): f is string => Boolean(f));
+  const standard = [env.OS_CLIENT_CONFIG_FILE, ...cloudsSearchPath()].filter((f): f is string => Boolean(f));
   return opts.dataDir ? [dataDirFile, ...standard] : [...standard, dataDirFile];
 }
 
@@ -82,8 +76,7 @@ export function loginFromEnv(env = process.env): PasswordLogin | undefined {
   const missing = ["OS_USERNAME", "OS_PASSWORD"].filter((k) => !env[k]);
   if (!env.OS_PROJECT_NAME && !env.OS_PROJECT_ID) missing.push("OS_PROJECT_NAME");
   if (missing.length > 0) throw new CliError(`OS_AUTH_URL is set but ${missing.join(", ")} is not`, 2);
-  let authUrl = env.OS_AUTH_URL.replace(/\/+$/, "");
-  if (!/\/v3$/.test(authUrl)) authUrl = `${authUrl}/v3`;
+  const authUrl = keystoneV3Url(env.OS_AUTH_URL);
   const projectDomain = env.OS_PROJECT_DOMAIN_NAME ?? env.OS_DOMAIN_NAME;
   return {
     authUrl,
