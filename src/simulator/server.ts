@@ -9,6 +9,7 @@ import { type CloudSeed, createCloudSim } from "./cloud.ts";
 import type { Faults, SimContext, SimOptions } from "./context.ts";
 import { createKeystoneSim, type KeystoneSettings, type KeystoneState } from "./keystone/index.ts";
 import { loadState, saveState, statePath } from "./persist.ts";
+import { registerStats } from "./stats.ts";
 
 export const SERVICE_PREFIX = {
   identity: "/identity",
@@ -145,6 +146,7 @@ export async function startSimulator(opts: StartSimulatorOptions = {}): Promise<
 
   const app = Fastify({ logger: false });
   registerFaults(app, ctx);
+  registerStats(app);
   await keystone.register(app);
   await cloud.register(app);
 
