@@ -95,6 +95,13 @@ export function buildQuery(query: RequestOptions["query"]): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * A path segment "." or ".." (also percent-encoded, which URL parsing decodes the same way):
+ * fetch resolves it away, so an id of ".." would send the request one level up, to another
+ * resource. No OpenStack resource has such an id.
+ */
+const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?=\/|$)/i;
+
 export interface IgnoreNotFound {
   /** Treat 404 as success (the thing is already gone); the call then answers false. */
   ignoreNotFound?: boolean;
@@ -163,6 +170,14 @@ export class ServiceHttp {
   }
 
   private async once<T>(method: string, path: string, options: RequestOptions, freshToken: boolean) {
+    if (DOT_SEGMENT.test(path)) {
+      throw new CloudError(
+        "not_found",
+        `${this.opts.service} ${method} ${path}: no such resource (a "." or ".." segment names none)`,
+        this.opts.service,
+        404,
+      );
+    }
     const base = (await this.opts.endpoint()).replace(/\/+$/, "");
     const url = `${base}${path}${buildQuery(options.query)}`;
     const headers: Record<string, string> = {

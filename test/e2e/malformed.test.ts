@@ -24,7 +24,17 @@ const BODIES: (string | undefined)[] = [
   `{"user": "${"u".repeat(5000)}", "password": 1, "request": {"x": 1}}`,
   '{"user_id": [], "project_id": {}, "volume_id": null, "floating_ip_id": 7}',
 ];
-const IDS = ["x", "%00", "..%2f..", "a".repeat(600), "00000000-0000-0000-0000-000000000000", "%E2%82%AC"];
+const IDS = [
+  "x",
+  "%00",
+  "..%2f..",
+  "..",
+  "__proto__",
+  "constructor",
+  "a".repeat(600),
+  "00000000-0000-0000-0000-000000000000",
+  "%E2%82%AC",
+];
 const QUERIES = [
   "",
   "?with_os_object=maybe",

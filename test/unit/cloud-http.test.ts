@@ -126,6 +126,27 @@ describe("ServiceHttp retries", () => {
   });
 });
 
+describe("ServiceHttp paths", () => {
+  for (const id of ["..", ".", "%2e%2E", ".%2e"]) {
+    test(`an id of "${id}" is not_found without a request (fetch would resolve it to another resource)`, async () => {
+      const err = await failure(http().get(`/servers/${id}`));
+      assert.equal(err.kind, "not_found");
+      const err2 = await failure(http().delete(`/projects/${id}/tags/x`));
+      assert.equal(err2.kind, "not_found");
+      assert.equal(seen.length, 0);
+    });
+  }
+
+  test("dots inside an id are an id like any other", async () => {
+    await http().get("/images/a..b");
+    await http().get("/images/...");
+    assert.deepEqual(
+      seen.map((s) => s.url),
+      ["/images/a..b", "/images/..."],
+    );
+  });
+});
+
 describe("ServiceHttp authentication", () => {
   test("a 401 fetches a fresh token once and replays the request with it", async () => {
     const asked: boolean[] = [];

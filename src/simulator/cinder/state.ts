@@ -2,6 +2,7 @@
 // the asynchronous status transitions (creating, attaching, detaching, deleting) that the
 // cloud's single timeline drives.
 import { randomUUID } from "node:crypto";
+import { dict } from "../dict.ts";
 
 export interface AttachmentRecord {
   attachment_id: string;
@@ -84,7 +85,7 @@ export type Schedule = (dueAt: number, run: () => void) => void;
 export class CinderState {
   readonly volumes = new Map<string, VolumeRecord>();
   readonly types = new Map<string, VolumeTypeRecord>();
-  quotas: Record<string, Partial<CinderQuota>> = {};
+  quotas: Record<string, Partial<CinderQuota>> = dict();
   defaultQuota: CinderQuota = { ...DEFAULT_CINDER_QUOTA };
   private readonly byProject = new Map<string, Set<string>>();
 
@@ -106,7 +107,7 @@ export class CinderState {
     this.volumes.clear();
     this.types.clear();
     this.byProject.clear();
-    this.quotas = structuredClone(data.quotas ?? {});
+    this.quotas = dict(structuredClone(data.quotas ?? {}));
     this.defaultQuota = { ...DEFAULT_CINDER_QUOTA, ...data.default_quota };
     for (const t of data.types ?? []) this.types.set(t.id, structuredClone(t));
     for (const v of data.volumes ?? []) {

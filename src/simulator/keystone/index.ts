@@ -12,7 +12,7 @@ import { registerGroupRoutes } from "./groups.ts";
 import { registerProjectRoutes } from "./projects.ts";
 import { registerRoleRoutes } from "./roles.ts";
 import { type KeystoneSeed, type KeystoneSeedInput, seedKeystone } from "./seed.ts";
-import type { KeystoneSettings, KeystoneState } from "./state.ts";
+import { type KeystoneSettings, type KeystoneState, withoutPrototypes } from "./state.ts";
 import { resolveToken } from "./tokens.ts";
 import { registerUserRoutes } from "./users.ts";
 
@@ -80,7 +80,7 @@ export function createKeystoneSim(
     seed: (input) => seedKeystone(ks, input),
     snapshot: () => structuredClone(ks.state),
     restore(state) {
-      ks.state = structuredClone(state);
+      ks.state = withoutPrototypes(structuredClone(state));
       ks.touch();
     },
   };

@@ -1,6 +1,7 @@
 // The simulated Keystone's whole world as plain JSON-able records, so that a snapshot is a
 // deep copy and a restore is an assignment (persistence across simulator restarts).
 import { randomBytes, randomUUID } from "node:crypto";
+import { dict } from "../dict.ts";
 
 export interface DomainRec {
   id: string;
@@ -161,7 +162,7 @@ export const DEFAULT_KEYSTONE_SETTINGS: KeystoneSettings = {
 };
 
 export function emptyState(): KeystoneState {
-  return {
+  return withoutPrototypes({
     domains: {},
     projects: {},
     users: {},
@@ -175,6 +176,24 @@ export function emptyState(): KeystoneState {
     receipts: {},
     services: [],
     revokedBefore: {},
+  });
+}
+
+/** Every id-keyed record of the state made prototype-less (a restored snapshot is not). */
+export function withoutPrototypes(state: KeystoneState): KeystoneState {
+  return {
+    ...state,
+    domains: dict(state.domains),
+    projects: dict(state.projects),
+    users: dict(state.users),
+    groups: dict(state.groups),
+    members: dict(state.members),
+    roles: dict(state.roles),
+    implied: dict(state.implied),
+    credentials: dict(state.credentials),
+    tokens: dict(state.tokens),
+    receipts: dict(state.receipts),
+    revokedBefore: dict(state.revokedBefore),
   };
 }
 

@@ -2,6 +2,7 @@
 // projections; the in-memory indexes (ports by device, addresses in use, floating IPs by port)
 // are rebuilt on restore and never serialised.
 import { randomBytes, randomUUID } from "node:crypto";
+import { dict } from "../dict.ts";
 import { type AllocationPool, cidrContains, defaultPools, ipToInt, nextFreeIp, parseCidr } from "./ipam.ts";
 
 /** The standard-attr extension's fields, which Neutron keeps for every resource. */
@@ -176,7 +177,7 @@ export class NeutronState {
   readonly routers = new Map<string, RouterRecord>();
   readonly securityGroups = new Map<string, SecurityGroupRecord>();
   readonly rules = new Map<string, SecurityGroupRuleRecord>();
-  quotas: Record<string, Partial<NeutronQuota>> = {};
+  quotas: Record<string, Partial<NeutronQuota>> = dict();
   defaultQuota: NeutronQuota = { ...DEFAULT_NEUTRON_QUOTA };
 
   private readonly portsByDevice = new Map<string, Set<string>>();
@@ -220,7 +221,7 @@ export class NeutronState {
     ]) {
       m.clear();
     }
-    this.quotas = structuredClone(data.quotas ?? {});
+    this.quotas = dict(structuredClone(data.quotas ?? {}));
     this.defaultQuota = { ...DEFAULT_NEUTRON_QUOTA, ...data.default_quota };
     for (const n of data.networks) this.addNetwork(structuredClone(n));
     for (const s of data.subnets) this.addSubnet(structuredClone(s));

@@ -1,6 +1,7 @@
 // Nova's simulated world: servers indexed by project (so listing one project's thousands of
 // servers never scans the others), flavors, quotas with incrementally kept usage, and
 // tombstones of deleted servers for `changes-since` queries.
+import { dict } from "../dict.ts";
 
 export interface FlavorRecord {
   id: string;
@@ -144,7 +145,7 @@ export class NovaState {
   readonly servers = new Map<string, ServerRecord>();
   readonly flavors = new Map<string, FlavorRecord>();
   deleted: ServerRecord[] = [];
-  quotas: Record<string, Partial<NovaQuota>> = {};
+  quotas: Record<string, Partial<NovaQuota>> = dict();
   defaultQuota: NovaQuota = { ...DEFAULT_NOVA_QUOTA };
   seq = 0;
   private readonly byProject = new Map<string, Map<string, ServerRecord>>();
@@ -168,7 +169,7 @@ export class NovaState {
     this.usageByProject.clear();
     for (const f of data.flavors ?? []) this.flavors.set(f.id, structuredClone(f));
     this.deleted = structuredClone(data.deleted ?? []);
-    this.quotas = structuredClone(data.quotas ?? {});
+    this.quotas = dict(structuredClone(data.quotas ?? {}));
     this.defaultQuota = { ...DEFAULT_NOVA_QUOTA, ...data.default_quota };
     this.seq = data.seq ?? 0;
     const servers = structuredClone(data.servers ?? []).sort((a, b) => a.seq - b.seq);
