@@ -18,12 +18,14 @@ import { ensureDemoPool } from "./core/demo-pool.ts";
 import type { CoreDeps } from "./core/deps.ts";
 import type { Core } from "./core/index.ts";
 import { LicenseService } from "./core/license.ts";
+import { Throttle } from "./core/throttle.ts";
 import { KeystoneTokenValidator } from "./core/token-validator.ts";
 import type { App, HealthCheck } from "./http/app.ts";
 import { tokenAuth } from "./http/auth.ts";
 import { type SimulatorHandle, startSimulator, writeCloudsYaml } from "./simulator/server.ts";
 import { openStore, type Store } from "./store/db.ts";
 import { MetricsRepository } from "./store/metrics.ts";
+import { RateLimitRepository } from "./store/rate-limits.ts";
 import { TaskEngine } from "./tasks/engine.ts";
 import { Scheduler } from "./tasks/scheduler.ts";
 
@@ -217,6 +219,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     }
     const validator = new KeystoneTokenValidator(keystone, config.auth);
     const auth = tokenAuth(validator, config.auth.adminRoles);
+    const throttle = new Throttle(new RateLimitRepository(store.db), config.rateLimit);
     const runtime: Runtime = { config, store, core, deps, simulator, cloudsYaml, stop: stopAll };
     // Both APIs stop accepting at once, before anything they use stops.
     const apps: App[] = [];
@@ -225,7 +228,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     });
 
     if (config.admin.enabled) {
-      const admin = await createAdminApp({ config, core, auth, logger, health, version: VERSION });
+      const admin = await createAdminApp({ config, core, auth, logger, health, version: VERSION, throttle });
       const metricsRepo = new MetricsRepository(store.db);
       metricsRoute(admin, { snapshot: () => metricsRepo.snapshot() });
       httpMetrics(admin, "admin");
@@ -234,7 +237,15 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       runtime.adminUrl = await admin.listen({ host: config.admin.host, port: config.admin.port });
     }
     if (config.broker.enabled) {
-      const broker = await createBrokerApp({ config, core, logger, health, version: VERSION, validator });
+      const broker = await createBrokerApp({
+        config,
+        core,
+        logger,
+        health,
+        version: VERSION,
+        validator,
+        throttle,
+      });
       httpMetrics(broker, "broker");
       apps.push(broker);
       runtime.broker = broker;

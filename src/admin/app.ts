@@ -1,14 +1,17 @@
 // The RS server admin API (port 9364): Keystone-style error envelopes, token auth, and one
 // route module per resource (listed in ./routes.ts).
+
 import type { FastifyReply } from "fastify";
 import type { Logger } from "pino";
 import type { Config } from "../config/schema.ts";
 import type { Core } from "../core/index.ts";
+import type { Throttle } from "../core/throttle.ts";
 import { type App, createApp, type HealthCheck } from "../http/app.ts";
 import type { TokenAuth } from "../http/auth.ts";
 import { ApiError, envelope, titleFor } from "../http/errors.ts";
 import { cloudErrorToApi } from "./cloud-errors.ts";
 import { adminRoutes } from "./routes.ts";
+import { throttleInvalidTokens } from "./throttle.ts";
 
 export interface AdminDeps {
   config: Config;
@@ -17,6 +20,8 @@ export interface AdminDeps {
   logger: Logger;
   health: HealthCheck[];
   version: string;
+  /** Rate limit on invalid tokens (none: unlimited). */
+  throttle?: Throttle;
 }
 
 export type AdminRoutes = (app: App, deps: AdminDeps) => void | Promise<void>;
@@ -41,6 +46,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<App> {
     },
     shapeError: (_reply, status, message) => envelope(status, titleFor(status), message),
   });
+  if (deps.throttle) throttleInvalidTokens(app, deps.throttle);
   await app.register(
     async (v1) => {
       for (const routes of adminRoutes) await routes(v1 as App, deps);

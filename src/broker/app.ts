@@ -1,12 +1,14 @@
 // The TRS broker API (port 9365): what desktop clients call. Every failure is HTTP 400 with
 // {"error": {"code": N, "message", "data"}}, N from the reference's table, the message in
 // the language the client prefers; invalid bodies are code 9, anything unforeseen code 1.
+
 import type { FastifyReply } from "fastify";
 import type { Logger } from "pino";
 import type { Config } from "../config/schema.ts";
 import { type BrokerErrorCode, type BrokerErrorData, isBrokerError } from "../core/broker-error.ts";
 import type { TokenValidator } from "../core/identity.ts";
 import type { Core } from "../core/index.ts";
+import type { Throttle } from "../core/throttle.ts";
 import { type App, createApp, type HealthCheck } from "../http/app.ts";
 import { changePasswordRoute } from "./change-password.ts";
 import { brokerErrorBody, preferredLang } from "./errors.ts";
@@ -14,6 +16,7 @@ import { getProjectsRoute } from "./get-projects.ts";
 import { getVmRoute } from "./get-vm.ts";
 import { portalRoute } from "./portal.ts";
 import { requestVmRoute } from "./request-vm.ts";
+import { throttleLogins } from "./throttle.ts";
 
 export interface BrokerDeps {
   config: Config;
@@ -22,6 +25,8 @@ export interface BrokerDeps {
   health: HealthCheck[];
   version: string;
   validator: TokenValidator;
+  /** Rate limits on failed authentications (none: unlimited). */
+  throttle?: Throttle;
 }
 
 export type BrokerRoutes = (app: App, deps: BrokerDeps) => void;
@@ -51,7 +56,11 @@ export async function createBrokerApp(deps: BrokerDeps): Promise<App> {
     handleError(err, reply) {
       if (!isBrokerError(err)) return false;
       reply.request.log.info({ code: err.code, detail: err.detail }, "broker error");
-      sendBrokerError(reply, err.code, err.data);
+      // Unknown user and unknown domain tell an unauthenticated caller who exists: unless the
+      // operator wants the reference's codes, they are a wrong password like any other.
+      if ((err.code === 15 || err.code === 16) && !deps.config.broker.revealUnknownAccounts)
+        sendBrokerError(reply, 6);
+      else sendBrokerError(reply, err.code, err.data);
       return true;
     },
     shapeError(reply, status, message) {
@@ -65,6 +74,7 @@ export async function createBrokerApp(deps: BrokerDeps): Promise<App> {
   });
   await app.register(
     async (v1) => {
+      if (deps.throttle) throttleLogins(v1 as App, deps.throttle);
       for (const route of ROUTES) route(v1 as App, deps);
     },
     { prefix: "/v1" },

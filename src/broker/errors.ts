@@ -1,4 +1,5 @@
-// The catalogue of broker error codes 1-27, word for word from the reference's table: for
+// The catalogue of broker error codes 1-27, word for word from the reference's table (and 28,
+// an extension: too many failed authentications): for
 // each code the description and, where the table has one, the message the RS client shows,
 // in English and Russian. The answer carries the client message when there is one (it is
 // what users read) and the description otherwise; placeholders are filled from `data`.
@@ -248,6 +249,18 @@ export const CATALOGUE: Record<BrokerErrorCode, CatalogueEntry> = {
     code: 27,
     en: { description: "OTP is required for authentication." },
     ru: { description: "Для аутентификации требуется код OTP." },
+  },
+  // An extension beyond the reference's table, answered with HTTP 429 and Retry-After.
+  28: {
+    code: 28,
+    en: {
+      description: "Too many failed authentication attempts.",
+      message: "Too many failed attempts. Try again in {retry_after} seconds.",
+    },
+    ru: {
+      description: "Слишком много неудачных попыток аутентификации.",
+      message: "Слишком много неудачных попыток. Повторите через {retry_after} с.",
+    },
   },
 };
 

@@ -28,6 +28,11 @@ export const ConfigSchema = T.Object({
         default: true,
         description: "Serve the user web portal at /portal/ on the broker.",
       }),
+      revealUnknownAccounts: T.Boolean({
+        default: false,
+        description:
+          "Answer the reference's codes 16 (user not found) and 15 (domain not found) to unauthenticated callers. Off: both are answered as 6 (invalid credentials), like a wrong password, so that nobody can learn which users and domains exist; the log keeps the real code.",
+      }),
     }),
   ]),
   workers: T.Object({
@@ -95,6 +100,36 @@ export const ConfigSchema = T.Object({
     }),
     tokenCacheSize: T.Integer({ default: 10000, minimum: 1, description: "Most cached tokens." }),
     defaultDomain: T.String({ default: "default", description: "Domain id of new TRS projects." }),
+  }),
+  rateLimit: T.Object({
+    enabled: T.Boolean({
+      default: true,
+      description:
+        "Count failed authentications (broker logins, invalid admin tokens) in the database and refuse a caller over a limit with HTTP 429 and Retry-After.",
+    }),
+    windowSeconds: T.Integer({
+      default: 300,
+      minimum: 1,
+      description:
+        "Length of the window in which failures are counted; a refused caller may try again when it ends.",
+    }),
+    loginFailuresPerAddress: T.Integer({
+      default: 30,
+      minimum: 1,
+      description:
+        "Failed broker authentications (request-vm, get-projects, change-password) from one client address per window.",
+    }),
+    loginFailuresPerUser: T.Integer({
+      default: 10,
+      minimum: 1,
+      description:
+        "Failed broker authentications of one user name (in one domain) per window, from any address.",
+    }),
+    invalidTokensPerAddress: T.Integer({
+      default: 60,
+      minimum: 1,
+      description: "Missing or invalid tokens presented to the admin API from one client address per window.",
+    }),
   }),
   pools: T.Object({
     instanceNamePattern: T.String({ default: "trs-**", description: "Default instance name pattern." }),

@@ -27,7 +27,9 @@ export type BrokerErrorCode =
   | 24
   | 25
   | 26
-  | 27;
+  | 27
+  /** An extension: too many failed authentications (HTTP 429). */
+  | 28;
 
 export type BrokerErrorData = Record<string, string | number | null>;
 

@@ -153,6 +153,12 @@ export interface TasksTable {
   finished_at: NullableTimestamp;
 }
 
+export interface RateLimitsTable {
+  key: string;
+  window_start: Timestamp;
+  count: number;
+}
+
 export interface Database {
   pools: PoolsTable;
   instances: InstancesTable;
@@ -164,4 +170,5 @@ export interface Database {
   sessions: SessionsTable;
   requests: RequestsTable;
   tasks: TasksTable;
+  rate_limits: RateLimitsTable;
 }

@@ -3,44 +3,23 @@
 // users, and every request ends completed or failed with a broker code (the pool's quota
 // leaves some users without a desktop: 12).
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
-import { broker, login, makeInstances, makePool, makeUser, type TestUser } from "../helpers/broker-stack.ts";
+import {
+  broker,
+  login,
+  makeInstances,
+  makePool,
+  makeUser,
+  startBrokerProcess,
+  stopBrokerProcess,
+  type TestUser,
+} from "../helpers/broker-stack.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
 const USERS = 200;
 const RESERVE = 100;
 const QUOTA = 150;
-
-async function startChild(s: Stack): Promise<{ child: ChildProcess; url: string }> {
-  const script = fileURLToPath(new URL("./fixtures/broker-process.ts", import.meta.url));
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      script,
-      JSON.stringify({
-        databaseUrl: s.runtime.store.url,
-        authUrl: s.sim.authUrl,
-        username: s.sim.admin.username,
-        password: s.sim.admin.password,
-      }),
-    ],
-    { stdio: ["pipe", "pipe", "inherit"] },
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (d) => {
-      out += d;
-      const m = /READY (\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.on("exit", (code) => reject(new Error(`broker process exited with ${code}`)));
-  });
-  return { child, url };
-}
 
 describe("two broker processes, one pool, hundreds of users", () => {
   let s: Stack;
@@ -50,14 +29,10 @@ describe("two broker processes, one pool, hundreds of users", () => {
       admin: { enabled: false },
       allocation: { pollIntervalMs: 50, buildTimeoutSeconds: 60 },
     });
-    other = await startChild(s);
+    other = await startBrokerProcess(s);
   });
   after(async () => {
-    // Only a child that started is waited for (one that failed to start would never exit again).
-    if (other && other.child.exitCode === null) {
-      other.child.stdin?.end();
-      await new Promise((r) => other.child.once("exit", r));
-    }
+    await stopBrokerProcess(other);
     await s?.stop();
   });
 

@@ -2,7 +2,9 @@
 // made through the admin API, Keystone users with a role on them, and polling get-vm until a
 // request has finished.
 import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import { instanceGroupName } from "../../src/core/user-resources.ts";
 import type { Stack } from "./stack.ts";
 
@@ -114,4 +116,49 @@ export async function clientRules(s: Stack, instanceId: string) {
       return group.rules.filter((r) => r.direction === "ingress" && r.remoteIpPrefix);
   }
   return [];
+}
+
+/**
+ * A second broker process (test/broker/fixtures/broker-process.ts) on the stack's database and
+ * simulator, sharing nothing in memory with the test process; `overrides` add configuration.
+ * It stops when its stdin is closed.
+ */
+export async function startBrokerProcess(
+  s: Stack,
+  overrides: Record<string, unknown> = {},
+): Promise<{ child: ChildProcess; url: string }> {
+  const script = fileURLToPath(new URL("../broker/fixtures/broker-process.ts", import.meta.url));
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      script,
+      JSON.stringify({
+        databaseUrl: s.runtime.store.url,
+        authUrl: s.sim.authUrl,
+        username: s.sim.admin.username,
+        password: s.sim.admin.password,
+        overrides,
+      }),
+    ],
+    { stdio: ["pipe", "pipe", "inherit"] },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (d) => {
+      out += d;
+      const m = /READY (\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.on("exit", (code) => reject(new Error(`broker process exited with ${code}`)));
+  });
+  return { child, url };
+}
+
+/** Stops a process of startBrokerProcess (one that failed to start is not waited for). */
+export async function stopBrokerProcess(p: { child: ChildProcess } | undefined): Promise<void> {
+  if (!p || p.child.exitCode !== null) return;
+  p.child.stdin?.end();
+  await new Promise((r) => p.child.once("exit", r));
 }

@@ -64,6 +64,9 @@ export async function startStack(
       simulator: { buildDelayMs: 200 },
       reserve: { intervalSeconds: 1 },
       allocation: { pollIntervalMs: 50, buildTimeoutSeconds: 30 },
+      // Test files fail logins and tokens from one address hundreds of times on purpose; the
+      // limits themselves are tested in test/broker/rate-limit.test.ts.
+      rateLimit: { enabled: false },
       ...overrides,
       // The stack's own simulator is the cloud; an override may add to it (serviceRole, ...).
       openstack: {

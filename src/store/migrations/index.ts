@@ -4,10 +4,12 @@ import * as m001 from "./001_initial.ts";
 import * as m002 from "./002_task_leases.ts";
 import * as m020 from "./020_broker_requests.ts";
 import * as m030 from "./030_request_peer_ip.ts";
+import * as m065 from "./065_rate_limits.ts";
 
 export const migrations: Record<string, Migration> = {
   "001_initial": m001,
   "002_task_leases": m002,
   "020_broker_requests": m020,
   "030_request_peer_ip": m030,
+  "065_rate_limits": m065,
 };
