@@ -29,7 +29,15 @@ if (!env.RS_TEST_DATABASE_URL) {
     const { tsImport } = await import("tsx/esm/api");
     return tsImport("../src/store/embedded.ts", import.meta.url);
   });
-  embedded = await startEmbeddedPostgres(dataDir);
+  try {
+    embedded = await startEmbeddedPostgres(dataDir);
+  } catch (err) {
+    // One line that says what to do (src/store/embedded.ts words it), never a stack trace.
+    process.stderr.write(`npm test: cannot start the embedded PostgreSQL: ${err?.message ?? err}\n`);
+    process.stderr.write("  (or point RS_TEST_DATABASE_URL at a PostgreSQL of your own)\n");
+    rmSync(dataDir, { recursive: true, force: true });
+    process.exit(1);
+  }
   env.RS_TEST_DATABASE_URL = embedded.url("postgres");
 }
 

@@ -109,7 +109,10 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   let db: Kysely<Database> | undefined;
   try {
     if (!url) {
-      embedded = await startEmbeddedPostgres(options.dataDir, options.embeddedPort, options.onLog);
+      embedded = await startEmbeddedPostgres(options.dataDir, {
+        port: options.embeddedPort,
+        onLog: options.onLog,
+      });
       await ensureDatabase(embedded.url("postgres"), "rs_server", onError);
       url = embedded.url("rs_server");
     }
