@@ -3,20 +3,23 @@
 // its admin API (pools, instances, assignments, sessions, ...: see docs/cli.md).
 import { resolve } from "node:path";
 import { Command } from "commander";
+import { addStartOptions, exitOnMisuse, PACKAGE_VERSION, type StartOptions } from "../start-options.ts";
 import { addAdminCommands } from "./admin/index.ts";
 import { licenseCommand } from "./license.ts";
 
-const program = new Command("rs-server").description("VDI broker and management service for OpenStack");
+const program = new Command("rs-server")
+  .description("VDI broker and management service for OpenStack")
+  .version(PACKAGE_VERSION, "-V, --version");
 
-program
-  .command("start", { isDefault: true })
-  .description("start the admin API, the broker and the workers")
-  .allowUnknownOption(true)
-  .helpOption(false)
-  .action(async (_opts, cmd: Command) => {
-    const { serve } = await import("../main.ts");
-    await serve(cmd.args);
-  });
+addStartOptions(
+  program
+    .command("start")
+    .description("start the admin API, the broker and the workers (the default command)"),
+).action(async (opts: StartOptions) => {
+  // Imported here so that the other commands do not load the whole server.
+  const { reportStartFailure, serveWith } = await import("../main.ts");
+  await serveWith(opts).catch(reportStartFailure);
+});
 
 program
   .command("simulator")
@@ -66,6 +69,17 @@ program
   });
 
 program.addCommand(licenseCommand());
+// Misuse exits 2 with the usage line (the admin commands set that up themselves).
+const withUsageExit = (cmd: Command): void => {
+  exitOnMisuse(cmd);
+  for (const sub of cmd.commands) withUsageExit(sub);
+};
+withUsageExit(program);
 addAdminCommands(program);
 
-await program.parseAsync(process.argv);
+/** No command, or only options (`rs-server --data-dir d`): start, as `npm start` does. */
+const startsWithOptions = (args: string[]) =>
+  args.length === 0 || (args[0].startsWith("-") && !["-h", "--help", "-V", "--version"].includes(args[0]));
+
+const args = process.argv.slice(2);
+await program.parseAsync(startsWithOptions(args) ? ["start", ...args] : args, { from: "user" });
