@@ -17,6 +17,10 @@ export function banner(runtime: Runtime, version: string): string {
   }
   if (sim && cloudsYaml) {
     lines.push(`  built-in OpenStack simulator, Keystone at ${sim.authUrl}`);
+    if (sim.portMoved)
+      lines.push(
+        `    (its port ${sim.portMoved.from} was taken: it moved to ${sim.portMoved.to}, and clouds.yaml with it)`,
+      );
     lines.push(`  clouds.yaml (clouds rs-admin and rs-demo, with their passwords): ${cloudsYaml}`);
     if (runtime.adminUrl) {
       // The CLI looks for clouds.yaml in ./.data and for the admin API on :9364 by default.

@@ -2,6 +2,7 @@
 // service, the subset of Keystone v3, Nova 2.1, Neutron 2.0, Cinder v3 and Glance v2 that
 // rs-server uses, with the real wire shapes. Its service catalog points at those prefixes.
 import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { dirname } from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
 import { stringify } from "yaml";
@@ -62,12 +63,14 @@ export interface SimulatorHandle {
   ctx: SimContext;
   /** Keystone's [security_compliance] settings, mutable for in-process tests. */
   keystoneSettings: KeystoneSettings;
+  /** Set when the port of the saved state was taken and the simulator listens elsewhere. */
+  portMoved?: { from: number; to: number };
   stop(): Promise<void>;
 }
 
 export interface StartSimulatorOptions {
   host?: string;
-  /** 0 (the default) picks a free port. */
+  /** 0 (the default): the port of the saved state when it is free, else a free port. */
   port?: number;
   /** Where simulator.json lives; without it, state is lost at stop. */
   dataDir?: string;
@@ -91,6 +94,17 @@ interface SavedState {
   seed: SimSeed;
   keystone: KeystoneState;
   cloud: unknown;
+  /** The port it listened on: a restart takes it again, so OS_AUTH_URL and clouds.yaml hold. */
+  port?: number;
+}
+
+/** True when host:port can be listened on now (a port another process holds cannot). */
+function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((answer) => {
+    const probe = createServer();
+    probe.once("error", () => answer(false));
+    probe.listen(port, host, () => probe.close(() => answer(true)));
+  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -159,8 +173,17 @@ export async function startSimulator(opts: StartSimulatorOptions = {}): Promise<
     keystone.restore(saved.keystone);
     cloud.restore(saved.cloud);
   }
-  const address = await app.listen({ host: opts.host ?? "127.0.0.1", port: opts.port ?? 0 });
+  const host = opts.host ?? "127.0.0.1";
+  let port = opts.port ?? 0;
+  let portMoved: SimulatorHandle["portMoved"];
+  if (!port && saved?.port) {
+    if (await portFree(host, saved.port)) port = saved.port;
+    else portMoved = { from: saved.port, to: 0 };
+  }
+  const address = await app.listen({ host, port });
   baseUrl = address.replace("://localhost", "://127.0.0.1");
+  const listening = Number(new URL(baseUrl).port);
+  if (portMoved) portMoved.to = listening;
 
   let accounts: SavedAccounts;
   let seed: SimSeed;
@@ -215,6 +238,7 @@ export async function startSimulator(opts: StartSimulatorOptions = {}): Promise<
       seed,
       keystone: keystone.snapshot(),
       cloud: cloud.snapshot(),
+      port: listening,
     };
     const text = JSON.stringify(state);
     if (text === lastSaved) return;
@@ -236,6 +260,7 @@ export async function startSimulator(opts: StartSimulatorOptions = {}): Promise<
     seed,
     ctx,
     keystoneSettings: keystone.keystone.settings,
+    portMoved,
     stop() {
       stopped ??= (async () => {
         if (timer) clearInterval(timer);
