@@ -5,7 +5,8 @@ import { Command } from "commander";
 import type { Logger } from "pino";
 import { banner } from "./banner.ts";
 import { loadConfig } from "./config/load.ts";
-import { createLogger, type Runtime, startRuntime, VERSION } from "./runtime.ts";
+import { createLogger } from "./logging.ts";
+import { type Runtime, startRuntime, VERSION } from "./runtime.ts";
 import {
   addStartOptions,
   exitOnMisuse,

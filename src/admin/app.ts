@@ -9,6 +9,7 @@ import type { Throttle } from "../core/throttle.ts";
 import { type App, createApp, type HealthCheck } from "../http/app.ts";
 import type { TokenAuth } from "../http/auth.ts";
 import { ApiError, envelope, titleFor } from "../http/errors.ts";
+import { logAdminChanges } from "../http/request-log.ts";
 import { cloudErrorToApi } from "./cloud-errors.ts";
 import { adminRoutes } from "./routes.ts";
 import { throttleInvalidTokens } from "./throttle.ts";
@@ -47,6 +48,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<App> {
     shapeError: (_reply, status, message) => envelope(status, titleFor(status), message),
   });
   if (deps.throttle) throttleInvalidTokens(app, deps.throttle);
+  logAdminChanges(app);
   await app.register(
     async (v1) => {
       for (const routes of adminRoutes) await routes(v1 as App, deps);

@@ -10,6 +10,7 @@ import type { TokenValidator } from "../core/identity.ts";
 import type { Core } from "../core/index.ts";
 import type { Throttle } from "../core/throttle.ts";
 import { type App, createApp, type HealthCheck } from "../http/app.ts";
+import { logBrokerErrors, noteBrokerErrorDetail } from "../http/request-log.ts";
 import { changePasswordRoute } from "./change-password.ts";
 import { brokerErrorBody, preferredLang } from "./errors.ts";
 import { getProjectsRoute } from "./get-projects.ts";
@@ -55,12 +56,14 @@ export async function createBrokerApp(deps: BrokerDeps): Promise<App> {
     trustedProxies: deps.config.broker.trustedProxies,
     handleError(err, reply) {
       if (!isBrokerError(err)) return false;
-      reply.request.log.info({ code: err.code, detail: err.detail }, "broker error");
+      // Logged once with the answer, who asked and from where (logBrokerErrors).
+      noteBrokerErrorDetail(reply, err.detail);
       // Unknown user and unknown domain tell an unauthenticated caller who exists: unless the
       // operator wants the reference's codes, they are a wrong password like any other.
-      if ((err.code === 15 || err.code === 16) && !deps.config.broker.revealUnknownAccounts)
+      if ((err.code === 15 || err.code === 16) && !deps.config.broker.revealUnknownAccounts) {
+        noteBrokerErrorDetail(reply, `code ${err.code} answered as 6${err.detail ? `: ${err.detail}` : ""}`);
         sendBrokerError(reply, 6);
-      else sendBrokerError(reply, err.code, err.data);
+      } else sendBrokerError(reply, err.code, err.data);
       return true;
     },
     shapeError(reply, status, message) {
@@ -72,6 +75,7 @@ export async function createBrokerApp(deps: BrokerDeps): Promise<App> {
       return status < 500 ? brokerErrorBody(9, { reason: message }, lang) : brokerErrorBody(1, {}, lang);
     },
   });
+  logBrokerErrors(app);
   await app.register(
     async (v1) => {
       if (deps.throttle) throttleLogins(v1 as App, deps.throttle);

@@ -42,6 +42,7 @@ export const getVmRoute: BrokerRoutes = (app, { core, validator }) => {
         throw err;
       });
       if (!caller) throw new BrokerError(24, {}, "Keystone does not accept the token");
+      req.caller = caller; // for the log of a broker error (http/request-log.ts)
       const result = await core.broker.getVm(caller.userId, req.body.request);
       if (result.kind === "failed") {
         return sendBrokerError(reply, result.code, result.data, { steps: stepsView(result.steps) });

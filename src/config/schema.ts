@@ -208,7 +208,16 @@ export const ConfigSchema = T.Object({
     enforce: T.Boolean({ default: true, description: "Refuse request-vm (code 2) on an invalid license." }),
   }),
   log: T.Object({
-    level: T.String({ default: "info", description: "pino log level." }),
+    level: T.String({
+      default: "info",
+      description:
+        "pino log level (trace, debug, info, warn, error, fatal). Health checks and metrics scrapes are logged below info.",
+    }),
+    format: T.Union([T.Literal("auto"), T.Literal("pretty"), T.Literal("json")], {
+      default: "auto",
+      description:
+        "Log lines as JSON (one object per line, for journald and log shippers) or pretty (one readable line per entry); auto: pretty when stdout is a terminal, JSON otherwise.",
+    }),
   }),
   shutdown: T.Object({
     timeoutSeconds: T.Integer({

@@ -132,6 +132,17 @@ export class Allocation {
         return { request_id: requestId, status: "finished_before" };
       }
       this.d.onFinished?.(secondsSince(request.created_at), "completed");
+      this.d.logger.info(
+        {
+          request_id: requestId,
+          user_id: request.user_id,
+          user_name: request.user_name,
+          pool: pool.name,
+          instance_id: instance.id,
+          ip,
+        },
+        "allocation completed",
+      );
       return { request_id: requestId, status: "completed", instance_id: instance.id };
     } catch (err) {
       // Revoked, or the lease went to another runner: that one (if any) records the outcome.

@@ -12,6 +12,7 @@ import Fastify, {
   type FastifyReply,
 } from "fastify";
 import type { Logger } from "pino";
+import { quietPolledRoutes } from "./request-log.ts";
 
 export type App = FastifyInstance<any, any, any, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -69,6 +70,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   app.addHook("onRequest", async (req, reply) => {
     reply.header("X-Request-Id", req.id);
   });
+  quietPolledRoutes(app as unknown as App);
 
   await app.register(swagger, {
     openapi: {
