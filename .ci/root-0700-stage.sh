@@ -5,6 +5,7 @@
 # `npm ci`, `npm start` until /health answers, SIGTERM (a clean exit 0), then `npm test` on two
 # quick files (the whole suite runs in its own stage). Every step is bounded in time.
 set -euo pipefail
+echo "== the README's commands as root, from a clone in a 0700 directory"
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 if [ "$(id -u)" -ne 0 ]; then
