@@ -3,6 +3,7 @@
 // scrollback or a journal), and commands to try.
 import { resolve } from "node:path";
 import type { Runtime } from "./runtime.ts";
+import { connectionEnvFile } from "./store/embedded.ts";
 
 const DEFAULT_ADMIN_URL = "http://127.0.0.1:9364";
 const DEFAULT_DATA_DIR = resolve("./.data");
@@ -52,6 +53,10 @@ export function banner(runtime: Runtime, version: string): string {
       `    npm run cli -- info --os-cloud ${config.openstack.cloud || "<your cloud>"} --url ${runtime.adminUrl}`,
     );
   }
+  if (runtime.store.embedded)
+    lines.push(
+      `  embedded PostgreSQL: connection for psql and pg_dump in ${connectionEnvFile(config.dataDir)}`,
+    );
   lines.push("  stop with Ctrl-C");
   return `${lines.join("\n")}\n`;
 }

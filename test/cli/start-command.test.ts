@@ -98,6 +98,7 @@ test("the banner (rs-server with options only starts) shows the portal, a CLI li
     ),
     out,
   );
+  assert.ok(out.includes(`connection for psql and pg_dump in ${join(dataDir, "pg.env")}`), out);
   const clouds = parse(readFileSync(cloudsYaml, "utf8")) as {
     clouds: Record<string, { auth: { password: string } }>;
   };
