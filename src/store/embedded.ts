@@ -109,6 +109,14 @@ function spawnAs(account: Account | undefined, command: string, args: string[]):
   });
 }
 
+/** A binary that cannot be run at all (a noexec mount, a path closed to its user): what to do. */
+function cannotRun(command: string, account: Account | undefined, err: Error): Error {
+  const who = account ? 'the "postgres" system user' : "this user";
+  return new Error(
+    `cannot run ${command} (${err.message}): it must be executable by ${who}, or set database.url to a PostgreSQL of your own`,
+  );
+}
+
 /** Runs a child to its end; rejects with its output when it fails or cannot be run. */
 function run(account: Account | undefined, command: string, args: string[], onLog: (l: string) => void) {
   return new Promise<void>((ok, fail) => {
@@ -120,7 +128,7 @@ function run(account: Account | undefined, command: string, args: string[], onLo
     };
     child.stdout?.on("data", collect);
     child.stderr?.on("data", collect);
-    child.on("error", (err) => fail(new Error(`cannot run ${command}: ${err.message}`)));
+    child.on("error", (err) => fail(cannotRun(command, account, err)));
     child.on("close", (code) =>
       code === 0
         ? ok()
@@ -201,7 +209,7 @@ function launch(
       }
     });
     child.stdout?.resume();
-    child.on("error", (err) => fail(new Error(`cannot run ${bin.postgres}: ${err.message}`)));
+    child.on("error", (err) => fail(cannotRun(bin.postgres, account, err)));
     child.on("exit", (code, signal) => {
       if (ready) return;
       const last = tail.trim().split("\n").filter(Boolean).pop() ?? "no output";
