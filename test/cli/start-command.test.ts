@@ -3,7 +3,7 @@
 // shows where things are (portal, CLI line, clouds.yaml) without printing any password.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -12,6 +12,9 @@ import { freePort } from "../../src/store/embedded.ts";
 import { healthy, root, spawnServer, stopLeftoverPostgres, until } from "../helpers/server-process.ts";
 
 const work = mkdtempSync(join(tmpdir(), "rs-start-cmd-"));
+// Open like /tmp itself: as root, a data directory under a 0700 one puts its database under
+// /var/lib/rs-server/embedded (test/store/embedded-root.test.ts), which would outlive the test.
+chmodSync(work, 0o755);
 const dataDir = join(work, "data");
 after(async () => {
   await stopLeftoverPostgres(dataDir);
