@@ -83,7 +83,12 @@ export const ConfigSchema = T.Object({
   }),
   simulator: T.Object({
     host: T.String({ default: "127.0.0.1", description: "Address of the built-in simulator." }),
-    port: T.Integer({ default: 0, minimum: 0, description: "Port of the built-in simulator (0: free)." }),
+    port: T.Integer({
+      default: 0,
+      minimum: 0,
+      description:
+        "Port of the built-in simulator (0: the port it had last time on this data directory, else a free one).",
+    }),
     buildDelayMs: T.Integer({ default: 2000, minimum: 0, description: "Simulated BUILD duration." }),
   }),
   auth: T.Object({
