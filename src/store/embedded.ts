@@ -266,8 +266,17 @@ export async function startEmbeddedPostgres(
     account = postgresAccount();
     chmodSync(root, 0o711);
     const systemDir = options.systemDir ?? DEFAULT_SYSTEM_DIR;
-    bin = reachableBinaries(account, bin, systemDir);
-    pgDir = reachableDataDir(account, root, systemDir);
+    try {
+      bin = reachableBinaries(account, bin, systemDir);
+      pgDir = reachableDataDir(account, root, systemDir);
+    } catch (err) {
+      const message = (err as Error).message;
+      // Ours already say what to do; a file system's refusal (read-only, full) does not.
+      if (/^the "postgres"/.test(message)) throw err;
+      throw new Error(
+        `the "postgres" system user cannot reach this clone or data directory, and no place for the embedded PostgreSQL could be made under ${systemDir} (${message}): run rs-server as an ordinary user, move the clone and --data-dir where that user can reach them, or set database.url`,
+      );
+    }
   }
   const secretFile = join(root, "pg-password");
   if (!existsSync(secretFile))

@@ -4,7 +4,16 @@
 // Only meaningful as root (CI runs as root); skipped otherwise.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, cpSync, lstatSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  cpSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -83,4 +92,21 @@ test("a data directory inside a 0700 directory starts, keeps its data, and start
   } finally {
     await second.stop();
   }
+});
+
+test("where no place can be made for it, the start fails with one line that says what to do", {
+  skip: !asRoot,
+}, async () => {
+  const dataDir = join(closedDir("nowhere"), ".data");
+  // A system directory that cannot be created (its parent is a file), as on a read-only /var.
+  const blocker = join(work, "a-file");
+  writeFileSync(blocker, "");
+  await assert.rejects(
+    startEmbeddedPostgres(dataDir, { systemDir: join(blocker, "embedded") }),
+    (err: Error) => {
+      assert.doesNotMatch(err.message, /\n/);
+      assert.match(err.message, /run rs-server as an ordinary user.*or set database\.url/);
+      return true;
+    },
+  );
 });
