@@ -39,6 +39,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<App> {
     logger: deps.logger,
     health: deps.health,
     trustedProxies: deps.config.admin.trustedProxies,
+    monitoringAllowedFrom: deps.config.monitoring.allowedFrom,
     handleError(err, reply) {
       const api = err instanceof ApiError ? err : cloudErrorToApi(err);
       if (!api) return false;

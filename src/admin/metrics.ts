@@ -1,10 +1,11 @@
-// GET /metrics on the admin port: Prometheus text, no auth (scrapers rarely carry tokens;
-// the admin port is the operator's network). httpMetrics adds the HTTP latency by route to
+// GET /metrics on the admin port: Prometheus text, no token (scrapers rarely carry tokens),
+// only to the addresses of monitoring.allowedFrom. httpMetrics adds the HTTP latency by route to
 // any app (the admin and the broker): the route's pattern, never the raw URL, keeps the
 // label set bounded.
 
 import { type Metrics, type MetricsSnapshot, metrics as processMetrics } from "../core/metrics.ts";
 import type { App } from "../http/app.ts";
+import { envelope } from "../http/errors.ts";
 
 export interface MetricsRouteOptions {
   snapshot: () => Promise<MetricsSnapshot>;
@@ -13,7 +14,13 @@ export interface MetricsRouteOptions {
 
 export function metricsRoute(app: App, options: MetricsRouteOptions): void {
   const m = options.metrics ?? processMetrics;
-  app.get("/metrics", { schema: { hide: true } }, async (_req, reply) => {
+  app.get("/metrics", { schema: { hide: true } }, async (req, reply) => {
+    if (!app.monitoringAllowed(req.ip))
+      return reply
+        .code(403)
+        .send(
+          envelope(403, "Forbidden", "Metrics are served only to the addresses of monitoring.allowedFrom."),
+        );
     const text = await m.render(await options.snapshot());
     reply.header("content-type", m.contentType);
     return text;

@@ -54,6 +54,7 @@ export async function createBrokerApp(deps: BrokerDeps): Promise<App> {
     logger: deps.logger,
     health: deps.health,
     trustedProxies: deps.config.broker.trustedProxies,
+    monitoringAllowedFrom: deps.config.monitoring.allowedFrom,
     handleError(err, reply) {
       if (!isBrokerError(err)) return false;
       // Logged once with the answer, who asked and from where (logBrokerErrors).

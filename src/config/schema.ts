@@ -106,6 +106,13 @@ export const ConfigSchema = T.Object({
     tokenCacheSize: T.Integer({ default: 10000, minimum: 1, description: "Most cached tokens." }),
     defaultDomain: T.String({ default: "default", description: "Domain id of new TRS projects." }),
   }),
+  monitoring: T.Object({
+    allowedFrom: T.Array(T.String(), {
+      default: ["127.0.0.0/8", "::1/128"],
+      description:
+        'Client addresses (CIDRs, through trusted proxies) that get /health\'s details and /metrics; any other address gets /health\'s status only and a 403 for /metrics. ["0.0.0.0/0", "::/0"] lets everyone in.',
+    }),
+  }),
   rateLimit: T.Object({
     enabled: T.Boolean({
       default: true,

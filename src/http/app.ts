@@ -12,6 +12,7 @@ import Fastify, {
   type FastifyReply,
 } from "fastify";
 import type { Logger } from "pino";
+import { type AddressMatcher, addressMatcher } from "./addresses.ts";
 import { quietPolledRoutes } from "./request-log.ts";
 
 export type App = FastifyInstance<any, any, any, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -36,6 +37,15 @@ export interface AppOptions {
   bodyLimit?: number;
   /** Proxies whose X-Forwarded-For is believed for `req.ip` (none: the peer is the client). */
   trustedProxies?: string[];
+  /** Addresses that see /health's details (and /metrics, where served); default loopback only. */
+  monitoringAllowedFrom?: string[];
+}
+
+/** Whether the request's client may see monitoring details (set on every app by createApp). */
+declare module "fastify" {
+  interface FastifyInstance {
+    monitoringAllowed: AddressMatcher;
+  }
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -70,6 +80,17 @@ export async function createApp(options: AppOptions): Promise<App> {
   app.addHook("onRequest", async (req, reply) => {
     reply.header("X-Request-Id", req.id);
   });
+  // API answers are per caller and may hold tokens or addresses: no cache keeps them, and no
+  // browser guesses another type for them. Files that may be cached say so themselves.
+  app.addHook("onSend", async (_req, reply, payload) => {
+    reply.header("X-Content-Type-Options", "nosniff");
+    if (!reply.hasHeader("cache-control")) reply.header("Cache-Control", "no-store");
+    return payload;
+  });
+  app.decorate(
+    "monitoringAllowed",
+    addressMatcher(options.monitoringAllowedFrom ?? ["127.0.0.0/8", "::1/128"]),
+  );
   quietPolledRoutes(app as unknown as App);
 
   await app.register(swagger, {
@@ -86,7 +107,15 @@ export async function createApp(options: AppOptions): Promise<App> {
   app.get(
     "/health",
     { schema: { tags: ["health"], summary: "Database and cloud reachability" } },
-    async (_req, reply) => {
+    async (req, reply) => {
+      // Anyone may ask whether the service is up; what is down, and why, only the operator's network.
+      if (!app.monitoringAllowed(req.ip)) {
+        const ok = (
+          await Promise.all(options.health.map((h) => h.check().catch(() => ({ ok: false }))))
+        ).every((r) => r.ok);
+        reply.code(ok ? 200 : 503);
+        return { status: ok ? "ok" : "degraded" };
+      }
       const results = await Promise.all(
         options.health.map(async (h) => {
           const started = performance.now();
