@@ -117,7 +117,10 @@ try {
       )[0].n,
     );
   const x0 = await xacts();
-  await fetch(`${stack.sim.url}/sim/stats`, { method: "DELETE" });
+  await fetch(`${stack.sim.url}/sim/stats`, {
+    method: "DELETE",
+    headers: { "X-Auth-Token": stack.os.token },
+  });
 
   const s0 = performance.now();
   const outcomes = await inParallel(users, C, (u, i) => allocate(u, i));
@@ -128,7 +131,9 @@ try {
   const simCpu = cpuMs(stack.sim.child.pid!) - sim0;
   await sleep(1500); // PostgreSQL publishes its statistics at most once a second
   const x1 = await xacts();
-  const cloud = (await (await fetch(`${stack.sim.url}/sim/stats`)).json()) as {
+  const cloud = (await (
+    await fetch(`${stack.sim.url}/sim/stats`, { headers: { "X-Auth-Token": stack.os.token } })
+  ).json()) as {
     total: number;
     services: Record<string, number>;
   };

@@ -8,6 +8,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { stringify } from "yaml";
 import { type CloudSeed, createCloudSim } from "./cloud.ts";
 import type { Faults, SimContext, SimOptions } from "./context.ts";
+import { registerControlAuth } from "./control-auth.ts";
 import { createKeystoneSim, type KeystoneSettings, type KeystoneState } from "./keystone/index.ts";
 import { loadState, saveState, statePath } from "./persist.ts";
 import { registerStats } from "./stats.ts";
@@ -159,6 +160,7 @@ export async function startSimulator(opts: StartSimulatorOptions = {}): Promise<
   const cloud = createCloudSim(ctx);
 
   const app = Fastify({ logger: false });
+  registerControlAuth(app, ctx);
   registerFaults(app, ctx);
   registerStats(app);
   await keystone.register(app);

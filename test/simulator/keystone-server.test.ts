@@ -8,34 +8,68 @@ import { describe, test } from "node:test";
 import { parse } from "yaml";
 import { writeCloudsYaml } from "../../src/simulator/server.ts";
 import { adminToken, useSimulator } from "../helpers/simulator.ts";
+import { issueToken } from "../helpers/stack.ts";
 
 const sim = useSimulator();
 
 describe("simulator server", () => {
+  test("the simulator's controls take an admin token", async () => {
+    const s = sim();
+    const member = await issueToken(s.authUrl, { ...s.demo, projectId: s.demo.projectId });
+    for (const [method, path] of [
+      ["GET", "/sim/faults"],
+      ["PUT", "/sim/faults"],
+      ["GET", "/sim/stats"],
+      ["DELETE", "/sim/stats"],
+    ]) {
+      const body = method === "PUT" ? JSON.stringify({ errorRate: 1 }) : undefined;
+      const headers = { "Content-Type": "application/json" };
+      const none = await fetch(`${s.url}${path}`, { method, headers, body });
+      assert.equal(none.status, 401, `${method} ${path}`);
+      const forged = await fetch(`${s.url}${path}`, {
+        method,
+        headers: { ...headers, "X-Auth-Token": "forged" },
+        body,
+      });
+      assert.equal(forged.status, 401, `${method} ${path}`);
+      const asMember = await fetch(`${s.url}${path}`, {
+        method,
+        headers: { ...headers, "X-Auth-Token": member },
+        body,
+      });
+      assert.equal(asMember.status, 403, `${method} ${path}`);
+    }
+    assert.equal(s.ctx.faults.errorRate, 0, "nothing changed");
+  });
+
   test("PUT /sim/faults merges, validates and is read back by GET", async () => {
     const s = sim();
+    const token = await adminToken(s);
     const put = await fetch(`${s.url}/sim/faults`, {
       method: "PUT",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", "X-Auth-Token": token },
       body: JSON.stringify({ errorBuilds: true }),
     });
     assert.equal(put.status, 200);
-    assert.deepEqual(await (await fetch(`${s.url}/sim/faults`)).json(), {
-      errorRate: 0,
-      latencyMs: 0,
-      errorBuilds: true,
-      stuckBuild: false,
-    });
+    assert.deepEqual(
+      await (await fetch(`${s.url}/sim/faults`, { headers: { "X-Auth-Token": token } })).json(),
+      {
+        errorRate: 0,
+        latencyMs: 0,
+        errorBuilds: true,
+        stuckBuild: false,
+      },
+    );
     assert.equal(s.ctx.faults.errorBuilds, true, "the in-process context sees the change");
     const bad = await fetch(`${s.url}/sim/faults`, {
       method: "PUT",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", "X-Auth-Token": token },
       body: JSON.stringify({ errorRate: 2 }),
     });
     assert.equal(bad.status, 400);
     const unknown = await fetch(`${s.url}/sim/faults`, {
       method: "PUT",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", "X-Auth-Token": token },
       body: JSON.stringify({ nonsense: 1 }),
     });
     assert.equal(unknown.status, 400);
