@@ -14,6 +14,7 @@ import type { Config } from "./config/schema.ts";
 import { createAdminCore } from "./core/admin-core.ts";
 import { startBackground } from "./core/background.ts";
 import { createBrokerCore } from "./core/broker-core.ts";
+import { createConsoleCore } from "./core/console-tickets.ts";
 import { ensureDemoPool } from "./core/demo-pool.ts";
 import type { CoreDeps } from "./core/deps.ts";
 import type { Core } from "./core/index.ts";
@@ -149,7 +150,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
         host: config.simulator.host,
         port: config.simulator.port,
         dataDir: resolve(config.dataDir),
-        options: { buildDelayMs: config.simulator.buildDelayMs },
+        options: { buildDelayMs: config.simulator.buildDelayMs, instanceCidr: config.simulator.instanceCidr },
       });
       const sim = simulator;
       stops.push(() => sim.stop());
@@ -165,7 +166,13 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     const license = new LicenseService(config.license);
     const deps: CoreDeps = { config, db: store.db, cloud, tasks, scheduler, license, logger };
     const adminCore = createAdminCore(deps);
-    const core: Core = { ...adminCore, ...createBrokerCore(deps, adminCore), tasks, license } as Core;
+    const core: Core = {
+      ...adminCore,
+      ...createBrokerCore(deps, adminCore),
+      ...createConsoleCore(deps, adminCore),
+      tasks,
+      license,
+    } as Core;
 
     stops.push((msLeft) => tasks.stop({ timeoutMs: msLeft() }));
     await tasks.start();

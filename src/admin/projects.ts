@@ -47,6 +47,19 @@ const settingsFields = {
     }),
   ),
   volume_type_id: T.Optional(NullableString("Volume type of user volumes.")),
+  console_port: T.Optional(
+    T.Union([T.Integer({ minimum: 1, maximum: 65535 }), T.Null()], {
+      description:
+        "Extension: the desktops' VNC port the web desktop's gateway reaches (null: console.defaultPort).",
+    }),
+  ),
+  console_kind: T.Optional(
+    T.Union([T.Literal("gateway"), T.Literal("nova-novnc"), T.Literal("nova-spice")], {
+      description:
+        "Extension: how conn_type web opens a desktop: gateway (the broker bridges to the VNC port), " +
+        "nova-novnc or nova-spice (Nova's own console proxy). See docs/web-desktop.md.",
+    }),
+  ),
 };
 
 const keystoneFields = {
@@ -146,6 +159,8 @@ const Project = T.Object({
   user_volume_enabled: T.Boolean(),
   volume_size: T.Union([T.Integer(), T.Null()]),
   volume_type_id: T.Union([T.String(), T.Null()]),
+  console_port: T.Union([T.Integer(), T.Null()]),
+  console_kind: T.String(),
   os_project: T.Optional(
     T.Union([T.Object({}, { additionalProperties: true }), T.Null()], {
       description: "The Keystone project (with_os_object=true); null when Keystone no longer has it.",
@@ -170,6 +185,8 @@ const projectExample = {
   user_volume_enabled: true,
   volume_size: 1,
   volume_type_id: null,
+  console_port: null,
+  console_kind: "gateway",
   reserve: {
     state: "backoff",
     message:
@@ -221,6 +238,8 @@ function projectJson(view: PoolView) {
     user_volume_enabled: p.user_volume_enabled,
     volume_size: p.volume_size,
     volume_type_id: p.volume_type_id,
+    console_port: p.console_port,
+    console_kind: p.console_kind,
     ...(view.osProject !== undefined ? { os_project: view.osProject } : {}),
     ...(view.reserve ? { reserve: reserveJson(view.reserve) } : {}),
   };

@@ -12,6 +12,8 @@ import type { Throttle } from "../core/throttle.ts";
 import { type App, createApp, type HealthCheck } from "../http/app.ts";
 import { logBrokerErrors, noteBrokerErrorDetail } from "../http/request-log.ts";
 import { changePasswordRoute } from "./change-password.ts";
+import { attachConsoleGateway } from "./console-gateway.ts";
+import { consoleTicketRoute } from "./console-ticket.ts";
 import { brokerErrorBody, preferredLang } from "./errors.ts";
 import { getProjectsRoute } from "./get-projects.ts";
 import { getVmRoute } from "./get-vm.ts";
@@ -21,7 +23,7 @@ import { throttleLogins } from "./throttle.ts";
 
 export interface BrokerDeps {
   config: Config;
-  core: Pick<Core, "broker">;
+  core: Pick<Core, "broker" | "console">;
   logger: Logger;
   health: HealthCheck[];
   version: string;
@@ -32,7 +34,13 @@ export interface BrokerDeps {
 
 export type BrokerRoutes = (app: App, deps: BrokerDeps) => void;
 
-const ROUTES: BrokerRoutes[] = [requestVmRoute, getVmRoute, getProjectsRoute, changePasswordRoute];
+const ROUTES: BrokerRoutes[] = [
+  requestVmRoute,
+  getVmRoute,
+  getProjectsRoute,
+  changePasswordRoute,
+  consoleTicketRoute,
+];
 
 export function sendBrokerError(
   reply: FastifyReply,
@@ -85,5 +93,12 @@ export async function createBrokerApp(deps: BrokerDeps): Promise<App> {
     { prefix: "/v1" },
   );
   if (deps.config.broker.portal) portalRoute(app, deps);
+  // The web desktop's WebSocket: upgrades bypass Fastify's routing, so it hooks the server.
+  const gateway = attachConsoleGateway(app.server, {
+    config: deps.config,
+    console: deps.core.console,
+    logger: deps.logger,
+  });
+  app.addHook("onClose", async () => gateway.close());
   return app;
 }

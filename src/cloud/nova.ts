@@ -266,6 +266,13 @@ export function headroomFor(usage: QuotaUsageSet, flavor: Pick<NovaFlavor, "vcpu
   return { servers, limitedBy, instances, cores, ram };
 }
 
+/** A console Nova serves itself (its noVNC or SPICE HTML5 proxy): the URL to hand the user. */
+export interface RemoteConsole {
+  protocol: "vnc" | "spice";
+  type: "novnc" | "spice-html5";
+  url: string;
+}
+
 export class NovaClient {
   constructor(
     private readonly http: ServiceHttp,
@@ -454,6 +461,21 @@ export class NovaClient {
 
   private async action(serverId: string, body: Record<string, unknown>): Promise<void> {
     await this.http.post(`/servers/${encodeURIComponent(serverId)}/action`, body);
+  }
+
+  /**
+   * A console served by Nova's own proxy (POST /servers/{id}/remote-consoles, microversion
+   * 2.6+): vnc gives its noVNC page, spice its SPICE HTML5 page, each with a token of Nova's.
+   */
+  async createRemoteConsole(serverId: string, protocol: "vnc" | "spice"): Promise<RemoteConsole> {
+    const type = protocol === "vnc" ? "novnc" : "spice-html5";
+    const res = await this.http.post<{ remote_console: { protocol: string; type: string; url: string } }>(
+      `/servers/${encodeURIComponent(serverId)}/remote-consoles`,
+      { remote_console: { protocol, type } },
+    );
+    const rc = res?.remote_console;
+    if (!rc?.url) throw new CloudError("unavailable", "Nova answered no remote console URL", "compute");
+    return { protocol, type, url: rc.url };
   }
 
   async listAvailabilityZones(): Promise<AvailabilityZone[]> {

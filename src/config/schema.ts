@@ -90,6 +90,12 @@ export const ConfigSchema = T.Object({
         "Port of the built-in simulator (0: the port it had last time on this data directory, else a free one).",
     }),
     buildDelayMs: T.Integer({ default: 2000, minimum: 0, description: "Simulated BUILD duration." }),
+    instanceCidr: T.String({
+      default: "10.0.0.0/16",
+      description:
+        "The simulator's private subnet: the addresses its instances answer at (a loopback range such as " +
+        "127.0.100.0/24 lets a local VNC server stand in for a desktop; see docs/web-desktop.md).",
+    }),
   }),
   auth: T.Object({
     adminRoles: T.Array(T.String(), { default: ["admin"], description: "Roles that grant the admin API." }),
@@ -213,6 +219,43 @@ export const ConfigSchema = T.Object({
           "allowedClients and minClientVersion: see docs/broker-api.md, Web Guard.",
       },
     ),
+  }),
+  console: T.Object({
+    defaultPort: T.Integer({
+      default: 5900,
+      minimum: 1,
+      maximum: 65535,
+      description:
+        "Port of the desktop's VNC server that the web desktop's gateway reaches, for pools without console_port.",
+    }),
+    ticketTtlSeconds: T.Integer({
+      default: 30,
+      minimum: 1,
+      maximum: 600,
+      description: "How long a console ticket may wait to be used (it is single-use either way).",
+    }),
+    maxConnectionsPerUser: T.Integer({
+      default: 4,
+      minimum: 1,
+      description: "Gateway connections one user may hold at once (per broker process).",
+    }),
+    maxConnections: T.Integer({
+      default: 200,
+      minimum: 1,
+      description: "Gateway connections a broker process carries at once.",
+    }),
+    allowedOrigins: T.Array(T.String(), {
+      default: [],
+      description:
+        "Origins (scheme://host[:port]) whose pages may open the gateway besides the broker's own, " +
+        "e.g. a portal behind a TLS proxy (https://desktop.example.org). See docs/web-desktop.md.",
+    }),
+    sameHostOrigin: T.Boolean({
+      default: true,
+      description:
+        "Also accept a page whose Origin names the host the WebSocket was asked of (the Host header): " +
+        "the portal served by this broker on any of its names. Set false to accept allowedOrigins only.",
+    }),
   }),
   license: T.Object({
     file: T.String({ default: "", description: "Path of the signed license file (empty: no license)." }),

@@ -35,6 +35,9 @@ export interface PoolSettingsInput {
   user_volume_enabled?: boolean;
   volume_size?: number | null;
   volume_type_id?: string | null;
+  /** The web desktop: the VNC port (null: console.defaultPort) and gateway or Nova's console. */
+  console_port?: number | null;
+  console_kind?: "gateway" | "nova-novnc" | "nova-spice";
 }
 
 export interface PoolCreateInput extends PoolSettingsInput {
@@ -201,6 +204,8 @@ export class PoolService {
       "user_volume_enabled",
       "volume_size",
       "volume_type_id",
+      "console_port",
+      "console_kind",
     ] as const;
     for (const key of keys) {
       if (s[key] !== undefined) (patch as Record<string, unknown>)[key] = s[key];

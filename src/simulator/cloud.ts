@@ -7,6 +7,7 @@ import { CinderState } from "./cinder/state.ts";
 import type { SimContext } from "./context.ts";
 import { registerGlance } from "./glance/service.ts";
 import { GlanceState, newImage } from "./glance/state.ts";
+import { intToIp, parseCidr } from "./neutron/ipam.ts";
 import { addInterface, setGateway } from "./neutron/routers.ts";
 import { registerNeutron } from "./neutron/service.ts";
 import { NeutronState, stamp } from "./neutron/state.ts";
@@ -148,6 +149,18 @@ interface Snapshot {
   glance: ReturnType<GlanceState["toJSON"]>;
 }
 
+/**
+ * The seeded private subnet, where instances get their fixed IPs: 10.0.0.0/16 by default, or
+ * the range the simulator was told its instances answer at (a loopback range in tests, so that
+ * a VNC server a test starts on 127.x.y.z stands in for the desktop at that address).
+ */
+function instanceSubnet(cidr = "10.0.0.0/16"): { cidr: string; gateway: string } {
+  const parsed = parseCidr(cidr);
+  if (!parsed || parsed.size < 4)
+    throw new Error(`simulator instanceCidr ${cidr} is not an IPv4 subnet with hosts`);
+  return { cidr, gateway: intToIp(parsed.network + 1) };
+}
+
 export function createCloudSim(ctx: SimContext): CloudSim {
   const timeline = new Timeline();
   const nova = new NovaState();
@@ -193,6 +206,7 @@ export function createCloudSim(ctx: SimContext): CloudSim {
           properties: { os_distro: "cirros", hw_rng_model: "virtio" },
         }),
       );
+      const privateCidr = instanceSubnet(ctx.options.instanceCidr);
       const privateNet = neutron.addNetwork({
         ...stamp(adminProjectId),
         name: "private",
@@ -209,8 +223,8 @@ export function createCloudSim(ctx: SimContext): CloudSim {
         ...stamp(adminProjectId),
         name: "private-subnet",
         network_id: privateNet.id,
-        cidr: "10.0.0.0/16",
-        gateway_ip: "10.0.0.1",
+        cidr: privateCidr.cidr,
+        gateway_ip: privateCidr.gateway,
         allocation_pools: [],
         enable_dhcp: true,
         dns_nameservers: [],

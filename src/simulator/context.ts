@@ -37,6 +37,8 @@ export interface SimOptions {
   /** Milliseconds a volume spends in creating/attaching transitions. */
   volumeDelayMs: number;
   region: string;
+  /** The seeded private subnet: instances' fixed IPs, the addresses they answer at. */
+  instanceCidr?: string;
 }
 
 export interface SimContext {

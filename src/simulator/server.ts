@@ -25,6 +25,7 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   buildDelayMs: 1000,
   volumeDelayMs: 300,
   region: "RegionOne",
+  instanceCidr: "10.0.0.0/16",
 };
 
 export const NO_FAULTS: Faults = { errorRate: 0, latencyMs: 0, errorBuilds: false, stuckBuild: false };

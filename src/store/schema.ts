@@ -26,6 +26,10 @@ export interface PoolsTable {
   reserve_failures: Generated<number>;
   reserve_backoff_until: NullableTimestamp;
   reserve_message: string | null;
+  /** The desktop's VNC port the console gateway reaches (null: console.defaultPort). */
+  console_port: number | null;
+  /** gateway, nova-novnc or nova-spice: see docs/web-desktop.md. */
+  console_kind: Generated<string>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -159,6 +163,22 @@ export interface RateLimitsTable {
   count: number;
 }
 
+export interface ConsoleTicketsTable {
+  /** SHA-256 of the ticket (base64url): the ticket itself is never stored. */
+  hash: string;
+  user_id: string;
+  user_name: string | null;
+  request_id: string;
+  instance_id: string;
+  host: string;
+  port: number;
+  client_os: string | null;
+  client_info: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+}
+
 export interface Database {
   pools: PoolsTable;
   instances: InstancesTable;
@@ -171,4 +191,5 @@ export interface Database {
   requests: RequestsTable;
   tasks: TasksTable;
   rate_limits: RateLimitsTable;
+  console_tickets: ConsoleTicketsTable;
 }

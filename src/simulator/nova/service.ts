@@ -8,6 +8,7 @@ import { NovaFault, novaError } from "./errors.ts";
 import { flavorRoutes } from "./flavors.ts";
 import { echo, MAX_MINOR, MIN_MINOR, negotiate } from "./microversion.ts";
 import { quotaRoutes } from "./quotas.ts";
+import { remoteConsoleRoutes } from "./remote-consoles.ts";
 import { type NovaEnv, setCall } from "./scope.ts";
 import { serverRoutes } from "./servers.ts";
 import { tagRoutes } from "./tags.ts";
@@ -98,6 +99,7 @@ export async function registerNova(app: FastifyInstance, env: NovaEnv, prefix: s
       serverRoutes(nova, env);
       actionRoutes(nova, env);
       tagRoutes(nova, env);
+      remoteConsoleRoutes(nova, env);
       volumeAttachmentRoutes(nova, env);
       flavorRoutes(nova, env);
       quotaRoutes(nova, env);
