@@ -4,6 +4,7 @@ import pino, { type Logger } from "pino";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { type Runtime, startRuntime } from "../../src/runtime.ts";
+import type { SimOptions } from "../../src/simulator/context.ts";
 import { type SimCredentials, type SimulatorHandle, startSimulator } from "../../src/simulator/server.ts";
 import { createTestStore } from "./db.ts";
 
@@ -52,9 +53,12 @@ export async function issueToken(
 
 export async function startStack(
   overrides: Record<string, unknown> = {},
-  options: { logger?: Logger } = {},
+  options: { logger?: Logger; sim?: Partial<SimOptions> } = {},
 ): Promise<Stack> {
-  const sim = await startSimulator({ port: 0, options: { buildDelayMs: 200, volumeDelayMs: 50 } });
+  const sim = await startSimulator({
+    port: 0,
+    options: { buildDelayMs: 200, volumeDelayMs: 50, ...options.sim },
+  });
   const store = await createTestStore();
   const config = loadConfig({
     env: {},
