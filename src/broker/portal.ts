@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { BrokerRoutes } from "./app.ts";
+import { novncRoute } from "./portal-novnc.ts";
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -26,7 +27,7 @@ const SECURITY_HEADERS = {
   "Referrer-Policy": "no-referrer",
 };
 
-interface Asset {
+export interface Asset {
   body: Buffer;
   type: string;
   etag: string;
@@ -45,7 +46,7 @@ export function loadPortalAssets(dir: URL = new URL("./portal/", import.meta.url
   return assets;
 }
 
-function send(req: FastifyRequest, reply: FastifyReply, asset: Asset) {
+export function sendAsset(req: FastifyRequest, reply: FastifyReply, asset: Asset) {
   // Names are not fingerprinted: browsers keep a copy but ask again (a 304 is cheap), so an
   // upgraded broker's portal is picked up at the next load.
   reply.headers({ ...SECURITY_HEADERS, "Cache-Control": "no-cache", ETag: asset.etag });
@@ -64,7 +65,7 @@ export const portalRoute: BrokerRoutes = (app, { config }) => {
   app.get("/portal", hidden, (req, reply) => {
     const path = req.url.split("?")[0];
     if (!path.endsWith("/")) return reply.redirect("portal/", 302);
-    return send(req, reply, index);
+    return sendAsset(req, reply, index);
   });
 
   app.get("/portal/config.json", hidden, (_req, reply) => {
@@ -72,9 +73,11 @@ export const portalRoute: BrokerRoutes = (app, { config }) => {
     return { connTypes: config.connTypes };
   });
 
+  novncRoute(app);
+
   app.get<{ Params: { file: string } }>("/portal/:file", hidden, (req, reply) => {
     const asset = assets.get(req.params.file);
     if (!asset) return reply.callNotFound();
-    return send(req, reply, asset);
+    return sendAsset(req, reply, asset);
   });
 };

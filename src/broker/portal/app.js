@@ -2,6 +2,7 @@
 // the user has several), ask for a desktop and follow it, change the password. The token and
 // the password stay in this module's memory only: nothing is stored, nothing goes in the URL.
 import { createBrokerClient, OTP_REQUIRED, PASSWORD_EXPIRED, PortalError } from "./broker-client.js";
+import { createDesktop } from "./desktop.js";
 import { createProgressView } from "./progress-view.js";
 import { pickLang, translator } from "./strings.js";
 
@@ -15,6 +16,7 @@ const client = createBrokerClient({
   unreachableMessage: t("unreachable"),
 });
 const progress = createProgressView(doc, t);
+const desktop = createDesktop({ doc, client, t, location, navigator });
 const CLIENT_NAME = "RS web portal 1.0";
 
 let ports = {};
@@ -147,6 +149,8 @@ async function follow({ requestId, token, warning }, who) {
     });
     progress.ready(done, { connType: who.connType, ports, user: who.user });
     $("progress-h").textContent = t("readyHeading");
+    // conn_type web: the desktop itself, in this page.
+    if (who.connType === "web") void desktop.open(token, requestId);
   } catch (err) {
     if (controller.signal.aborted) return;
     progress.failed(err instanceof PortalError ? err : new PortalError(1, String(err)));
@@ -158,6 +162,7 @@ async function follow({ requestId, token, warning }, who) {
 }
 
 function backToSignIn() {
+  desktop.close();
   polling?.abort();
   polling = null;
   show("view-signin");

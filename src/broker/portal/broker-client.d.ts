@@ -53,6 +53,11 @@ export interface BrokerClient {
       maxNetworkFailures?: number;
     },
   ): Promise<VmState>;
+  consoleTicket(
+    token: string,
+    requestId: string,
+    client?: { os?: string; client?: string },
+  ): Promise<ConsoleAccess>;
   changePassword(input: {
     user: string;
     domain?: string;
@@ -79,5 +84,21 @@ export declare function connectionHints(
   ip: string,
   options?: { ports?: Record<string, string[]>; user?: string },
 ): Hint[];
+
+export interface ConnectionFile {
+  name: string;
+  type: string;
+  content: string;
+}
+
+export declare function connectionFiles(
+  connType: string | undefined,
+  ip: string,
+  options?: { ports?: Record<string, string[]>; user?: string; name?: string },
+): ConnectionFile[];
+
+export type ConsoleAccess =
+  | { kind: "gateway"; ticket: string; expires_at: string; path: string }
+  | { kind: "nova"; protocol: string; type: string; url: string };
 
 export declare function formatDuration(ms: number | null | undefined): string | null;

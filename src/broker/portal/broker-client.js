@@ -126,6 +126,18 @@ export function createBrokerClient(options) {
       }
     },
 
+    /**
+     * Opens the desktop of a completed request in the browser: {kind: "gateway", ticket, path}
+     * (a single-use ticket for the broker's WebSocket gateway) or {kind: "nova", url} (Nova's
+     * own console page). `client` is {os, client} for the session the connection records.
+     */
+    async consoleTicket(token, requestId, client = {}) {
+      const body = { request: requestId };
+      if (client.os) body.os = String(client.os).slice(0, 255);
+      if (client.client) body.client = String(client.client).slice(0, 255);
+      return (await post("console-ticket", body, token)).json;
+    },
+
     async changePassword({ user, domain, password, newPassword }) {
       const { json } = await post("change-password", {
         user,
@@ -193,6 +205,35 @@ export function connectionHints(connType, ip, { ports = {}, user } = {}) {
       ];
     }
   }
+}
+
+/**
+ * Files a desktop client opens directly: [{name, type, content}]. rdp: an .rdp file for mstsc,
+ * xfreerdp and Remmina; spice: a virt-viewer .vv file for remote-viewer. Other types have a
+ * link or a command instead (connectionHints).
+ */
+export function connectionFiles(connType, ip, { ports = {}, user, name = "desktop" } = {}) {
+  const p = (type, fallback) => firstPort(ports[type], fallback);
+  const safe = String(name).replace(/[^A-Za-z0-9._-]+/g, "-") || "desktop";
+  if (!ip) return [];
+  if (connType === "rdp" || connType === undefined || connType === "" || connType === "none") {
+    const port = p("rdp", 3389);
+    const lines = [
+      `full address:s:${port === 3389 ? ip : hostPort(ip, port)}`,
+      "prompt for credentials:i:1",
+      "screen mode id:i:2",
+      "audiomode:i:0",
+      "redirectclipboard:i:1",
+    ];
+    if (user) lines.push(`username:s:${user}`);
+    return [{ name: `${safe}.rdp`, type: "application/x-rdp", content: `${lines.join("\r\n")}\r\n` }];
+  }
+  if (connType === "spice") {
+    const lines = ["[virt-viewer]", "type=spice", `host=${ip}`, `port=${p("spice", 5900)}`, `title=${safe}`];
+    lines.push("delete-this-file=1", "fullscreen=0");
+    return [{ name: `${safe}.vv`, type: "application/x-virt-viewer", content: `${lines.join("\n")}\n` }];
+  }
+  return [];
 }
 
 /** A step's duration for people: "12 ms", "1.4 s", "2 min 5 s"; null while it runs. */

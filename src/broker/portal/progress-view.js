@@ -1,7 +1,7 @@
 // Draws a request's progress: the steps table (rows updated in place, so that a screen reader
 // hears each step once, through the live region, as it finishes), the server's state and the
 // ways to connect. DOM only; what the broker said comes in as plain objects.
-import { connectionHints, formatDuration } from "./broker-client.js";
+import { connectionFiles, connectionHints, formatDuration } from "./broker-client.js";
 
 export function createProgressView(doc, t) {
   const $ = (id) => doc.getElementById(id);
@@ -95,7 +95,7 @@ export function createProgressView(doc, t) {
       const hints = connectionHints(connType, ip, { ports, user });
       if (!hints.length) {
         const li = doc.createElement("li");
-        li.textContent = t("connectGeneric");
+        li.textContent = t(connType === "web" ? "desktopBelow" : "connectGeneric");
         list.replaceChildren(li);
       } else {
         list.replaceChildren(
@@ -114,6 +114,21 @@ export function createProgressView(doc, t) {
             return li;
           }),
         );
+      }
+      for (const file of connectionFiles(connType, ip, {
+        ports,
+        user,
+        name: state.server?.id ?? "desktop",
+      })) {
+        // A file the desktop client opens directly, made here: nothing is fetched for it.
+        const li = doc.createElement("li");
+        const a = doc.createElement("a");
+        a.href = `data:${file.type};charset=utf-8,${encodeURIComponent(file.content)}`;
+        a.download = file.name;
+        a.className = "download";
+        a.textContent = t("downloadFile", { name: file.name });
+        li.append(a);
+        list.append(li);
       }
       $("progress-bar").hidden = true;
       $("ready").hidden = false;
