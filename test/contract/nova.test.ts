@@ -146,6 +146,20 @@ describe("Nova contract", () => {
     }
   });
 
+  test("remote consoles: an ACTIVE server's noVNC console is Nova's proxy URL with a token; SPICE off is bad_request; unknown is not_found", async () => {
+    const nova = cut.cloud.nova;
+    const first = await nova.createRemoteConsole(ids[0], "vnc");
+    assert.equal(first.protocol, "vnc");
+    assert.equal(first.type, "novnc");
+    // noVNC 1.1+ reads the token from the path parameter: Nova URL-encodes "?token=<uuid>" there.
+    assert.match(first.url, /^https?:\/\/[^/]+\/.*\?path=%3Ftoken%3D[0-9a-f-]{36}$/);
+    const second = await nova.createRemoteConsole(ids[0], "vnc");
+    assert.notEqual(second.url, first.url, "each console has a token of its own");
+    // Nova's default [spice] enabled = false (the simulator keeps that default).
+    assert.equal(await kindOf(nova.createRemoteConsole(ids[0], "spice")), "bad_request");
+    assert.equal(await kindOf(nova.createRemoteConsole(MISSING, "vnc")), "not_found");
+  });
+
   test("listing filters by tags (all), tags-any, reservation, name regex, status and project", async () => {
     const nova = cut.cloud.nova;
     const sorted = [...ids].sort();
