@@ -99,6 +99,7 @@ export async function createBrokerApp(deps: BrokerDeps): Promise<App> {
     console: deps.core.console,
     logger: deps.logger,
   });
-  app.addHook("onClose", async () => gateway.close());
+  // preClose: the server waits for upgraded sockets too, so they are ended before it closes.
+  app.addHook("preClose", async () => gateway.close());
   return app;
 }

@@ -27,8 +27,8 @@ export interface GatewayDeps {
 }
 
 export interface Gateway {
-  /** Ends every connection (the broker is stopping). */
-  close(): void;
+  /** Ends every connection (the broker is stopping) and waits for their sessions to be closed. */
+  close(): Promise<void>;
   /** Open connections of this gateway (tests, metrics). */
   size(): number;
 }
@@ -128,7 +128,10 @@ export function attachConsoleGateway(server: Server, deps: GatewayDeps): Gateway
     // noVNC asks for no subprotocol by default; older clients (websockify's) ask for "binary".
     handleProtocols: (protocols) => (protocols.has("binary") ? "binary" : false),
   });
-  const open = new Set<WebSocket>();
+  /** Open connections, each with the function that ends it (both sockets, slot, session). */
+  const open = new Map<WebSocket, () => void>();
+  /** Session closes in flight: the broker's stop waits for them before the database goes. */
+  const closing = new Set<Promise<void>>();
 
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
     const url = new URL(req.url ?? "/", "http://gateway.invalid");
@@ -178,7 +181,6 @@ export function attachConsoleGateway(server: Server, deps: GatewayDeps): Gateway
     peer: string | null,
     release: () => void,
   ) {
-    open.add(ws);
     const sessionId = consoleCore.connected(binding, peer).catch((err) => {
       log.error({ err, instance_id: binding.instanceId }, "console: cannot record the session");
       ws.close(1011, "session not recorded");
@@ -198,7 +200,7 @@ export function attachConsoleGateway(server: Server, deps: GatewayDeps): Gateway
       tcp.destroy();
       stream.destroy();
       if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.terminate();
-      void sessionId
+      const done = sessionId
         .then(async (id) => {
           if (id) await consoleCore.disconnected(id);
           log.info(
@@ -206,8 +208,11 @@ export function attachConsoleGateway(server: Server, deps: GatewayDeps): Gateway
             "console connection closed",
           );
         })
-        .catch((err) => log.error({ err }, "console: cannot close the session"));
+        .catch((err) => log.error({ err }, "console: cannot close the session"))
+        .finally(() => closing.delete(done));
+      closing.add(done);
     };
+    open.set(ws, end);
     pipeline(stream, tcp, end);
     pipeline(tcp, stream, end);
     ws.once("close", end);
@@ -223,10 +228,11 @@ export function attachConsoleGateway(server: Server, deps: GatewayDeps): Gateway
   };
   server.on("upgrade", onUpgrade);
   return {
-    close() {
+    async close() {
       server.off("upgrade", onUpgrade);
-      for (const ws of open) ws.terminate();
+      for (const end of [...open.values()]) end();
       wss.close();
+      await Promise.allSettled([...closing]);
     },
     size: () => open.size,
   };

@@ -290,4 +290,18 @@ describe("console gateway", () => {
     assert.equal(refused.status, 400);
     assert.equal(refused.body.error.code, 1);
   });
+
+  test("stopping the broker ends its connections and closes their sessions first", async () => {
+    const opened = await openGateway(`${gatewayUrl}?ticket=${await ticket()}`, origin);
+    assert.ok("ws" in opened);
+    await waitFor("the session to be recorded", async () => {
+      const sessions = await webSessions(aliceReq.requestId);
+      return sessions.some((x) => x.closed_at === null);
+    });
+    // The test's database outlives the runtime (startStack gives it its own store).
+    await s.runtime.stop();
+    const open = (await webSessions(aliceReq.requestId)).filter((x) => x.closed_at === null);
+    assert.deepEqual(open, []);
+    await waitFor("the desktop's socket to close", () => desktop.open() === 0);
+  });
 });
