@@ -3,7 +3,7 @@
 // many bytes a second it carries from the desktop to the browser (a screen update stream).
 // Everything real: embedded PostgreSQL, the simulator (instances on a loopback range), the
 // broker; a TCP server on the desktop's address stands in for its VNC server.
-// Run: npx tsx bench/console-gateway.ts [connections=50] [megabytes=256]
+// Run: npm run bench -- console-gateway [connections=50] [megabytes=256]
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";

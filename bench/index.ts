@@ -5,7 +5,7 @@ const [name, ...rest] = process.argv.slice(2);
 const file = name ? new URL(`./${name}.ts`, import.meta.url) : undefined;
 if (!name || !/^[a-z-]+$/.test(name) || !file || !existsSync(file)) {
   console.error(
-    "usage: npm run bench -- <storm|admin-scale|allocation-latency|reserve-refill|simulator-scale> [options]",
+    "usage: npm run bench -- <storm|admin-scale|allocation-latency|reserve-refill|simulator-scale|console-gateway> [options]",
   );
   process.exit(2);
 }
