@@ -9,7 +9,7 @@ import { once } from "node:events";
 import { createServer, type Server, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { WebSocket } from "ws";
-import { broker, finished, makePool, makeUser, requestVm, type TestUser } from "../helpers/broker-stack.ts";
+import { broker, call, finished, makePool, makeUser, requestVm, type TestUser } from "../helpers/broker-stack.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
 /** The simulator's instances answer on this loopback range (127.0.100.1 is the gateway). */
@@ -289,6 +289,30 @@ describe("console gateway", () => {
     const refused = await ticketFor(sreq.token, sreq.requestId);
     assert.equal(refused.status, 400);
     assert.equal(refused.body.error.code, 1);
+  });
+
+  test("the pool's console settings are admin API extension keys, checked", async () => {
+    const admin = (method: string, body?: unknown) =>
+      call(s.adminUrl, method, `/v1/projects/${poolId}`, { body, headers: { "X-Auth-Token": s.adminToken } });
+    const shown = await admin("GET");
+    assert.equal(shown.status, 200);
+    assert.equal(shown.body.project.console_port, vncPort);
+    assert.equal(shown.body.project.console_kind, "gateway");
+    for (const bad of [
+      { console_port: 0 },
+      { console_port: 65536 },
+      { console_port: "22" },
+      { console_kind: "ssh" },
+    ]) {
+      const res = await admin("PUT", { project: bad });
+      assert.equal(res.status, 400, JSON.stringify(bad));
+    }
+    assert.equal((await admin("GET")).body.project.console_port, vncPort, "a refused change changed nothing");
+    const reset = await admin("PUT", { project: { console_port: null } });
+    assert.equal(reset.status, 200, JSON.stringify(reset.body));
+    assert.equal(reset.body.project.console_port, null);
+    const back = await admin("PUT", { project: { console_port: vncPort } });
+    assert.equal(back.body.project.console_port, vncPort);
   });
 
   test("stopping the broker ends its connections and closes their sessions first", async () => {
