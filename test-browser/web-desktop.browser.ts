@@ -283,4 +283,21 @@ describe("web desktop in chromium", () => {
     }
     await context.close();
   });
+
+  it("a pool on Nova's own console shows a link to the URL Nova answered, and no in-page desktop", async () => {
+    const nova = await makePool(s, { console_kind: "nova-novnc" });
+    const v = await makeUser(s, [nova.id]);
+    const context = await browser.newContext({ locale: "en-US" });
+    const page = await context.newPage();
+    const seen = watch(page);
+    await signIn(page, v);
+    const link = page.getByRole("link", { name: "Open the desktop's console" });
+    await link.waitFor({ timeout: 30_000 });
+    assert.match((await link.getAttribute("href")) ?? "", /\?path=%3Ftoken%3D[0-9a-f-]{36}$/);
+    assert.equal(await link.getAttribute("rel"), "noopener noreferrer");
+    assert.equal(await page.locator("#screen canvas").count(), 0);
+    assert.deepEqual(seen.sockets, [], "no gateway connection");
+    assert.deepEqual(seen.errors, []);
+    await context.close();
+  });
 });
