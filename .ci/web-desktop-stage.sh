@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI stage: the web desktop end to end. Installs what the browser test drives when it is not
 # there (Debian's chromium, TigerVNC's Xvnc as the desktop, xsetroot to draw on it, xev to
-# see the keys arrive), type-checks and lints the test, then runs it (`npm run
+# see the keys arrive, xclip for its clipboard), type-checks and lints the test, then runs it (`npm run
 # test:web-desktop`: the broker on the simulator, Xvnc on a loopback address, chromium headless).
 # The gateway's refusals (tickets, Origin, forged host or port) are in npm test.
 #
@@ -16,6 +16,7 @@ missing=()
 command -v Xvnc >/dev/null || missing+=(tigervnc-standalone-server)
 command -v xsetroot >/dev/null || missing+=(x11-xserver-utils)
 command -v xev >/dev/null || missing+=(x11-utils)
+command -v xclip >/dev/null || missing+=(xclip)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "== installing ${missing[*]} (Debian packages)"
   export DEBIAN_FRONTEND=noninteractive

@@ -4,18 +4,21 @@
 // portal with conn_type web and gets the desktop in the page through noVNC and the broker's
 // gateway. The canvas shows the colour drawn on the X display (xsetroot), a key typed in the
 // browser reaches the X server (xev on the root window sees it), Ctrl+Alt+Del arrives as
-// its three keys, and closing the tab closes the web session. `npm run test:web-desktop`.
+// its three keys, the clipboard goes both ways (xclip on the desktop), and closing the tab
+// closes the web session. `npm run test:web-desktop`.
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { makeInstances, makePool, makeUser, type TestUser } from "../test/helpers/broker-stack.ts";
 import { type Stack, startStack } from "../test/helpers/stack.ts";
 
+const execFileAsync = promisify(execFile);
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ARTIFACTS = process.env.ARTIFACTS_DIR ?? fileURLToPath(new URL("../.data/artifacts/", import.meta.url));
 /** What the test draws on the desktop: #12ab34. */
@@ -105,7 +108,7 @@ describe("web desktop in chromium", () => {
       .execute();
 
   before(async () => {
-    for (const tool of [CHROMIUM, "/usr/bin/Xvnc", "/usr/bin/xsetroot", "/usr/bin/xev"]) {
+    for (const tool of [CHROMIUM, "/usr/bin/Xvnc", "/usr/bin/xsetroot", "/usr/bin/xev", "/usr/bin/xclip"]) {
       assert.ok(existsSync(tool), `${tool} is missing (.ci/web-desktop-stage.sh installs it)`);
     }
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -223,6 +226,39 @@ describe("web desktop in chromium", () => {
       return session.closed_at ?? undefined;
     });
     await context.close();
+  });
+
+  it("carries the clipboard both ways: the desktop's into the page's box, the box's onto the desktop", async () => {
+    const context = await browser.newContext({ locale: "en-US" });
+    const page = await context.newPage();
+    await signIn(page, u);
+    await page.locator("#desktop-status", { hasText: "Connected" }).waitFor({ timeout: 30_000 });
+    // xclip owns the desktop's CLIPBOARD until another owner takes it; Xvnc sends it to noVNC.
+    const owner = spawn("xclip", ["-display", xvnc.display, "-selection", "clipboard", "-loops", "0"], {
+      stdio: ["pipe", "ignore", "ignore"],
+    });
+    owner.stdin?.end("from the desktop");
+    try {
+      const box = page.locator("#desktop-clipboard");
+      await until("the desktop's clipboard in the page", async () =>
+        (await box.inputValue()) === "from the desktop" ? true : undefined,
+      );
+      await page.locator("details.desktop-clip summary").click();
+      await box.fill("from the browser");
+      await page.getByRole("button", { name: "Send to the desktop" }).click();
+      // Asynchronously: Xvnc asks noVNC for the text through the gateway, in this process.
+      await until("the page's text on the desktop's clipboard", async () => {
+        const { stdout } = await execFileAsync(
+          "xclip",
+          ["-display", xvnc.display, "-selection", "clipboard", "-o"],
+          { timeout: 5000 },
+        ).catch(() => ({ stdout: "" }));
+        return stdout === "from the browser" ? true : undefined;
+      });
+    } finally {
+      owner.kill();
+      await context.close();
+    }
   });
 
   it("disconnects and reconnects with a fresh ticket, each connection its own session", async () => {
