@@ -9,7 +9,15 @@ import { once } from "node:events";
 import { createServer, type Server, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { WebSocket } from "ws";
-import { broker, call, finished, makePool, makeUser, requestVm, type TestUser } from "../helpers/broker-stack.ts";
+import {
+  broker,
+  call,
+  finished,
+  makePool,
+  makeUser,
+  requestVm,
+  type TestUser,
+} from "../helpers/broker-stack.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
 /** The simulator's instances answer on this loopback range (127.0.100.1 is the gateway). */
