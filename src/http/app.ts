@@ -13,6 +13,7 @@ import Fastify, {
 } from "fastify";
 import type { Logger } from "pino";
 import { type AddressMatcher, addressMatcher } from "./addresses.ts";
+import { acceptEmptyJson } from "./empty-json.ts";
 import { quietPolledRoutes } from "./request-log.ts";
 
 export type App = FastifyInstance<any, any, any, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -76,6 +77,13 @@ export async function createApp(options: AppOptions): Promise<App> {
       },
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // A bodiless request, with a JSON content type or none, is `{}`: ignored by routes without
+  // a body, the default of routes whose body is optional, a 400 naming what is missing elsewhere.
+  acceptEmptyJson(app as unknown as FastifyInstance, () => ({}));
+  app.addHook("preValidation", async (req) => {
+    if (req.body === undefined && req.method !== "GET" && req.method !== "HEAD") req.body = {};
+  });
 
   app.addHook("onRequest", async (req, reply) => {
     reply.header("X-Request-Id", req.id);

@@ -118,6 +118,20 @@ const UNAVAILABLE_BODY = {
   title: "Service Unavailable",
 };
 
+/**
+ * An empty body with a JSON content type is no body, as OpenStack reads it (Keystone's
+ * json_body hook skips an empty body; Nova's and Cinder's wsgi hand the action a None body):
+ * each service then answers what it answers without a body.
+ */
+function acceptEmptyJson(app: FastifyInstance) {
+  const parse = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
+    if (body.length === 0) return done(null, undefined);
+    parse(req, body as string, done);
+  });
+}
+
 function registerFaults(app: FastifyInstance, ctx: SimContext) {
   // Identity stays reliable: faults model the compute/network/storage services.
   app.addHook("onRequest", async (req, reply) => {
@@ -161,6 +175,7 @@ export async function startSimulator(opts: StartSimulatorOptions = {}): Promise<
   const cloud = createCloudSim(ctx);
 
   const app = Fastify({ logger: false });
+  acceptEmptyJson(app);
   registerControlAuth(app, ctx);
   registerFaults(app, ctx);
   registerStats(app);

@@ -351,5 +351,18 @@ describe("Keystone contract", () => {
       await ks.revokeProjectRole(p.id, { userId: bob.id }, memberRoleId);
       assert.equal((await ks.listRoleAssignments({ projectId: p.id })).length, 0);
     });
+
+    test("a grant sent with Content-Type: application/json and no body succeeds (curl -X PUT -H ...)", async () => {
+      const p = await ks.createProject({ name: unique("ct"), domainId: domain.id });
+      const res = await fetch(
+        `${cut.session.authUrl}/projects/${p.id}/users/${bob.id}/roles/${memberRoleId}`,
+        {
+          method: "PUT",
+          headers: { "X-Auth-Token": await cut.session.token(), "Content-Type": "application/json" },
+        },
+      );
+      assert.equal(res.status, 204, await res.text());
+      assert.ok(await ks.hasProjectRole(p.id, { userId: bob.id }, memberRoleId));
+    });
   });
 });
