@@ -1,8 +1,10 @@
 // Every route module of the admin API, registered under /v1.
 import type { AdminRoutes } from "./app.ts";
 import { assignmentRoutes } from "./assignments.ts";
+import { directoryRoutes } from "./directory.ts";
 import { floatingIpRoutes } from "./floating-ips.ts";
 import { infoRoutes } from "./info.ts";
+import { poolAccessRoutes } from "./pool-access.ts";
 import { projectRoutes } from "./projects.ts";
 import { serverRoutes } from "./servers.ts";
 import { sessionRoutes } from "./sessions.ts";
@@ -18,4 +20,6 @@ export const adminRoutes: AdminRoutes[] = [
   floatingIpRoutes,
   sessionRoutes,
   volumeAssignmentRoutes,
+  poolAccessRoutes,
+  directoryRoutes,
 ];

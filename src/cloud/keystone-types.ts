@@ -74,8 +74,12 @@ export interface KsRoleAssignment {
   /** The user holding the role; with effective listings also users holding it through a group. */
   userId?: string;
   userName?: string;
+  /** With include_names: the user's domain. */
+  userDomainId?: string;
   groupId?: string;
   groupName?: string;
+  /** With include_names: the group's domain. */
+  groupDomainId?: string;
   projectId?: string;
   domainId?: string;
   /** Effective listings: the group the user holds the role through. */
@@ -178,8 +182,10 @@ export function toRoleAssignment(a: any): KsRoleAssignment {
     roleName: a.role?.name,
     userId: a.user?.id,
     userName: a.user?.name,
+    userDomainId: a.user?.domain?.id,
     groupId: a.group?.id,
     groupName: a.group?.name,
+    groupDomainId: a.group?.domain?.id,
     projectId: a.scope?.project?.id,
     domainId: a.scope?.domain?.id,
   };

@@ -288,9 +288,12 @@ export class KeystoneClient {
     return (await this.listUsers({ name, domainId }))[0];
   }
 
-  async listUsers(f: { name?: string; domainId?: string; enabled?: boolean } = {}): Promise<KsUser[]> {
+  /** `nameContains` is Keystone's case-insensitive inexact filter (name__icontains). */
+  async listUsers(
+    f: { name?: string; nameContains?: string; domainId?: string; enabled?: boolean } = {},
+  ): Promise<KsUser[]> {
     const body = await this.http.get("/users", {
-      query: { name: f.name, domain_id: f.domainId, enabled: f.enabled },
+      query: { name: f.name, name__icontains: f.nameContains, domain_id: f.domainId, enabled: f.enabled },
     });
     return (body.users ?? []).map(toUser);
   }
@@ -339,8 +342,11 @@ export class KeystoneClient {
     return toGroup((await this.http.get(`/groups/${enc(id)}`)).group);
   }
 
-  async listGroups(f: { name?: string; domainId?: string } = {}): Promise<KsGroup[]> {
-    const body = await this.http.get("/groups", { query: { name: f.name, domain_id: f.domainId } });
+  /** `nameContains` is Keystone's case-insensitive inexact filter (name__icontains). */
+  async listGroups(f: { name?: string; nameContains?: string; domainId?: string } = {}): Promise<KsGroup[]> {
+    const body = await this.http.get("/groups", {
+      query: { name: f.name, name__icontains: f.nameContains, domain_id: f.domainId },
+    });
     return (body.groups ?? []).map(toGroup);
   }
 

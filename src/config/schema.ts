@@ -152,6 +152,11 @@ export const ConfigSchema = T.Object({
   pools: T.Object({
     instanceNamePattern: T.String({ default: "trs-**", description: "Default instance name pattern." }),
     defaultAvailabilityZone: T.String({ default: "nova", description: "Default availability zone." }),
+    accessRole: T.String({
+      default: "member",
+      description:
+        "Keystone role that PUT /v1/projects/{id}/access/users|groups/{id} grants on a pool's project (the broker admits a user holding any role on it, directly or through a group).",
+    }),
   }),
   reserve: T.Object({
     intervalSeconds: T.Integer({ default: 30, minimum: 1, description: "Period of the reserve keeper." }),

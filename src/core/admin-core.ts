@@ -13,9 +13,11 @@ import { AssignmentService } from "./assignments.ts";
 import { AutoAllocateService } from "./auto-allocate.ts";
 import type { CoreDeps } from "./deps.ts";
 import type { Directory } from "./directory.ts";
+import { DirectorySearchService } from "./directory-search.ts";
 import { FloatingIpService } from "./floating-ips.ts";
 import { InstanceService } from "./instances.ts";
 import { KeystoneDirectory } from "./keystone-directory.ts";
+import { PoolAccessService } from "./pool-access.ts";
 import { PoolService } from "./pools.ts";
 import { triggerReserve } from "./reserve.ts";
 import { SessionService } from "./sessions.ts";
@@ -42,6 +44,10 @@ export interface AdminCore {
   statistics: StatisticsService;
   autoAllocate: AutoAllocateService;
   directory: Directory;
+  /** The Keystone role that lets users use a pool through the broker. */
+  poolAccess: PoolAccessService;
+  /** Users and groups by name. */
+  directorySearch: DirectorySearchService;
   /** The records themselves, for the broker, the reserve and the reconciler. */
   repos: AdminRepositories;
 }
@@ -121,6 +127,13 @@ export function createAdminCore(deps: CoreDeps, options: { directory?: Directory
     }),
     autoAllocate,
     directory,
+    poolAccess: new PoolAccessService({
+      keystone: cloud.keystone,
+      pools: repos.pools,
+      role: config.pools.accessRole,
+      logger,
+    }),
+    directorySearch: new DirectorySearchService(cloud.keystone),
     repos,
   };
 }

@@ -303,6 +303,37 @@ describe("Keystone contract", () => {
       assert.deepEqual(await ks.missingUsers([alice.id, fake]), [fake]);
     });
 
+    test("users and groups are found by part of their name, case ignored (name__icontains)", async () => {
+      // unique() names are rsct-<run>-<prefix>-<hex>: upper-cased parts of them match in another case.
+      const users = await ks.listUsers({ nameContains: "ALICE", domainId: domain.id });
+      assert.deepEqual(
+        users.map((u) => u.id),
+        [alice.id],
+      );
+      const groups = await ks.listGroups({
+        nameContains: group.name.slice(0, 6).toUpperCase(),
+        domainId: domain.id,
+      });
+      assert.deepEqual(
+        groups.map((g) => g.id),
+        [group.id],
+      );
+      assert.deepEqual(await ks.listUsers({ nameContains: "no-such-part", domainId: domain.id }), []);
+    });
+
+    test("role assignments with names carry the user's and the group's domain", async () => {
+      const direct = await ks.listRoleAssignments({
+        projectId: project.id,
+        roleId: memberRoleId,
+        includeNames: true,
+      });
+      const toBob = direct.find((r) => r.userId === bob.id);
+      const toGroup = direct.find((r) => r.groupId === group.id);
+      assert.equal(toBob?.userDomainId, domain.id);
+      assert.equal(toGroup?.groupDomainId, domain.id);
+      assert.equal(toGroup?.groupName, group.name);
+    });
+
     test("group membership reads both ways", async () => {
       assert.deepEqual(
         (await ks.listUserGroups(alice.id)).map((g) => g.id),

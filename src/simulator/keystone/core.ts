@@ -108,6 +108,34 @@ export function requireObject(body: unknown, key: string): Record<string, any> {
 }
 
 /** Keystone's reading of boolean query filters: "0" and "false" are false, anything else true. */
+const INEXACT: Record<string, (value: string, wanted: string) => boolean> = {
+  contains: (v, w) => v.includes(w),
+  startswith: (v, w) => v.startsWith(w),
+  endswith: (v, w) => v.endsWith(w),
+};
+
+/**
+ * Keystone's filters on a listed attribute: `name=x` exact, and the inexact `name__contains`,
+ * `name__startswith`, `name__endswith`, each with an `i` form that ignores case
+ * (`name__icontains`). Every filter given must match.
+ */
+export function matchesFilters(q: Record<string, string>, attr: string, value: string): boolean {
+  for (const [key, wanted] of Object.entries(q)) {
+    if (key === attr) {
+      if (wanted && value !== wanted) return false;
+      continue;
+    }
+    if (!key.startsWith(`${attr}__`)) continue;
+    const op = key.slice(attr.length + 2);
+    const insensitive = op.startsWith("i") && INEXACT[op.slice(1)];
+    const test = INEXACT[op] ?? insensitive;
+    if (!test) continue;
+    const ok = insensitive ? test(value.toLowerCase(), wanted.toLowerCase()) : test(value, wanted);
+    if (!ok) return false;
+  }
+  return true;
+}
+
 export function queryTrue(value: string | undefined): boolean | undefined {
   if (value === undefined) return undefined;
   return !["0", "false"].includes(value.toLowerCase());

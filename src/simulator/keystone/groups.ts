@@ -1,6 +1,6 @@
 // /v3/groups: CRUD and membership.
 import type { FastifyInstance } from "fastify";
-import { type Keystone, requireObject } from "./core.ts";
+import { type Keystone, matchesFilters, requireObject } from "./core.ts";
 import { badRequest, conflict, KsError } from "./errors.ts";
 import { authorize } from "./policy.ts";
 import { renderGroup, renderUser } from "./render.ts";
@@ -41,7 +41,7 @@ export function registerGroupRoutes(app: FastifyInstance, ks: Keystone) {
     authorize(ks, req, "list_groups");
     const q = req.query;
     const groups = Object.values(ks.state.groups).filter(
-      (g) => (!q.name || g.name === q.name) && (!q.domain_id || g.domainId === q.domain_id),
+      (g) => matchesFilters(q, "name", g.name) && (!q.domain_id || g.domainId === q.domain_id),
     );
     return { groups: groups.map((g) => renderGroup(ks, g)), links: ks.listLinks("/groups") };
   });

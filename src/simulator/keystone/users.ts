@@ -2,7 +2,7 @@
 // self-service password change, and a user's groups and projects.
 import type { FastifyInstance } from "fastify";
 import { projectIdsOf } from "./assignments.ts";
-import { type Keystone, queryTrue, requireObject } from "./core.ts";
+import { type Keystone, matchesFilters, queryTrue, requireObject } from "./core.ts";
 import { badRequest, conflict, KsError, notFound, unauthorized } from "./errors.ts";
 import { checkPassword, isLocked, recordFailure, setPassword } from "./passwords.ts";
 import { authorize } from "./policy.ts";
@@ -116,7 +116,7 @@ export function registerUserRoutes(app: FastifyInstance, ks: Keystone) {
     const enabled = queryTrue(q.enabled);
     const users = Object.values(ks.state.users).filter(
       (u) =>
-        (!q.name || u.name === q.name) &&
+        matchesFilters(q, "name", u.name) &&
         (!q.domain_id || u.domainId === q.domain_id) &&
         (enabled === undefined || u.enabled === enabled),
     );
