@@ -70,8 +70,14 @@ export class Keystone {
     return r;
   }
 
+  /**
+   * Keystone on its usual MySQL/MariaDB backend compares names with a case-insensitive
+   * collation: `{"name": "default"}` is the Default domain there (the reference's own
+   * examples rely on it).
+   */
   domainByName(name: string): DomainRec | undefined {
-    return Object.values(this.state.domains).find((d) => d.name === name);
+    const wanted = name.toLowerCase();
+    return Object.values(this.state.domains).find((d) => d.name.toLowerCase() === wanted);
   }
 
   /** Resolves `{"id"}` or `{"name"}` the way the auth API names a domain. */

@@ -33,7 +33,8 @@ export function registerDomainRoutes(app: FastifyInstance, ks: Keystone) {
     const enabled = queryTrue(req.query.enabled);
     const domains = Object.values(ks.state.domains).filter(
       (d) =>
-        (!req.query.name || d.name === req.query.name) && (enabled === undefined || d.enabled === enabled),
+        (!req.query.name || d === ks.domainByName(req.query.name)) &&
+        (enabled === undefined || d.enabled === enabled),
     );
     return { domains: domains.map((d) => renderDomain(ks, d)), links: ks.listLinks("/domains") };
   });
