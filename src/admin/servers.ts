@@ -72,14 +72,18 @@ export const serverRoutes: AdminRoutes = (app, { core, auth }) => {
         tags: ["servers"],
         summary: "Create TRS instances",
         description:
-          "Creates `count` instances of a TRS project in one batched Nova request from the project's template. The project is `project_id` (extension) or the token's project scope. Without a name, names come from the project's pattern; a name with count > 1 gives name-1..name-N.",
+          "Creates `count` instances of a TRS project from the project's template, in batched Nova requests of up to 100 (all or nothing: above 100 the whole count is checked against the Nova quota first, 400 when it does not fit, and a refused batch deletes the earlier ones). The project is `project_id` (extension) or the token's project scope. Without a name, names come from the project's pattern; a name with count > 1 gives name-1..name-N.",
         security,
         body: T.Object(
           {
             server: T.Object({
               name: T.Optional(T.String({ minLength: 1, maxLength: 245, description: "Instance name." })),
               count: T.Optional(
-                T.Integer({ minimum: 1, maximum: 100, description: "Number of instances (default 1)." }),
+                T.Integer({
+                  minimum: 1,
+                  description:
+                    "Number of instances (default 1). Any count the project's Nova quota admits; more than 100 go to Nova in requests of 100.",
+                }),
               ),
               description: T.Optional(T.String({ maxLength: 255, description: "Instance description." })),
               users: T.Optional(IdList("User ids to assign.")),

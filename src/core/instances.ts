@@ -1,6 +1,6 @@
 // TRS instances: Nova servers of a pool, tagged `trs`, created from the pool's template and
 // recorded by us. API (admin routes, broker, reserve):
-//   create(input, actor) → { ids, reservationId }   (one batched Nova request)
+//   create(input, actor) → { ids, reservationId }   (batched Nova requests of MAX_BATCH)
 //   update(id, { users, groups }, actor) / list(query) / show(id, withOs) / remove(id, actor)
 //   syncFromNova(servers) → copies Nova's view of known servers into our records
 //   require(id) → the instance or a 404
@@ -17,10 +17,22 @@ import { forEachLimited } from "./limited.ts";
 import { batchName, explicitNames, MAX_INSTANCE_NAME, namesForBatch, namesFromPattern } from "./naming.ts";
 import { type PoolService, TRS_TAG } from "./pools.ts";
 
-/** Nova's own cap on one batched request is the quota; ours keeps one call reasonable. */
+/**
+ * Nova caps a request only by the quota; a request of ours asks Nova for at most this many
+ * servers at once so that one call stays reasonable (a larger count is several requests).
+ */
 export const MAX_BATCH = 100;
 /** Renames of a batch in flight at once. */
 const RENAME_CONCURRENCY = 8;
+
+/** The servers one Nova request made: their ids in name order and the name each is to carry. */
+interface Batch {
+  reservationId: string;
+  ids: string[];
+  names: Map<string, string>;
+  /** Servers whose Nova name is not theirs. */
+  renames: string[];
+}
 
 export interface InstanceCreateInput {
   /** The pool; default the caller's project scope. */
@@ -102,9 +114,7 @@ export class InstanceService {
     actor: string | null,
   ): Promise<{ ids: string[]; reservationId: string }> {
     const count = input.count ?? 1;
-    if (!Number.isInteger(count) || count < 1 || count > MAX_BATCH) {
-      throw badRequest(`count must be an integer from 1 to ${MAX_BATCH}`);
-    }
+    if (!Number.isInteger(count) || count < 1) throw badRequest("count must be a positive integer");
     if (!input.projectId)
       throw badRequest("project_id is required when the token is not scoped to a project");
     const pool = await this.d.poolService.requireReferenced(input.projectId);
@@ -118,52 +128,98 @@ export class InstanceService {
       throw conflict(`An instance of TRS project ${pool.id} may hold at most ${limit} user(s)`);
     }
     await this.d.assignments.checkSubjects(users, groups);
+    if (count > MAX_BATCH) await this.checkQuota(pool, count);
     const names = await this.namesFor(pool, input.name, count);
+    const batches: Batch[] = [];
+    try {
+      for (let i = 0; i < names.length; i += MAX_BATCH) {
+        batches.push(await this.createBatch(pool, names.slice(i, i + MAX_BATCH), input.description));
+      }
+    } catch (err) {
+      // All or nothing: a later batch refused (the quota taken meanwhile, Nova down) takes
+      // back the servers of the earlier ones.
+      const made = batches.flatMap((b) => b.ids);
+      await forEachLimited(made, RENAME_CONCURRENCY, (id) =>
+        this.d.cloud.nova.deleteServer(id, { ignoreNotFound: true }).then(
+          () => undefined,
+          () => undefined,
+        ),
+      );
+      throw err;
+    }
+    const ids = batches.flatMap((b) => b.ids);
+    await this.d.instances.insertMany(
+      batches.flatMap((b) =>
+        b.ids.map((id) => ({
+          id,
+          pool_id: pool.id,
+          name: b.names.get(id)!,
+          description: input.description ?? null,
+          reservation_id: b.reservationId,
+        })),
+      ),
+    );
+    // Nova names a batch after one template: rename the servers whose Nova name is not the one
+    // we recorded (none when the names are `<name>-1..N`); a failed rename leaves Nova's name,
+    // our record keeps ours.
+    const renames = batches.flatMap((b) => b.renames.map((id) => ({ id, name: b.names.get(id)! })));
+    await forEachLimited(renames, RENAME_CONCURRENCY, async (s) => {
+      await this.d.cloud.nova.updateServer(s.id, { name: s.name }).catch(() => undefined);
+    });
+    for (const id of ids) {
+      if (users.length > 0) await this.d.assignments.assignUsersChecked(id, users, actor);
+      if (groups.length > 0) await this.d.assignments.assignGroupsChecked(id, groups, actor);
+    }
+    return { ids, reservationId: batches[0]!.reservationId };
+  }
+
+  /**
+   * Before several requests: the whole count must fit in the project's Nova quota, as it
+   * must for one request, so that none is made when the last would be refused.
+   */
+  private async checkQuota(pool: Pool, count: number): Promise<void> {
     const { nova } = this.d.cloud;
-    const created = await nova.createServers({
+    const room = await nova.headroom(pool.id, await nova.getFlavor(pool.flavor_id));
+    if (room.servers !== null && room.servers < count) {
+      throw badRequest(
+        `Quota exceeded for ${room.limitedBy}: Requested ${count} instance(s), but the quota of project ${pool.id} leaves room for ${room.servers}`,
+      );
+    }
+  }
+
+  /** One Nova request for these names; the ids in the order of the names. */
+  private async createBatch(pool: Pool, names: string[], description: string | undefined): Promise<Batch> {
+    const count = names.length;
+    const created = await this.d.cloud.nova.createServers({
       projectId: pool.id,
       name: count === 1 ? names[0] : batchName(names),
       flavorId: pool.flavor_id,
       imageId: pool.image_id,
-      networkIds: [pool.network_id],
+      networkIds: [pool.network_id!],
       availabilityZone: pool.availability_zone ?? undefined,
       userData: pool.instance_init_script ?? undefined,
       tags: [TRS_TAG],
       metadata: { trs_project_id: pool.id },
-      description: input.description,
+      description,
       minCount: count,
       maxCount: count,
     });
     const wanted =
       count === 1
-        ? new Map([[created.ids[0], names[0]]])
+        ? new Map([[created.ids[0]!, names[0]!]])
         : namesForBatch(batchName(names), created.servers, names);
     // In the order of their names: the first server of the answer is the first name.
     const position = new Map(names.map((n, i) => [n, i]));
     const ids = [...created.ids].sort(
       (a, b) => (position.get(wanted.get(a)!) ?? 0) - (position.get(wanted.get(b)!) ?? 0),
     );
-    await this.d.instances.insertMany(
-      ids.map((id) => ({
-        id,
-        pool_id: pool.id,
-        name: wanted.get(id) ?? names[0],
-        description: input.description ?? null,
-        reservation_id: created.reservationId,
-      })),
-    );
-    // Nova names a batch after one template: rename the servers whose Nova name is not the one
-    // we recorded (none when the names are `<name>-1..N`); a failed rename leaves Nova's name,
-    // our record keeps ours.
-    const renames = created.servers.filter((s) => wanted.get(s.id) !== s.name);
-    await forEachLimited(renames, RENAME_CONCURRENCY, async (s) => {
-      await nova.updateServer(s.id, { name: wanted.get(s.id)! }).catch(() => undefined);
-    });
-    for (const id of ids) {
-      if (users.length > 0) await this.d.assignments.assignUsersChecked(id, users, actor);
-      if (groups.length > 0) await this.d.assignments.assignGroupsChecked(id, groups, actor);
-    }
-    return { ids, reservationId: created.reservationId };
+    for (const id of ids) if (!wanted.has(id)) wanted.set(id, names[0]!);
+    return {
+      reservationId: created.reservationId,
+      ids,
+      names: wanted,
+      renames: created.servers.filter((s) => wanted.get(s.id) !== s.name).map((s) => s.id),
+    };
   }
 
   async update(
