@@ -139,6 +139,13 @@ const Reserve = T.Object(
     target: T.Integer({ description: "min_reserve_vm." }),
     free: T.Integer({ description: "Free instances ready to serve (ACTIVE, no user, no group)." }),
     building: T.Integer({ description: "Free instances still in BUILD." }),
+    failed_builds: T.Integer({
+      description: "Builds of the project's instances that failed (ERROR before they ever booted), ever.",
+    }),
+    last_failure: T.Union([T.String(), T.Null()], {
+      description: "Nova's fault message of the last failed build (null: none failed, or Nova gave none).",
+    }),
+    last_failure_at: Timestamp("When the last failed build was seen."),
   },
   { description: "Extension: the state of the project's reserve, from rs-server's records." },
 );
@@ -196,6 +203,9 @@ const projectExample = {
     target: 2,
     free: 0,
     building: 0,
+    failed_builds: 2,
+    last_failure: "No valid host was found. There are not enough hosts available.",
+    last_failure_at: "2024-05-06T10:15:40",
   },
 };
 
@@ -254,6 +264,9 @@ function reserveJson(r: ReserveStatus) {
     target: r.target,
     free: r.free,
     building: r.building,
+    failed_builds: r.failedBuilds,
+    last_failure: r.lastFailure,
+    last_failure_at: isoUtc(r.lastFailureAt),
   };
 }
 

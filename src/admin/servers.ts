@@ -16,6 +16,10 @@ const Server = T.Object({
   users: T.Array(T.String(), { description: "Assigned user ids." }),
   groups: T.Array(T.String(), { description: "Assigned group ids." }),
   created_at: Timestamp("Creation time."),
+  fault: T.Union([T.String(), T.Null()], {
+    description:
+      "Extension: Nova's fault message while the instance is in ERROR (why its build failed), else null.",
+  }),
   os_server: T.Optional(
     T.Union([T.Object({}, { additionalProperties: true }), T.Null()], {
       description: "The Nova server (with_os_object=true); null when Nova no longer has it.",
@@ -33,6 +37,7 @@ const serverExample = {
   users: ["d91232fa14ad4e41980ad82dc9ea3929"],
   groups: ["d57e3c6669bb46d3af7528c41ed1076f"],
   created_at: "2018-10-31T12:59:43",
+  fault: null,
 };
 
 const ServerParams = T.Object({ server_id: Id("Instance id.") });
@@ -49,6 +54,7 @@ function serverJson(view: InstanceView) {
     users: i.users,
     groups: i.groups,
     created_at: isoUtc(i.created_at),
+    fault: i.status === "ERROR" ? (i.fault ?? null) : null,
     ...(view.osServer !== undefined ? { os_server: view.osServer } : {}),
   };
 }

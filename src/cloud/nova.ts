@@ -52,6 +52,8 @@ export interface NovaServer {
   projectId: string;
   userId: string;
   fault?: ServerFault;
+  /** When the server first booted (OS-SRV-USG); null for a server whose build never finished. */
+  launchedAt: string | null;
   created: string;
   updated: string;
   metadata: Record<string, string>;
@@ -191,6 +193,7 @@ export function toServer(raw: Record<string, any>): NovaServer {
     projectId: raw.tenant_id,
     userId: raw.user_id,
     fault: raw.fault,
+    launchedAt: raw["OS-SRV-USG:launched_at"] ?? null,
     created: raw.created,
     updated: raw.updated,
     metadata: raw.metadata ?? {},

@@ -3,6 +3,7 @@
 // The broker core receives it (createBrokerCore(deps, adminCore)) and calls its services and
 // repositories; see the comment at the top of each file for what each offers.
 import { AssignmentRepository } from "../store/assignments.ts";
+import { BuildFailureRepository } from "../store/build-failures.ts";
 import { FloatingIpRepository } from "../store/floating-ips.ts";
 import { InstanceRepository } from "../store/instances.ts";
 import { PoolRepository } from "../store/pools.ts";
@@ -11,6 +12,7 @@ import { SessionRepository } from "../store/sessions.ts";
 import { VolumeAssignmentRepository } from "../store/volume-assignments.ts";
 import { AssignmentService } from "./assignments.ts";
 import { AutoAllocateService } from "./auto-allocate.ts";
+import { BuildFailureService } from "./build-failures.ts";
 import type { CoreDeps } from "./deps.ts";
 import type { Directory } from "./directory.ts";
 import { DirectorySearchService } from "./directory-search.ts";
@@ -48,6 +50,8 @@ export interface AdminCore {
   poolAccess: PoolAccessService;
   /** Users and groups by name. */
   directorySearch: DirectorySearchService;
+  /** Failed builds, logged and counted once each. */
+  buildFailures: BuildFailureService;
   /** The records themselves, for the broker, the reserve and the reconciler. */
   repos: AdminRepositories;
 }
@@ -84,7 +88,9 @@ export function createAdminCore(deps: CoreDeps, options: { directory?: Directory
     directory,
     sessions: { openOn: (id) => repos.sessions.openOf(id), end: (id) => resources.closeSession(id) },
   });
+  const buildFailures = new BuildFailureService(new BuildFailureRepository(db), logger);
   const instances = new InstanceService({
+    buildFailures,
     instances: repos.instances,
     pools: repos.pools,
     sessions: repos.sessions,
@@ -134,6 +140,7 @@ export function createAdminCore(deps: CoreDeps, options: { directory?: Directory
       logger,
     }),
     directorySearch: new DirectorySearchService(cloud.keystone),
+    buildFailures,
     repos,
   };
 }

@@ -18,6 +18,7 @@ import type { RequestRow, RequestsRepository } from "../store/requests.ts";
 import type { NewSession, UserResourcesRepository } from "../store/user-resources.ts";
 import { StepRecorder } from "./allocation-steps.ts";
 import { BrokerError, isBrokerError } from "./broker-error.ts";
+import { type BuildFailureService, failedBuilds } from "./build-failures.ts";
 import type { ClaimService, ClaimSource } from "./claims.ts";
 import { nameFromPattern } from "./naming.ts";
 import { TRS_TAG } from "./pools.ts";
@@ -37,6 +38,8 @@ export interface AllocationDeps {
   buildTimeoutMs: number;
   pollIntervalMs: number;
   logger: Logger;
+  /** Told of an instance whose build failed while an allocation waited for it. */
+  buildFailures?: Pick<BuildFailureService, "notice">;
   /** Told after each allocation that took an instance, so the reserve refills. */
   onInstanceTaken?: (poolId: string) => void;
   /** Told when a request ends: seconds since request-vm, and "completed" or the error code. */
@@ -344,6 +347,7 @@ export class Allocation {
         detail(`instance ${instance.id} is ACTIVE`);
         return server;
       }
+      if (failedBuilds([server]).length > 0) await this.d.buildFailures?.notice([instance.id]);
       if (server.status === "ERROR" || server.status === "DELETED" || server.status === "SOFT_DELETED") {
         detail(
           `instance ${instance.id} went ${server.status}${server.fault ? `: ${server.fault.message}` : ""}`,

@@ -5,6 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { isCloudError } from "../cloud/http.ts";
 import type { NovaServer } from "../cloud/nova.ts";
+import { BuildFailureRepository } from "../store/build-failures.ts";
 import { ClaimsRepository } from "../store/claims.ts";
 import { type Pool, PoolRepository } from "../store/pools.ts";
 import { type RequestRow, RequestsRepository } from "../store/requests.ts";
@@ -18,6 +19,7 @@ import {
   type PasswordWarning,
 } from "./broker-auth.ts";
 import { BrokerError, type BrokerErrorCode, type BrokerErrorData } from "./broker-error.ts";
+import { BuildFailureService } from "./build-failures.ts";
 import { ClaimService } from "./claims.ts";
 import type { CoreDeps } from "./deps.ts";
 import { changePasswordWithScript } from "./kerberos.ts";
@@ -132,6 +134,7 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
     buildTimeoutMs: config.allocation.buildTimeoutSeconds * 1000,
     pollIntervalMs: config.allocation.pollIntervalMs,
     logger: log,
+    buildFailures: new BuildFailureService(new BuildFailureRepository(db), logger),
     onInstanceTaken: () => void triggerReserve(deps.scheduler).catch(() => {}),
     onFinished: (seconds, outcome) => observeAllocation(seconds, outcome),
     taskRevoked: async (taskId) => (await deps.tasks.get(taskId))?.status === "REVOKED",

@@ -13,6 +13,7 @@ import type { Instance, InstanceRepository, InstanceWithAssignees } from "../sto
 import type { Pool, PoolRepository } from "../store/pools.ts";
 import type { SessionRepository } from "../store/sessions.ts";
 import type { AssignmentService } from "./assignments.ts";
+import { type BuildFailureService, failedBuilds } from "./build-failures.ts";
 import { forEachLimited } from "./limited.ts";
 import { batchName, explicitNames, MAX_INSTANCE_NAME, namesForBatch, namesFromPattern } from "./naming.ts";
 import { type PoolService, TRS_TAG } from "./pools.ts";
@@ -65,6 +66,8 @@ export interface InstanceServiceDeps {
   poolService: PoolService;
   assignments: AssignmentService;
   cloud: Pick<Cloud, "nova">;
+  /** Told of the servers whose build failed, as their status is copied from Nova. */
+  buildFailures?: Pick<BuildFailureService, "notice">;
 }
 
 function statusOf(server: NovaServer) {
@@ -240,6 +243,8 @@ export class InstanceService {
   /** Copies Nova's state of the servers we know into our records. */
   async syncFromNova(servers: NovaServer[]): Promise<void> {
     await this.d.instances.applyStatus(servers.map(statusOf));
+    const failed = failedBuilds(servers);
+    if (failed.length > 0) await this.d.buildFailures?.notice(failed);
   }
 
   async list(q: InstanceListQuery): Promise<InstanceView[]> {

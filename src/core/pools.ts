@@ -88,6 +88,11 @@ export interface ReserveStatus {
   free: number;
   /** Free instances still in BUILD. */
   building: number;
+  /** Builds of the pool's instances that failed, ever. */
+  failedBuilds: number;
+  /** Nova's fault message of the last failed build, and when it was seen. */
+  lastFailure: string | null;
+  lastFailureAt: Date | null;
 }
 
 export interface PoolView {
@@ -363,6 +368,9 @@ export class PoolService {
             target: p.min_reserve_vm,
             free: c?.active ?? 0,
             building: c?.building ?? 0,
+            failedBuilds: p.build_failures,
+            lastFailure: p.last_build_failure,
+            lastFailureAt: p.last_build_failure_at,
           },
         ];
       }),

@@ -32,7 +32,14 @@ const reportToStderr: ConnectionErrorHandler = (err) =>
   process.stderr.write(`rs-server: database connection lost: ${err.message}\n`);
 
 export async function migrate(db: Kysely<Database>): Promise<void> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  // Numbers are handed out in ranges to work done in parallel, so a migration can arrive after
+  // a higher-numbered one already ran on a database; each touches its own columns, so one
+  // that was not yet run is run then, whatever its place in the order.
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+    allowUnorderedMigrations: true,
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === "Error")?.migrationName;

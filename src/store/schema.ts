@@ -30,6 +30,10 @@ export interface PoolsTable {
   console_port: number | null;
   /** gateway, nova-novnc or nova-spice: see docs/web-desktop.md. */
   console_kind: Generated<string>;
+  /** Builds of the pool's instances that failed, ever (migration 045). */
+  build_failures: Generated<number>;
+  last_build_failure: string | null;
+  last_build_failure_at: NullableTimestamp;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -46,6 +50,8 @@ export interface InstancesTable {
   fixed_ip: string | null;
   reservation_id: string | null;
   fault: string | null;
+  /** When its failed build was counted (once) in the pool's build_failures. */
+  build_failed_at: NullableTimestamp;
   created_at: Timestamp;
   updated_at: Timestamp;
   deleted_at: NullableTimestamp;

@@ -65,6 +65,9 @@ describe("reserve in the project JSON (extension)", () => {
       target: 2,
       free: 0,
       building: 0,
+      failed_builds: 0,
+      last_failure: null,
+      last_failure_at: null,
     });
 
     // The keeper asked Nova for two: they are building, not yet free to serve.
@@ -83,7 +86,18 @@ describe("reserve in the project JSON (extension)", () => {
     assert.equal(assigned.status, 204, JSON.stringify(assigned.body));
     assert.deepEqual(
       { ...(await shown(id)).reserve },
-      { state: "ok", message: null, failures: 0, backoff_until: null, target: 2, free: 1, building: 0 },
+      {
+        state: "ok",
+        message: null,
+        failures: 0,
+        backoff_until: null,
+        target: 2,
+        free: 1,
+        building: 0,
+        failed_builds: 0,
+        last_failure: null,
+        last_failure_at: null,
+      },
     );
 
     const listed = await call("GET", "/v1/projects/");
@@ -98,6 +112,9 @@ describe("reserve in the project JSON (extension)", () => {
       target: 0,
       free: 0,
       building: 0,
+      failed_builds: 0,
+      last_failure: null,
+      last_failure_at: null,
     });
 
     const edited = await call("PUT", `/v1/projects/${id}`, { body: { project: { min_reserve_vm: 3 } } });

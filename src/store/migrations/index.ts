@@ -4,6 +4,7 @@ import * as m001 from "./001_initial.ts";
 import * as m002 from "./002_task_leases.ts";
 import * as m020 from "./020_broker_requests.ts";
 import * as m030 from "./030_request_peer_ip.ts";
+import * as m045 from "./045_build_failures.ts";
 import * as m050 from "./050_console_tickets.ts";
 import * as m065 from "./065_rate_limits.ts";
 
@@ -12,6 +13,7 @@ export const migrations: Record<string, Migration> = {
   "002_task_leases": m002,
   "020_broker_requests": m020,
   "030_request_peer_ip": m030,
+  "045_build_failures": m045,
   "050_console_tickets": m050,
   "065_rate_limits": m065,
 };
