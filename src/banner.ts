@@ -15,6 +15,8 @@ export function banner(runtime: Runtime, version: string): string {
   if (runtime.brokerUrl) {
     lines.push(`  broker API  ${runtime.brokerUrl}/v1   docs ${runtime.brokerUrl}/docs`);
     if (config.broker.portal) lines.push(`  user portal ${runtime.brokerUrl}/portal/`);
+    if (runtime.portalUrl)
+      lines.push(`  user portal ${runtime.portalUrl}/trs/ (the original platform's address)`);
   }
   if (sim && cloudsYaml) {
     lines.push(`  built-in OpenStack simulator, Keystone at ${sim.authUrl}`);

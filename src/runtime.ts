@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import pino, { type Logger } from "pino";
 import { createAdminApp } from "./admin/app.ts";
 import { httpMetrics, metricsRoute } from "./admin/metrics.ts";
-import { createBrokerApp } from "./broker/app.ts";
+import { createBrokerApp, createPortalApp } from "./broker/app.ts";
 import { createCloud } from "./cloud/cloud.ts";
 import { credentialsFromCloudsYaml, findCloudsFile } from "./cloud/clouds-yaml.ts";
 import { KeystoneClient } from "./cloud/keystone.ts";
@@ -51,8 +51,11 @@ export interface Runtime {
   cloudsYaml?: string;
   admin?: App;
   broker?: App;
+  /** The portal server (config `portal`): /trs/ and the broker API, with the broker. */
+  portal?: App;
   adminUrl?: string;
   brokerUrl?: string;
+  portalUrl?: string;
   /**
    * Stops in order: both APIs stop accepting and finish their requests in flight, the
    * background work and the task handlers finish (all within config.shutdown), then the
@@ -257,6 +260,13 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       apps.push(broker);
       runtime.broker = broker;
       runtime.brokerUrl = await broker.listen({ host: config.broker.host, port: config.broker.port });
+      if (config.portal.enabled) {
+        const portal = await createPortalApp({ config, core, logger, health, version: VERSION, validator });
+        httpMetrics(portal, "portal");
+        apps.push(portal);
+        runtime.portal = portal;
+        runtime.portalUrl = await portal.listen({ host: config.portal.host, port: config.portal.port });
+      }
     }
     return runtime;
   } catch (err) {

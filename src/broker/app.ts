@@ -17,7 +17,7 @@ import { consoleTicketRoute } from "./console-ticket.ts";
 import { brokerErrorBody, preferredLang } from "./errors.ts";
 import { getProjectsRoute } from "./get-projects.ts";
 import { getVmRoute } from "./get-vm.ts";
-import { portalRoute } from "./portal.ts";
+import { registerPortal } from "./portal.ts";
 import { requestVmRoute } from "./request-vm.ts";
 import { throttleLogins } from "./throttle.ts";
 
@@ -52,7 +52,11 @@ export function sendBrokerError(
   return reply.code(400).send({ ...brokerErrorBody(code, data, lang), ...extra });
 }
 
-export async function createBrokerApp(deps: BrokerDeps): Promise<App> {
+/**
+ * The broker's Fastify setup with its API under /v1: the broker (:9365) and the portal server
+ * (:8888, which serves the API the portal calls on its own origin) are both built on it.
+ */
+async function createBrokerBase(deps: BrokerDeps, trustedProxies: string[]): Promise<App> {
   const app = await createApp({
     title: "rs-server TRS broker API",
     description:
@@ -61,7 +65,7 @@ export async function createBrokerApp(deps: BrokerDeps): Promise<App> {
     version: deps.version,
     logger: deps.logger,
     health: deps.health,
-    trustedProxies: deps.config.broker.trustedProxies,
+    trustedProxies,
     monitoringAllowedFrom: deps.config.monitoring.allowedFrom,
     handleError(err, reply) {
       if (!isBrokerError(err)) return false;
@@ -92,7 +96,6 @@ export async function createBrokerApp(deps: BrokerDeps): Promise<App> {
     },
     { prefix: "/v1" },
   );
-  if (deps.config.broker.portal) portalRoute(app, deps);
   // The web desktop's WebSocket: upgrades bypass Fastify's routing, so it hooks the server.
   const gateway = attachConsoleGateway(app.server, {
     config: deps.config,
@@ -101,5 +104,23 @@ export async function createBrokerApp(deps: BrokerDeps): Promise<App> {
   });
   // preClose: the server waits for upgraded sockets too, so they are ended before it closes.
   app.addHook("preClose", async () => gateway.close());
+  return app;
+}
+
+/** The broker (:9365): the API, and the portal at /portal/ unless broker.portal is off. */
+export async function createBrokerApp(deps: BrokerDeps): Promise<App> {
+  const app = await createBrokerBase(deps, deps.config.broker.trustedProxies);
+  if (deps.config.broker.portal) await registerPortal(app, deps, "/portal");
+  return app;
+}
+
+/**
+ * The portal server (config `portal`, :8888): the original platform's address of the user web
+ * page, /trs/, with the broker API at /v1/ that the page calls on its own origin (the console
+ * gateway's WebSocket included); / redirects to /trs/.
+ */
+export async function createPortalApp(deps: BrokerDeps): Promise<App> {
+  const app = await createBrokerBase(deps, deps.config.portal.trustedProxies);
+  await registerPortal(app, deps, "/trs");
   return app;
 }

@@ -1,4 +1,5 @@
-// noVNC for the portal's web desktop, served by the broker itself at /portal/novnc/<path>:
+// noVNC for the portal's web desktop, served by the broker itself at /portal/novnc/<path> (and
+// by the portal server at /trs/novnc/<path>):
 // the ES modules of the pinned @novnc/novnc package (core/ and its vendored pako), read once
 // at start-up like the portal's own files, so that only those paths are ever answered and
 // nothing is loaded from another origin. Same headers as the portal (CSP, nosniff, ETag).
@@ -43,7 +44,8 @@ export function loadNovncAssets(root = novncRoot()): Map<string, Asset> {
 export function novncRoute(app: App) {
   const assets = loadNovncAssets();
   if (!assets.has("core/rfb.js")) throw new Error("@novnc/novnc's core/rfb.js is missing");
-  app.get<{ Params: { "*": string } }>("/portal/novnc/*", { schema: { hide: true } }, (req, reply) => {
+  // In the portal's scope: /portal/novnc/* on the broker, /trs/novnc/* on the portal server.
+  app.get<{ Params: { "*": string } }>("/novnc/*", { schema: { hide: true } }, (req, reply) => {
     const asset = assets.get(req.params["*"]);
     if (!asset) return reply.callNotFound();
     return sendAsset(req, reply, asset);

@@ -35,6 +35,10 @@ export const ConfigSchema = T.Object({
       }),
     }),
   ]),
+  portal: Listen(
+    8888,
+    "user web portal at /trs/ (the original platform's :8888; with the broker API it calls, in processes that run the broker)",
+  ),
   workers: T.Object({
     enabled: T.Boolean({
       default: true,

@@ -82,15 +82,21 @@ test("rs-server start --config f.yaml --data-dir d --no-broker starts the admin 
 test("the banner (rs-server with options only starts) shows the portal, a CLI line and clouds.yaml, no password", async () => {
   const admin = await freePort();
   const broker = await freePort();
+  const portal = await freePort();
   const s = spawnServer({
     args: ["bin/rs-server.mjs", "--data-dir", dataDir],
-    env: { RS_SERVER_ADMIN_PORT: String(admin), RS_SERVER_BROKER_PORT: String(broker) },
+    env: {
+      RS_SERVER_ADMIN_PORT: String(admin),
+      RS_SERVER_BROKER_PORT: String(broker),
+      RS_SERVER_PORTAL_PORT: String(portal),
+    },
   });
   await healthy(s, admin);
   await until("the banner", async () => (/stop with Ctrl-C/.test(s.output()) ? true : undefined), s, 30_000);
   const out = s.output();
   const cloudsYaml = join(dataDir, "clouds.yaml");
   assert.ok(out.includes(`user portal http://127.0.0.1:${broker}/portal/`), out);
+  assert.ok(out.includes(`user portal http://127.0.0.1:${portal}/trs/`), out);
   assert.ok(
     out.includes(`clouds.yaml (clouds rs-admin and rs-demo, with their passwords): ${cloudsYaml}`),
     out,

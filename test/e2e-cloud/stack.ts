@@ -69,6 +69,7 @@ export async function startE2eStack(overrides: Record<string, unknown> = {}): Pr
     overrides: {
       admin: { port: 0 },
       broker: { port: 0 },
+      portal: { port: 0 },
       openstack,
       reserve: { intervalSeconds: 1 },
       reconcile: { intervalSeconds: 2 },

@@ -32,6 +32,7 @@ function start(opts: { group?: boolean } = {}): Server {
       ...env,
       RS_SERVER_ADMIN_PORT: String(ports.admin),
       RS_SERVER_BROKER_PORT: String(ports.broker),
+      RS_SERVER_PORTAL_PORT: "0",
       RS_SERVER_DATABASE_EMBEDDED_PORT: String(ports.pg),
       RS_SERVER_SIMULATOR_BUILD_DELAY_MS: "100",
     },

@@ -20,7 +20,13 @@ before(async () => {
   store = await createTestStore();
   const config = loadConfig({
     env: {},
-    overrides: { dataDir, admin: { port: 0 }, broker: { port: 0 }, simulator: { buildDelayMs: 100 } },
+    overrides: {
+      dataDir,
+      admin: { port: 0 },
+      broker: { port: 0 },
+      portal: { port: 0 },
+      simulator: { buildDelayMs: 100 },
+    },
   });
   runtime = await startRuntime(config, { store, logger: pino({ level: "silent" }) });
 });

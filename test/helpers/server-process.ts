@@ -26,7 +26,8 @@ export function spawnServer(opts: SpawnOptions): ServerProcess {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("RS_SERVER_")));
   const child = spawn(process.execPath, ["--import", "tsx", ...opts.args], {
     cwd: root,
-    env: { ...env, RS_SERVER_SIMULATOR_BUILD_DELAY_MS: "100", ...opts.env },
+    // A free portal port unless told: the default 8888 may be taken on a shared machine.
+    env: { ...env, RS_SERVER_SIMULATOR_BUILD_DELAY_MS: "100", RS_SERVER_PORTAL_PORT: "0", ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
     detached: opts.group ?? false,
   });

@@ -65,6 +65,7 @@ export async function startStack(
     overrides: {
       admin: { port: 0 },
       broker: { port: 0 },
+      portal: { port: 0 },
       simulator: { buildDelayMs: 200 },
       reserve: { intervalSeconds: 1 },
       allocation: { pollIntervalMs: 50, buildTimeoutSeconds: 30 },
