@@ -3,6 +3,7 @@
 // hold is Nova's quota error, and leaves nothing behind.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { CloudError } from "../../src/cloud/http.ts";
 import type { Stack } from "../helpers/stack.ts";
 import { type api, assertError, makePool, useAdminStack } from "./api.ts";
 
@@ -97,4 +98,32 @@ test("two large creates racing for one quota: each is all or nothing, and Nova h
     left = await novaServers(pool);
   }
   assert.deepEqual(new Set(left.map((s) => s.id)), new Set(created));
+});
+
+test("a batch Nova refuses after earlier ones succeeded: the earlier servers are deleted, nothing is recorded", async () => {
+  const pool = await makePool(call, stack);
+  await nova().setQuotas(pool, { instances: 300, cores: -1, ram: -1 });
+  const client = nova();
+  const create = client.createServers;
+  let calls = 0;
+  // The second request fails as a Nova outage would (after the first made 100 servers).
+  client.createServers = async (input) => {
+    calls += 1;
+    if (calls === 2) throw new CloudError("unavailable", "Nova is down for maintenance", "compute");
+    return create.call(client, input);
+  };
+  try {
+    const res = await call("POST", "/v1/servers/", { body: { server: { project_id: pool, count: 150 } } });
+    assertError(res, 503);
+  } finally {
+    client.createServers = create;
+  }
+  assert.equal(calls, 2);
+  assert.deepEqual(await records(pool), []);
+  let left = await novaServers(pool);
+  for (let i = 0; i < 100 && left.length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    left = await novaServers(pool);
+  }
+  assert.deepEqual(left, [], "the first request's 100 servers were deleted");
 });
