@@ -599,6 +599,12 @@ test("the OpenAPI document lists every admin endpoint with tags, summary, descri
     "get /v1/volume-assignments/{assignment_id}",
     "post /v1/volume-assignments",
     "delete /v1/volume-assignments/{assignment_id}",
+    // Extensions beside the reference: pool access and the directory.
+    "get /v1/projects/{project_id}/access",
+    "delete /v1/projects/{project_id}/access/users/{user_id}",
+    "delete /v1/projects/{project_id}/access/groups/{group_id}",
+    "get /v1/directory/users",
+    "get /v1/directory/groups",
   ];
   for (const route of expected) {
     const [method, path] = route.split(" ");
