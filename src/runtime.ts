@@ -247,21 +247,15 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       runtime.adminUrl = await admin.listen({ host: config.admin.host, port: config.admin.port });
     }
     if (config.broker.enabled) {
-      const broker = await createBrokerApp({
-        config,
-        core,
-        logger,
-        health,
-        version: VERSION,
-        validator,
-        throttle,
-      });
+      const brokerDeps = { config, core, logger, health, version: VERSION, validator, throttle };
+      const broker = await createBrokerApp(brokerDeps);
       httpMetrics(broker, "broker");
       apps.push(broker);
       runtime.broker = broker;
       runtime.brokerUrl = await broker.listen({ host: config.broker.host, port: config.broker.port });
       if (config.portal.enabled) {
-        const portal = await createPortalApp({ config, core, logger, health, version: VERSION, validator });
+        // The same deps as the broker: one login throttle counts both front doors.
+        const portal = await createPortalApp(brokerDeps);
         httpMetrics(portal, "portal");
         apps.push(portal);
         runtime.portal = portal;

@@ -103,3 +103,33 @@ describe("portal server without the broker", () => {
     assert.equal(s.runtime.portalUrl, undefined);
   });
 });
+
+describe("portal server and the login throttle", () => {
+  let s: Stack;
+  before(async () => {
+    s = await startStack({
+      admin: { enabled: false },
+      rateLimit: { enabled: true, windowSeconds: 600, loginFailuresPerUser: 3, loginFailuresPerAddress: 100 },
+    });
+  });
+  after(async () => {
+    await s?.stop();
+  });
+
+  it("counts failed logins on /v1/ of both front doors together (no way around the limit)", async () => {
+    const pool = await makePool(s);
+    const user = await makeUser(s, [pool.id]);
+    const wrong = login(user, { password: "not-the-password" });
+    const portal = s.runtime.portalUrl!;
+    const answers = [];
+    for (const base of [s.brokerUrl, portal, s.brokerUrl, portal]) {
+      answers.push(await call(base, "POST", "/v1/request-vm/", { body: wrong }));
+    }
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [400, 400, 400, 429],
+      "the fourth failure, on the portal server, is over the user's limit of 3",
+    );
+    assert.equal(answers[3]!.body.error.code, 28);
+  });
+});
