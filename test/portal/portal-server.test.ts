@@ -24,7 +24,7 @@ describe("portal server", () => {
   });
 
   it("serves the portal at /trs/, the same files as the broker's /portal/, with the same headers", async () => {
-    for (const file of ["", "app.js", "portal.css", "broker-client.js", "config.json"]) {
+    for (const file of ["", "app.js", "portal.css", "broker-client.js", "config.json", "novnc/core/rfb.js"]) {
       const here = await fetch(`${portalUrl()}/trs/${file}`);
       const there = await fetch(`${s.brokerUrl}/portal/${file}`);
       assert.equal(here.status, 200, file);
