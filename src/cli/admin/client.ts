@@ -8,6 +8,8 @@ export class CliError extends Error {
     message: string,
     /** 1: the API or a service refused or could not be reached; 2: the command was used wrongly. */
     readonly exitCode: 1 | 2 = 1,
+    /** The admin API's HTTP status, when it refused. */
+    readonly status?: number,
   ) {
     super(message);
     this.name = "CliError";
@@ -68,7 +70,7 @@ export class AdminClient {
     }
     if (!res.ok) {
       const message = body?.error?.message ?? (text.slice(0, 300) || res.statusText);
-      throw new CliError(`${message} (HTTP ${res.status})`);
+      throw new CliError(`${message} (HTTP ${res.status})`, 1, res.status);
     }
     return { status: res.status, text, body };
   }

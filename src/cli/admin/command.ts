@@ -1,16 +1,25 @@
-// What every admin subcommand shares: the connection options, the token, JSON or table output,
-// and the exit codes (0 done, 1 the API or a service failed, 2 the command was used wrongly).
+// What every admin subcommand shares: the connection options, the token, the output formats
+// (output.ts), progress on a terminal, and the exit codes (0 done, 1 the API or a service
+// failed, 2 the command was used wrongly).
 import { Command, InvalidArgumentError } from "commander";
 import { AdminClient, type ApiReply, CliError, type Query } from "./client.ts";
-import { resolveToken } from "./credentials.ts";
+import { resolveLogin } from "./credentials.ts";
+import { type OutputOptions, outputFrom, outputOptions, renderList, renderObject } from "./output.ts";
+import { locateServer } from "./server-url.ts";
+import type { Column, Row } from "./table.ts";
 
 export interface Ctx {
   client: AdminClient;
   json: boolean;
+  output: OutputOptions;
   /** Options of the command itself (connection options included). */
   opts: Record<string, any>;
   args: any[];
+  /** Keystone's v3 URL when known: where the service catalog is read for cloud names. */
+  authUrl?: string;
   write(text: string): void;
+  /** A progress line on stderr, rewritten in place; only on a terminal, so pipes stay clean. */
+  progress(text: string): void;
 }
 
 /** Usage errors exit 2 (commander's own are 1); help exits 0. */
@@ -26,8 +35,11 @@ function withConnection(cmd: Command): Command {
     .exitOverride(usageExit)
     .option(
       "--url <url>",
-      "admin API base URL (env RS_SERVER_URL)",
-      process.env.RS_SERVER_URL ?? "http://127.0.0.1:9364",
+      "admin API base URL (env RS_SERVER_URL; default: from the server's configuration, http://127.0.0.1:9364)",
+    )
+    .option(
+      "--config <file>",
+      "the server's configuration file, to find its admin API and data directory (env RS_SERVER_CONFIG)",
     )
     .option("--os-cloud <name>", "log in with this cloud of clouds.yaml (env OS_CLOUD)")
     .option(
@@ -36,28 +48,61 @@ function withConnection(cmd: Command): Command {
     )
     .option(
       "--data-dir <dir>",
-      "rs-server's data directory, whose clouds.yaml npm start writes (default ./.data)",
+      "rs-server's data directory, whose clouds.yaml npm start writes (default: the configuration's, ./.data)",
     )
     .option("--token <token>", "a Keystone token to send as is (env OS_TOKEN)")
     .option("--json", "print the API's JSON answer as is");
 }
 
-/** Adds the connection options and runs `fn` with a client; expected failures print one line. */
-export function action(cmd: Command, fn: (ctx: Ctx) => Promise<void>): Command {
+/** A progress line on stderr, only when stderr is a terminal; `end` closes it with a newline. */
+function progressLine() {
+  const live = Boolean(process.stderr.isTTY);
+  let shown = false;
+  return {
+    update(text: string) {
+      if (!live) return;
+      shown = true;
+      process.stderr.write(`\r\x1b[2K${text}`);
+    },
+    end() {
+      if (shown) process.stderr.write("\n");
+      shown = false;
+    },
+  };
+}
+
+/**
+ * Adds the connection options (and the output options unless the command prints only a
+ * confirmation) and runs `fn` with a client; expected failures print one line.
+ */
+export function action(cmd: Command, fn: (ctx: Ctx) => Promise<void>, opts = { prints: true }): Command {
+  if (opts.prints) outputOptions(cmd);
   return withConnection(cmd).action(async (...params: unknown[]) => {
     const command = params.at(-1) as Command;
     const opts = command.opts();
+    let progress: ReturnType<typeof progressLine> | undefined;
     try {
-      const token = await resolveToken(opts);
+      const where = locateServer(opts);
+      // The configuration's data directory is where that server wrote its clouds.yaml.
+      const env = where.config ? { RS_SERVER_DATA_DIR: where.config.dataDir, ...process.env } : process.env;
+      const login = await resolveLogin(opts, env);
+      progress = progressLine();
       const ctx: Ctx = {
-        client: new AdminClient(opts.url, token),
+        client: new AdminClient(where.url, login.token),
         json: Boolean(opts.json),
+        output: outputFrom(opts),
         opts,
         args: command.processedArgs,
-        write: (text) => process.stdout.write(text),
+        authUrl: login.authUrl,
+        write: (text) => {
+          progress?.end();
+          process.stdout.write(text);
+        },
+        progress: progress.update,
       };
       await fn(ctx);
     } catch (err) {
+      progress?.end();
       if (!(err instanceof CliError)) throw err;
       process.stderr.write(`rs-server: ${err.message}\n`);
       process.exitCode = err.exitCode;
@@ -65,13 +110,22 @@ export function action(cmd: Command, fn: (ctx: Ctx) => Promise<void>): Command {
   });
 }
 
-/** Prints an answer: its raw JSON with --json, else what `render` makes of its body. */
-export function show(ctx: Ctx, reply: ApiReply, render: (body: any) => string): void {
+/** Prints a list answer: its raw JSON with --json, else `rows` in the chosen format. */
+export function printList(ctx: Ctx, reply: ApiReply, rows: Row[], columns: Column[]): void {
   if (ctx.json) {
     if (reply.text) ctx.write(`${reply.text}\n`);
     return;
   }
-  ctx.write(render(reply.body));
+  ctx.write(renderList(rows, columns, ctx.output));
+}
+
+/** Prints an answer holding one object: its raw JSON with --json, else `object` in the format. */
+export function printObject(ctx: Ctx, reply: ApiReply, object: Row): void {
+  if (ctx.json) {
+    if (reply.text) ctx.write(`${reply.text}\n`);
+    return;
+  }
+  ctx.write(renderObject(object, ctx.output));
 }
 
 /** For answers without a body (204): a confirmation line, nothing with --json. */

@@ -131,14 +131,29 @@ export async function issueToken(login: PasswordLogin): Promise<string> {
   }
 }
 
+export interface Login {
+  token: string;
+  /** Keystone's v3 URL when known (a password login, or OS_AUTH_URL beside a token): the CLI
+   * reads the service catalog there to look flavors, images and networks up by name. */
+  authUrl?: string;
+}
+
 /** The token to send: given, or issued by Keystone from the first source of credentials found. */
-export async function resolveToken(opts: CredentialOptions, env = process.env): Promise<string> {
-  if (opts.token) return opts.token;
-  if (opts.osCloud) return issueToken(loginFromCloud(opts.osCloud, opts, env));
-  if (env.OS_TOKEN) return env.OS_TOKEN;
-  if (env.OS_CLOUD) return issueToken(loginFromCloud(env.OS_CLOUD, opts, env));
-  const login = loginFromEnv(env);
-  if (login) return issueToken(login);
+export async function resolveLogin(opts: CredentialOptions, env = process.env): Promise<Login> {
+  const given = (token: string): Login => ({
+    token,
+    authUrl: env.OS_AUTH_URL ? keystoneV3Url(env.OS_AUTH_URL) : undefined,
+  });
+  const login = async (l: PasswordLogin): Promise<Login> => ({
+    token: await issueToken(l),
+    authUrl: l.authUrl,
+  });
+  if (opts.token) return given(opts.token);
+  if (opts.osCloud) return login(loginFromCloud(opts.osCloud, opts, env));
+  if (env.OS_TOKEN) return given(env.OS_TOKEN);
+  if (env.OS_CLOUD) return login(loginFromCloud(env.OS_CLOUD, opts, env));
+  const fromEnv = loginFromEnv(env);
+  if (fromEnv) return login(fromEnv);
   throw new CliError(
     "no credentials: pass --os-cloud <name> (e.g. rs-admin after npm start), --token, or set OS_AUTH_URL, OS_USERNAME, OS_PASSWORD and OS_PROJECT_NAME",
     2,

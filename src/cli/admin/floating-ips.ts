@@ -1,12 +1,12 @@
 // `rs-server floating-ips ...`: the floating IP that follows each user
 // (GET /users/, GET /users/{id}, POST|PUT|DELETE /users/{id}/floating-ip).
 import type { Command } from "commander";
-import { action, done, enc, group, show } from "./command.ts";
-import { table } from "./table.ts";
+import { action, done, enc, group, printList, printObject } from "./command.ts";
+import { userId } from "./names.ts";
 
 const columns = [
-  { header: "USER", value: "id" },
-  { header: "FLOATING IP", value: "floating_ip_id" },
+  { header: "User", value: "id" },
+  { header: "Floating IP", value: "floating_ip_id" },
 ];
 
 export function floatingIpsCommand(): Command {
@@ -14,17 +14,18 @@ export function floatingIpsCommand(): Command {
 
   action(fips.command("list").description("users that have a floating IP (GET /users/)"), async (ctx) => {
     const reply = await ctx.client.request("GET", "/users/");
-    show(ctx, reply, (b) => table(b.users, columns));
+    printList(ctx, reply, reply.body.users, columns);
   });
 
   action(
     fips
       .command("show")
       .description("a user's floating IP, empty when none (GET /users/{id})")
-      .argument("<user>", "user id"),
+      .argument("<user>", "user id or name"),
     async (ctx) => {
-      const reply = await ctx.client.request("GET", `/users/${enc(ctx.args[0])}`);
-      show(ctx, reply, (b) => table(b.user, columns));
+      const reply = await ctx.client.request("GET", `/users/${enc(await userId(ctx, ctx.args[0]))}`);
+      // The API answers a list of at most one row; shown as the user's object.
+      printObject(ctx, reply, reply.body.user[0]);
     },
   );
 
@@ -32,17 +33,18 @@ export function floatingIpsCommand(): Command {
     fips
       .command("set")
       .description("give a user a floating IP, replacing theirs (PUT /users/{id}/floating-ip)")
-      .argument("<user>", "user id")
+      .argument("<user>", "user id or name")
       .argument("<floating-ip>", "Neutron floating IP id")
       .option("--no-replace", "refuse if the user already has one (POST instead of PUT)"),
     async (ctx) => {
       const [user, floatingIp] = ctx.args as [string, string];
       const method = ctx.opts.replace ? "PUT" : "POST";
-      await ctx.client.request(method, `/users/${enc(user)}/floating-ip`, {
+      await ctx.client.request(method, `/users/${enc(await userId(ctx, user))}/floating-ip`, {
         body: { floating_ip_id: floatingIp },
       });
       done(ctx, `user ${user} has floating IP ${floatingIp}`);
     },
+    { prints: false },
   );
 
   action(
@@ -51,11 +53,12 @@ export function floatingIpsCommand(): Command {
       .description(
         "remove a user's floating IP assignment; Neutron is not touched (DELETE /users/{id}/floating-ip)",
       )
-      .argument("<user>", "user id"),
+      .argument("<user>", "user id or name"),
     async (ctx) => {
-      await ctx.client.request("DELETE", `/users/${enc(ctx.args[0])}/floating-ip`);
+      await ctx.client.request("DELETE", `/users/${enc(await userId(ctx, ctx.args[0]))}/floating-ip`);
       done(ctx, `user ${ctx.args[0]} has no floating IP`);
     },
+    { prints: false },
   );
 
   return fips;

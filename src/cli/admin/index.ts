@@ -1,6 +1,7 @@
 // The operator CLI over the admin API: one command group per area of docs/admin-api.md.
 import type { Command } from "commander";
 import { assignCommand, unassignCommand, userServersCommand } from "./assignments.ts";
+import { groupsCommand, usersCommand } from "./directory.ts";
 import { floatingIpsCommand } from "./floating-ips.ts";
 import { infoCommand } from "./info.ts";
 import { instancesCommand } from "./instances.ts";
@@ -21,6 +22,8 @@ export function addAdminCommands(program: Command): void {
     volumeAssignmentsCommand(),
     tasksCommand(),
     autoAllocateCommand(),
+    usersCommand(),
+    groupsCommand(),
     infoCommand(),
   ])
     program.addCommand(cmd);

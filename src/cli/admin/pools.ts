@@ -2,7 +2,9 @@
 // and the server-wide settings (POST/PUT/GET/DELETE /projects/...).
 import { readFileSync } from "node:fs";
 import { type Command, InvalidArgumentError } from "commander";
+import { accessCommand } from "./access.ts";
 import { CliError } from "./client.ts";
+import { flavorId, imageId, networkId } from "./cloud-names.ts";
 import {
   action,
   type Ctx,
@@ -12,9 +14,11 @@ import {
   filterQuery,
   group,
   positiveInt,
-  show,
+  printList,
+  printObject,
 } from "./command.ts";
-import { fields, type Row, table } from "./table.ts";
+import { optionalId, poolId, userId } from "./names.ts";
+import type { Row } from "./table.ts";
 
 const MODES: Record<string, string> = { "1": "1", "2": "2", standard: "1", simultaneous: "2" };
 const modeName = (mode: unknown) => (mode === "1" ? "standard" : mode === "2" ? "simultaneous" : mode);
@@ -28,9 +32,9 @@ function mode(value: string): string {
 /** The pool settings both create and update take. */
 function settingsOptions(cmd: Command): Command {
   return cmd
-    .option("--flavor <id>", "flavor of the instances")
-    .option("--image <id>", "image of the instances")
-    .option("--network <id>", "network the instances are attached to")
+    .option("--flavor <flavor>", "flavor of the instances (id or name)")
+    .option("--image <image>", "image of the instances (id or name)")
+    .option("--network <network>", "network the instances are attached to (id or name)")
     .option("--mode <mode>", "1 or standard (one user per instance), 2 or simultaneous", mode)
     .option("--az <zone>", "availability zone")
     .option("--description <text>", "project description")
@@ -54,13 +58,19 @@ function readScript(file: string): string {
   }
 }
 
-/** The API's project object from the options given (left-out options are left out). */
-function projectBody(o: Record<string, any>): Record<string, unknown> {
+/** The API's project object from the options given (left-out options are left out); flavor,
+ * image and network names are looked up in the cloud (cloud-names.ts). */
+async function projectBody(ctx: Ctx, o: Record<string, any>): Promise<Record<string, unknown>> {
+  const [flavor, image, network] = await Promise.all([
+    optionalId(ctx, o.flavor, flavorId),
+    optionalId(ctx, o.image, imageId),
+    optionalId(ctx, o.network, networkId),
+  ]);
   const body: Record<string, unknown> = {
     name: o.name,
-    flavor_id: o.flavor,
-    image_id: o.image,
-    network_id: o.network,
+    flavor_id: flavor,
+    image_id: image,
+    network_id: network,
     operation_mode: o.mode,
     availability_zone: o.az,
     description: o.description,
@@ -80,32 +90,17 @@ function projectBody(o: Record<string, any>): Record<string, unknown> {
 
 const poolColumns = [
   { header: "ID", value: "id" },
-  { header: "NAME", value: "name" },
-  { header: "MODE", value: (p: Row) => modeName(p.operation_mode) },
-  { header: "RESERVE", value: (p: Row) => reserveText(p.reserve as Row | undefined, p.min_reserve_vm) },
-  { header: "STATE", value: (p: Row) => (p.reserve as Row | undefined)?.state },
-  { header: "DOMAIN", value: "domain_id" },
+  { header: "Name", value: "name" },
+  { header: "Mode", value: (p: Row) => modeName(p.operation_mode) },
+  { header: "Reserve", value: (p: Row) => reserveText(p.reserve as Row | undefined, p.min_reserve_vm) },
+  { header: "State", value: (p: Row) => (p.reserve as Row | undefined)?.state },
+  { header: "Domain", value: "domain_id" },
 ];
 
 function reserveText(reserve: Row | undefined, target: unknown): string {
   if (!reserve) return String(target ?? "");
   const building = Number(reserve.building) > 0 ? ` (+${reserve.building} building)` : "";
   return `${reserve.free}/${reserve.target}${building}`;
-}
-
-/** Keystone project ids are 32 hex digits; anything else names a pool by its project name. */
-const PROJECT_ID = /^[0-9a-f]{32}$/i;
-
-/** The pool's id for an id or a name (GET /projects/?name=…); one name in two domains needs the id. */
-export async function poolId(ctx: Ctx, ref: string): Promise<string> {
-  if (PROJECT_ID.test(ref)) return ref;
-  const reply = await ctx.client.request("GET", "/projects/", { query: { name: ref } });
-  const found = (reply.body?.projects ?? []) as { id: string; domain_id: string }[];
-  if (found.length === 1) return found[0].id;
-  if (found.length === 0) throw new CliError(`no pool named ${ref}`);
-  throw new CliError(
-    `${found.length} pools are named ${ref} (in domains ${found.map((p) => p.domain_id).join(", ")}): give its id`,
-  );
 }
 
 /** The API path of the pool a command's <pool> argument names. */
@@ -123,7 +118,7 @@ export function poolsCommand(): Command {
       .option("--name <name>", "only this name")
       .option("--enabled <bool>", "only enabled (true) or disabled (false) pools")
       .option("--domain <name>", "only pools of this domain (by name)")
-      .option("--user <id>", "only pools where this user holds a role")
+      .option("--user <user>", "only pools where this user holds a role (id or name)")
       .option("--mode <mode>", "only this operation mode", mode)
       .option("--with-os-object", "add Keystone's project object")
       .option(...filterOption),
@@ -133,12 +128,12 @@ export function poolsCommand(): Command {
         name: o.name,
         enabled: o.enabled,
         domain: o.domain,
-        user: o.user,
+        user: await optionalId(ctx, o.user, userId),
         operation_mode: o.mode,
         with_os_object: o.withOsObject ? "true" : undefined,
       });
       const reply = await ctx.client.request("GET", "/projects/", { query });
-      show(ctx, reply, (b) => table(b.projects, poolColumns));
+      printList(ctx, reply, reply.body.projects, poolColumns);
     },
   );
 
@@ -151,7 +146,7 @@ export function poolsCommand(): Command {
     async (ctx) => {
       const query = { with_os_object: ctx.opts.withOsObject ? "true" : undefined };
       const reply = await ctx.client.request("GET", await poolPath(ctx), { query });
-      show(ctx, reply, (b) => fields(b.project));
+      printObject(ctx, reply, reply.body.project);
     },
   );
 
@@ -163,11 +158,11 @@ export function poolsCommand(): Command {
         .argument("<name>", "project name, unique in its domain"),
     ),
     async (ctx) => {
-      const project = projectBody({ ...ctx.opts, name: ctx.args[0] });
-      if (!project.flavor_id || !project.image_id)
+      if (!ctx.opts.flavor || !ctx.opts.image)
         throw new CliError("pools create needs --flavor and --image", 2);
+      const project = await projectBody(ctx, { ...ctx.opts, name: ctx.args[0] });
       const reply = await ctx.client.request("POST", "/projects/", { body: { project } });
-      show(ctx, reply, (b) => `created pool ${b.project.id}\n`);
+      printObject(ctx, reply, reply.body.project);
     },
   );
 
@@ -180,11 +175,11 @@ export function poolsCommand(): Command {
         .option("--name <name>", "new project name"),
     ),
     async (ctx) => {
-      const project = projectBody(ctx.opts);
+      const project = await projectBody(ctx, ctx.opts);
       if (Object.keys(project).length === 0)
         throw new CliError("nothing to change: give at least one option", 2);
       const reply = await ctx.client.request("PUT", await poolPath(ctx), { body: { project } });
-      show(ctx, reply, (b) => fields(b.project));
+      printObject(ctx, reply, reply.body.project);
     },
   );
 
@@ -199,6 +194,7 @@ export function poolsCommand(): Command {
       await ctx.client.request("DELETE", await poolPath(ctx), { query });
       done(ctx, `deleted pool ${ctx.args[0]}`);
     },
+    { prints: false },
   );
 
   action(
@@ -210,7 +206,7 @@ export function poolsCommand(): Command {
       .argument("<pool>", "pool (project) id or name"),
     async (ctx) => {
       const reply = await ctx.client.request("GET", `${await poolPath(ctx)}/statistics`);
-      show(ctx, reply, (b) => fields(b.statistics));
+      printObject(ctx, reply, reply.body.statistics);
     },
   );
 
@@ -218,9 +214,10 @@ export function poolsCommand(): Command {
     pools.command("settings").description("the server's pool defaults (GET /projects/actions/get-settings)"),
     async (ctx) => {
       const reply = await ctx.client.request("GET", "/projects/actions/get-settings");
-      show(ctx, reply, (b) => fields(b.project_settings));
+      printObject(ctx, reply, reply.body.project_settings);
     },
   );
 
+  pools.addCommand(accessCommand());
   return pools;
 }

@@ -1,29 +1,43 @@
 // `rs-server sessions ...`: session history — list and count with the API's filters and
 // modifiers, and close a session (GET /sessions/, GET /sessions/count, PUT /sessions/{id}).
 import type { Command } from "commander";
-import { action, type Ctx, enc, filterOption, filterQuery, group, show } from "./command.ts";
-import { fields, table } from "./table.ts";
+import {
+  action,
+  type Ctx,
+  enc,
+  filterOption,
+  filterQuery,
+  group,
+  printList,
+  printObject,
+} from "./command.ts";
+import { instanceId, optionalId, poolId, userId } from "./names.ts";
 
 function filtered(cmd: Command): Command {
   return cmd
-    .option("--user <id>", "only this user's sessions (user_id)")
+    .option("--user <user>", "only this user's sessions (user_id; id or name)")
     .option("--user-name <name>", "only this user name (user_name)")
-    .option("--instance <id>", "only sessions on this instance (instance_id)")
+    .option("--instance <instance>", "only sessions on this instance (instance_id; id or name)")
     .option("--instance-name <name>", "only sessions on instances of this name")
-    .option("--pool <id>", "only sessions in this pool (project_id)")
+    .option("--pool <pool>", "only sessions in this pool (project_id; id or name)")
     .option("--connection-type <type>", "only this connection type (web, rsclient, rdp, ...)")
     .option("--last", "only the latest matching session of each instance")
     .option(...filterOption);
 }
 
-function sessionQuery(ctx: Ctx) {
+async function sessionQuery(ctx: Ctx) {
   const o = ctx.opts;
+  const [user, instance, pool] = await Promise.all([
+    optionalId(ctx, o.user, userId),
+    optionalId(ctx, o.instance, instanceId),
+    optionalId(ctx, o.pool, poolId),
+  ]);
   return filterQuery(o.filter, {
-    user_id: o.user,
+    user_id: user,
     user_name: o.userName,
-    instance_id: o.instance,
+    instance_id: instance,
     instance_name: o.instanceName,
-    project_id: o.pool,
+    project_id: pool,
     connection_type: o.connectionType,
     last: o.last ? "true" : undefined,
   });
@@ -35,18 +49,16 @@ export function sessionsCommand(): Command {
   action(
     filtered(sessions.command("list").description("list sessions, newest first (GET /sessions/)")),
     async (ctx) => {
-      const reply = await ctx.client.request("GET", "/sessions/", { query: sessionQuery(ctx) });
-      show(ctx, reply, (b) =>
-        table(b.sessions, [
-          { header: "SESSION", value: "session_id" },
-          { header: "USER", value: "user_name" },
-          { header: "INSTANCE", value: "instance_name" },
-          { header: "TYPE", value: "connection_type" },
-          { header: "CLIENT IP", value: "client_ip" },
-          { header: "OPENED", value: "created_at" },
-          { header: "CLOSED", value: "closed_at" },
-        ]),
-      );
+      const reply = await ctx.client.request("GET", "/sessions/", { query: await sessionQuery(ctx) });
+      printList(ctx, reply, reply.body.sessions, [
+        { header: "Session", value: "session_id" },
+        { header: "User", value: "user_name" },
+        { header: "Instance", value: "instance_name" },
+        { header: "Type", value: "connection_type" },
+        { header: "Client IP", value: "client_ip" },
+        { header: "Opened", value: "created_at" },
+        { header: "Closed", value: "closed_at" },
+      ]);
     },
   );
 
@@ -55,8 +67,8 @@ export function sessionsCommand(): Command {
       sessions.command("count").description("count the sessions list would show (GET /sessions/count)"),
     ),
     async (ctx) => {
-      const reply = await ctx.client.request("GET", "/sessions/count", { query: sessionQuery(ctx) });
-      show(ctx, reply, (b) => `${b.count}\n`);
+      const reply = await ctx.client.request("GET", "/sessions/count", { query: await sessionQuery(ctx) });
+      printObject(ctx, reply, { count: reply.body.count });
     },
   );
 
@@ -69,7 +81,7 @@ export function sessionsCommand(): Command {
     async (ctx) => {
       const body = ctx.opts.at ? { session: { closed_at: ctx.opts.at } } : {};
       const reply = await ctx.client.request("PUT", `/sessions/${enc(ctx.args[0])}`, { body });
-      show(ctx, reply, (b) => fields(b.session));
+      printObject(ctx, reply, reply.body.session);
     },
   );
 

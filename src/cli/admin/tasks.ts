@@ -2,25 +2,21 @@
 // (GET /tasks, GET /tasks/{id}, POST /projects/{id}/actions/auto-allocate-users).
 import type { Command } from "commander";
 import { type ApiReply, CliError } from "./client.ts";
-import { action, type Ctx, enc, group, positiveInt, show } from "./command.ts";
-import { fields, table } from "./table.ts";
+import { action, type Ctx, enc, group, positiveInt, printList, printObject } from "./command.ts";
+import { poolId } from "./names.ts";
 
 const FINAL = new Set(["SUCCESS", "FAILURE", "REVOKED"]);
-
-/** A task's fields, with its traceback (a message and a stack) below them as it was written. */
-function renderTask(task: { traceback: string | null }): string {
-  const { traceback, ...rest } = task;
-  return traceback ? `${fields(rest)}traceback:\n${traceback.trimEnd()}\n` : fields(rest);
-}
+const POLL_MS = 500;
 
 async function waitForTask(ctx: Ctx, id: string, seconds: number): Promise<ApiReply> {
-  const deadline = Date.now() + seconds * 1000;
+  const started = Date.now();
   for (;;) {
     const reply = await ctx.client.request("GET", `/tasks/${enc(id)}`);
+    const elapsed = Math.round((Date.now() - started) / 1000);
+    ctx.progress(`task ${id}: ${reply.body.status} (${elapsed} s)`);
     if (FINAL.has(reply.body.status)) return reply;
-    if (Date.now() > deadline)
-      throw new CliError(`task ${id} is still ${reply.body.status} after ${seconds} s`);
-    await new Promise((r) => setTimeout(r, 500));
+    if (elapsed > seconds) throw new CliError(`task ${id} is still ${reply.body.status} after ${seconds} s`);
+    await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }
 
@@ -31,11 +27,11 @@ export function tasksCommand(): Command {
     tasks.command("list").description("the 100 most recent task ids, newest first (GET /tasks)"),
     async (ctx) => {
       const reply = await ctx.client.request("GET", "/tasks");
-      show(ctx, reply, (b) =>
-        table(
-          b.tasks.map((id: string) => ({ id })),
-          [{ header: "TASK", value: "id" }],
-        ),
+      printList(
+        ctx,
+        reply,
+        reply.body.tasks.map((id: string) => ({ id })),
+        [{ header: "ID", value: "id" }],
       );
     },
   );
@@ -47,7 +43,7 @@ export function tasksCommand(): Command {
       .argument("<task>", "task id"),
     async (ctx) => {
       const reply = await ctx.client.request("GET", `/tasks/${enc(ctx.args[0])}`);
-      show(ctx, reply, renderTask);
+      printObject(ctx, reply, reply.body);
     },
   );
 
@@ -60,24 +56,22 @@ export function autoAllocateCommand(): Command {
       "auto-allocate",
       "give every user of a pool without an instance a free one (POST /projects/{id}/actions/auto-allocate-users)",
     )
-      .argument("<pool>", "pool (project) id")
+      .argument("<pool>", "pool (project) id or name")
       .option(
         "--wait [seconds]",
-        "wait for the task to finish (default 120 s) and show its result",
+        "wait for the task to finish (default at most 120 s) and show it",
         positiveInt,
       ),
     async (ctx) => {
-      const started = await ctx.client.request(
-        "POST",
-        `/projects/${enc(ctx.args[0])}/actions/auto-allocate-users`,
-      );
+      const pool = await poolId(ctx, ctx.args[0]);
+      const started = await ctx.client.request("POST", `/projects/${enc(pool)}/actions/auto-allocate-users`);
       const id: string = started.body.task_id;
       if (ctx.opts.wait === undefined) {
-        show(ctx, started, () => `task ${id} started (rs-server tasks show ${id})\n`);
+        printObject(ctx, started, started.body);
         return;
       }
       const finished = await waitForTask(ctx, id, ctx.opts.wait === true ? 120 : ctx.opts.wait);
-      show(ctx, finished, renderTask);
+      printObject(ctx, finished, finished.body);
       if (finished.body.status !== "SUCCESS") throw new CliError(`task ${id} ended ${finished.body.status}`);
     },
   );

@@ -1,8 +1,8 @@
 // `rs-server volume-assignments ...`: which user's data volume belongs to which pool
 // (GET/POST /volume-assignments/, GET/DELETE /volume-assignments/{id}).
 import type { Command } from "commander";
-import { action, done, enc, filterOption, filterQuery, group, show } from "./command.ts";
-import { fields, table } from "./table.ts";
+import { action, done, enc, filterOption, filterQuery, group, printList, printObject } from "./command.ts";
+import { optionalId, poolId, userId } from "./names.ts";
 
 export function volumeAssignmentsCommand(): Command {
   const va = group("volume-assignments", "users' data volumes per pool");
@@ -11,22 +11,24 @@ export function volumeAssignmentsCommand(): Command {
     va
       .command("list")
       .description("list volume assignments (GET /volume-assignments/)")
-      .option("--user <id>", "only this user's (user_id)")
-      .option("--pool <id>", "only this pool's (project_id)")
+      .option("--user <user>", "only this user's (user_id; id or name)")
+      .option("--pool <pool>", "only this pool's (project_id; id or name)")
       .option("--volume <id>", "only this volume's (volume_id)")
       .option(...filterOption),
     async (ctx) => {
       const o = ctx.opts;
-      const query = filterQuery(o.filter, { user_id: o.user, project_id: o.pool, volume_id: o.volume });
+      const [user, pool] = await Promise.all([
+        optionalId(ctx, o.user, userId),
+        optionalId(ctx, o.pool, poolId),
+      ]);
+      const query = filterQuery(o.filter, { user_id: user, project_id: pool, volume_id: o.volume });
       const reply = await ctx.client.request("GET", "/volume-assignments/", { query });
-      show(ctx, reply, (b) =>
-        table(b["volume-assignments"], [
-          { header: "ID", value: "id" },
-          { header: "USER", value: "user_id" },
-          { header: "POOL", value: "project_id" },
-          { header: "VOLUME", value: "volume_id" },
-        ]),
-      );
+      printList(ctx, reply, reply.body["volume-assignments"], [
+        { header: "ID", value: "id" },
+        { header: "User", value: "user_id" },
+        { header: "Pool", value: "project_id" },
+        { header: "Volume", value: "volume_id" },
+      ]);
     },
   );
 
@@ -37,7 +39,7 @@ export function volumeAssignmentsCommand(): Command {
       .argument("<id>", "volume assignment id (a number)"),
     async (ctx) => {
       const reply = await ctx.client.request("GET", `/volume-assignments/${enc(ctx.args[0])}`);
-      show(ctx, reply, (b) => fields(b["volume-assignment"]));
+      printObject(ctx, reply, reply.body["volume-assignment"]);
     },
   );
 
@@ -45,14 +47,15 @@ export function volumeAssignmentsCommand(): Command {
     va
       .command("create")
       .description("record that a Cinder volume is a user's volume in a pool (POST /volume-assignments/)")
-      .requiredOption("--user <id>", "user id")
-      .requiredOption("--pool <id>", "pool (project) id")
+      .requiredOption("--user <user>", "user id or name")
+      .requiredOption("--pool <pool>", "pool (project) id or name")
       .requiredOption("--volume <id>", "Cinder volume id"),
     async (ctx) => {
       const o = ctx.opts;
-      const body = { user_id: o.user, project_id: o.pool, volume_id: o.volume };
+      const [user, pool] = await Promise.all([userId(ctx, o.user), poolId(ctx, o.pool)]);
+      const body = { user_id: user, project_id: pool, volume_id: o.volume };
       const reply = await ctx.client.request("POST", "/volume-assignments/", { body });
-      show(ctx, reply, (b) => fields(b["volume-assignment"]));
+      printObject(ctx, reply, reply.body["volume-assignment"]);
     },
   );
 
@@ -65,6 +68,7 @@ export function volumeAssignmentsCommand(): Command {
       await ctx.client.request("DELETE", `/volume-assignments/${enc(ctx.args[0])}`);
       done(ctx, `deleted volume assignment ${ctx.args[0]}`);
     },
+    { prints: false },
   );
 
   return va;
