@@ -1,7 +1,6 @@
 // The operator CLI (`rs-server pools|instances|assign|sessions|...`) run as a child process
 // against a real stack: the simulator's Keystone for the login, the admin API for the rest.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -10,64 +9,16 @@ import { after, describe, test } from "node:test";
 import { writeCloudsYaml } from "../../src/simulator/server.ts";
 import { type api, makePool, makeServers, makeUser, unique, useAdminStack } from "../admin/api.ts";
 import type { Stack } from "../helpers/stack.ts";
+import { adminEnv, failed, json, ok, runCli } from "./run.ts";
 
 let stack: Stack;
 let call: ReturnType<typeof api>;
 useAdminStack((started) => ({ stack, call } = started));
 
-const root = new URL("../..", import.meta.url).pathname;
 const scratch = mkdtempSync(join(tmpdir(), "rs-cli-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment of an operator who exported the simulator admin's OS_* variables. */
-function adminEnv(): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith("OS_") && !k.startsWith("RS_SERVER_")),
-  );
-  const a = stack.sim.admin;
-  return {
-    ...env,
-    RS_SERVER_URL: stack.adminUrl,
-    OS_AUTH_URL: a.authUrl,
-    OS_USERNAME: a.username,
-    OS_PASSWORD: a.password,
-    OS_PROJECT_NAME: a.projectName,
-    OS_USER_DOMAIN_NAME: a.userDomainName,
-    OS_PROJECT_DOMAIN_NAME: a.projectDomainName,
-  };
-}
-
-function cli(args: string[], env: NodeJS.ProcessEnv = adminEnv()): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "src/cli/index.ts", ...args],
-      { cwd: root, env },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-function ok(run: Run): string {
-  assert.equal(run.code, 0, run.stderr);
-  return run.stdout;
-}
-
-const json = (run: Run) => JSON.parse(ok(run));
-
-/** Asserts an expected failure: its exit code and one line on stderr, no stack trace. */
-function failed(run: Run, code: number, message: RegExp) {
-  assert.equal(run.code, code, `stdout: ${run.stdout}\nstderr: ${run.stderr}`);
-  assert.match(run.stderr, message);
-  assert.doesNotMatch(run.stderr, /\n\s+at /);
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv = adminEnv(stack)) => runCli(args, env);
 
 describe("rs-server pools", () => {
   test("create, list, show, update and delete a pool, in tables and in the API's JSON", async () => {
@@ -88,10 +39,15 @@ describe("rs-server pools", () => {
         "simultaneous",
         "--min-reserve",
         "0",
+        "-f",
+        "value",
+        "-c",
+        "id",
       ]),
     );
-    const id = created.match(/created pool (\S+)/)?.[1];
-    assert.ok(id, created);
+    // `id=$(rs-server pools create ... -f value -c id)`: the id alone on stdout.
+    assert.match(created, /^[0-9a-f]{32}\n$/);
+    const id = created.trim();
 
     const [list, shown, updated, byName] = await Promise.all([
       cli(["pools", "list"]),
@@ -104,8 +60,8 @@ describe("rs-server pools", () => {
     const row = ok(list)
       .split("\n")
       .find((l) => l.includes(name));
-    assert.match(ok(list), /^ID\s+NAME\s+MODE\s+RESERVE\s+STATE/);
-    assert.match(row ?? "", new RegExp(`^${id}\\s+${name}\\s+simultaneous\\s+0/0`));
+    assert.match(ok(list), /^\+-+\+[-+]+\n\| ID\s+\| Name\s+\| Mode\s+\| Reserve\s+\| State\s+\|/);
+    assert.match(row ?? "", new RegExp(`^\\| ${id} \\| ${name}\\s+\\| simultaneous \\| 0/0\\s+\\|`));
     const project = json(shown).project;
     assert.equal(project.name, name);
     assert.equal(project.operation_mode, "2");
@@ -142,8 +98,9 @@ describe("rs-server instances, assign, unassign, user-servers", () => {
         .sort(),
       ["desk-1", "desk-2"],
     );
-    assert.match(ok(table), /^ID\s+NAME\s+STATUS\s+POOL\s+USERS/);
-    assert.equal(ok(table).trim().split("\n").length, 3);
+    assert.match(ok(table), /\| ID\s+\| Name\s+\| Status\s+\| Pool\s+\| Users/);
+    // Border, header, border, two rows, border.
+    assert.equal(ok(table).trim().split("\n").length, 6);
     ok(assigned);
     ok(unassigned);
 
@@ -169,11 +126,11 @@ describe("rs-server sessions", () => {
     const [all, last, count] = await Promise.all([
       cli(["sessions", "list", "--instance", instance, "--filter", "user_name__contains=ADM"]),
       cli(["sessions", "list", "--instance", instance, "--last", "--json"]),
-      cli(["sessions", "count", "--filter", `instance_id__eq=${instance}`]),
+      cli(["sessions", "count", "--filter", `instance_id__eq=${instance}`, "-f", "value"]),
     ]);
     const rows = ok(all).trim().split("\n");
-    assert.match(rows[0], /^SESSION\s+USER\s+INSTANCE\s+TYPE/);
-    assert.equal(rows.length, 3);
+    assert.match(rows[1], /^\| Session\s+\| User\s+\| Instance\s+\| Type/);
+    assert.equal(rows.length, 6);
     assert.deepEqual(
       json(last).sessions.map((s: { connection_type: string }) => s.connection_type),
       ["rdp"],
@@ -191,17 +148,17 @@ describe("rs-server: credentials and failures", () => {
         server.close(() => resolve(port));
       });
     });
-    const bare = Object.fromEntries(Object.entries(adminEnv()).filter(([k]) => !k.startsWith("OS_")));
+    const bare = Object.fromEntries(Object.entries(adminEnv(stack)).filter(([k]) => !k.startsWith("OS_")));
     const [cloud, notFound, wrongPassword, refused, badUsage, unknownCloud, noSuchName] = await Promise.all([
       cli(["info", "--os-cloud", "rs-admin", "--data-dir", scratch, "--url", stack.adminUrl], bare),
       cli(["pools", "show", "0123456789abcdef0123456789abcdef"]),
-      cli(["pools", "list"], { ...adminEnv(), OS_PASSWORD: "wrong" }),
+      cli(["pools", "list"], { ...adminEnv(stack), OS_PASSWORD: "wrong" }),
       cli(["info", "--token", stack.adminToken, "--url", `http://127.0.0.1:${closedPort}`]),
       cli(["instances", "create", "--count", "2"]),
       cli(["pools", "list", "--os-cloud", "nowhere", "--clouds-file", join(scratch, "clouds.yaml")], bare),
       cli(["pools", "show", "no-such-pool-name"]),
     ]);
-    assert.match(ok(cloud), /^version\s+\S+/m);
+    assert.match(ok(cloud), /^\| version\s+\| \S+/m);
     failed(notFound, 1, /^rs-server: .*0123456789abcdef0123456789abcdef.*\(HTTP 404\)\n$/);
     failed(wrongPassword, 1, /Keystone at \S+ refused the credentials of admin/);
     failed(refused, 1, /cannot reach the admin API at http:\/\/127\.0\.0\.1:\d+: connection refused/);

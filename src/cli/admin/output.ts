@@ -46,10 +46,9 @@ function selectColumns(declared: Column[], rows: Row[], wanted: string[]): Colum
     const key = [...keys].find((k) => norm(k) === norm(w));
     // An empty list has no keys to check against: the column is simply empty.
     if (key || rows.length === 0) return { header: key ?? w, value: key ?? w };
-    throw new CliError(
-      `no column ${w}: choose from ${[...new Set([...declared.map((c) => c.header), ...keys])].join(", ")}`,
-      2,
-    );
+    const names = declared.map((c) => c.header);
+    for (const k of keys) if (!names.some((n) => norm(n) === norm(k))) names.push(k);
+    throw new CliError(`no column ${w}: choose from ${names.join(", ")}`, 2);
   });
 }
 
