@@ -149,15 +149,17 @@ describe("rs-server: credentials and failures", () => {
       });
     });
     const bare = Object.fromEntries(Object.entries(adminEnv(stack)).filter(([k]) => !k.startsWith("OS_")));
-    const [cloud, notFound, wrongPassword, refused, badUsage, unknownCloud, noSuchName] = await Promise.all([
-      cli(["info", "--os-cloud", "rs-admin", "--data-dir", scratch, "--url", stack.adminUrl], bare),
-      cli(["pools", "show", "0123456789abcdef0123456789abcdef"]),
-      cli(["pools", "list"], { ...adminEnv(stack), OS_PASSWORD: "wrong" }),
-      cli(["info", "--token", stack.adminToken, "--url", `http://127.0.0.1:${closedPort}`]),
-      cli(["instances", "create", "--count", "2"]),
-      cli(["pools", "list", "--os-cloud", "nowhere", "--clouds-file", join(scratch, "clouds.yaml")], bare),
-      cli(["pools", "show", "no-such-pool-name"]),
-    ]);
+    const [cloud, notFound, wrongPassword, refused, badUsage, unknownCloud, noSuchName, badFormat] =
+      await Promise.all([
+        cli(["info", "--os-cloud", "rs-admin", "--data-dir", scratch, "--url", stack.adminUrl], bare),
+        cli(["pools", "show", "0123456789abcdef0123456789abcdef"]),
+        cli(["pools", "list"], { ...adminEnv(stack), OS_PASSWORD: "wrong" }),
+        cli(["info", "--token", stack.adminToken, "--url", `http://127.0.0.1:${closedPort}`]),
+        cli(["instances", "create", "--count", "2"]),
+        cli(["pools", "list", "--os-cloud", "nowhere", "--clouds-file", join(scratch, "clouds.yaml")], bare),
+        cli(["pools", "show", "no-such-pool-name"]),
+        cli(["pools", "list", "-f", "xml"]),
+      ]);
     assert.match(ok(cloud), /^\| version\s+\| \S+/m);
     failed(notFound, 1, /^rs-server: .*0123456789abcdef0123456789abcdef.*\(HTTP 404\)\n$/);
     failed(wrongPassword, 1, /Keystone at \S+ refused the credentials of admin/);
@@ -165,5 +167,6 @@ describe("rs-server: credentials and failures", () => {
     failed(badUsage, 2, /required option '--pool <pool>' not specified/);
     failed(noSuchName, 1, /^rs-server: no pool named no-such-pool-name\n$/);
     failed(unknownCloud, 2, /cloud nowhere is not in any clouds\.yaml/);
+    failed(badFormat, 2, /argument 'xml' is invalid\. Allowed choices are table, json, value, yaml, csv/);
   });
 });
