@@ -106,7 +106,9 @@ describe("names wherever ids are", () => {
     const name = unique("names");
     const create = (...extra: string[]) =>
       cli(["pools", "create", name, "--flavor", seed.flavorId, "--image", seed.imageId, ...extra]);
-    const [noFlavor, noImage, twoNetworks, byFlavorId] = await Promise.all([
+    // A bare token says nothing of where Keystone is, so there is no catalog to look names up in.
+    const { OS_AUTH_URL: _, ...tokenOnly } = adminEnv(stack);
+    const [noFlavor, noImage, twoNetworks, byFlavorId, noCatalog] = await Promise.all([
       cli(["pools", "create", name, "--flavor", "m1.nope", "--image", IMAGE_NAME]),
       cli(["pools", "create", name, "--flavor", seed.flavorName, "--image", "no-such-image"]),
       create("--network", twin),
@@ -122,12 +124,33 @@ describe("names wherever ids are", () => {
         "-c",
         "flavor_id",
       ]),
+      runCli(
+        [
+          "pools",
+          "create",
+          name,
+          "--flavor",
+          seed.flavorName,
+          "--image",
+          seed.imageId,
+          "--token",
+          stack.adminToken,
+        ],
+        tokenOnly,
+      ),
     ]);
     failed(noFlavor, 1, /^rs-server: no flavor named m1\.nope\n$/);
     failed(noImage, 1, /^rs-server: no image named no-such-image\n$/);
     failed(twoNetworks, 1, new RegExp(`^rs-server: 2 networks are named ${twin}: .*; give the id\\n$`));
     for (const netId of netIds) assert.match(twoNetworks.stderr, new RegExp(netId));
     assert.equal(ok(byFlavorId), `${seed.flavorId}\n`);
+    failed(
+      noCatalog,
+      2,
+      new RegExp(
+        `^rs-server: flavor ${seed.flavorName} is a name, which the CLI looks up in the cloud's catalog: set OS_AUTH_URL`,
+      ),
+    );
     // None of the refused commands created the pool.
     assert.deepEqual((await call("GET", `/v1/projects/?name=${name}`)).body.projects, []);
   });

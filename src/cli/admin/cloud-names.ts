@@ -3,7 +3,7 @@
 // does what `openstack` does: it reads the service catalog of the operator's own token
 // (GET /v3/auth/catalog) and asks Nova, Glance and Neutron with that token.
 import { GlanceClient } from "../../cloud/glance.ts";
-import { type CloudError, isCloudError, ServiceHttp } from "../../cloud/http.ts";
+import { isCloudError, ServiceHttp } from "../../cloud/http.ts";
 import { NeutronClient } from "../../cloud/neutron.ts";
 import { NovaClient } from "../../cloud/nova.ts";
 import { type CatalogEntry, findEndpoint } from "../../cloud/session.ts";
@@ -61,15 +61,15 @@ async function cloudCall<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    if (isCloudError(err)) throw new CliError(`looking up ${what}: ${(err as CloudError).message}`);
+    if (isCloudError(err)) throw new CliError(`looking up ${what}: ${err.message}`);
     throw err;
   }
 }
 
 /** A flavor id: Nova's flavor ids are free text ("1", "m1.small"), so the id is tried first. */
-export async function flavorId(ctx: Ctx, ref: string): Promise<string> {
-  const nova = new NovaClient(await service(ctx, "compute", "flavor", ref));
+export function flavorId(ctx: Ctx, ref: string): Promise<string> {
   return cloudCall(`flavor ${ref}`, async () => {
+    const nova = new NovaClient(await service(ctx, "compute", "flavor", ref));
     try {
       return (await nova.getFlavor(ref)).id;
     } catch (err) {
@@ -86,8 +86,8 @@ export async function flavorId(ctx: Ctx, ref: string): Promise<string> {
 
 export async function imageId(ctx: Ctx, ref: string): Promise<string> {
   if (looksLikeUuid(ref)) return ref;
-  const glance = new GlanceClient(await service(ctx, "image", "image", ref));
   return cloudCall(`image ${ref}`, async () => {
+    const glance = new GlanceClient(await service(ctx, "image", "image", ref));
     const images = await glance.listImages({ name: ref });
     return onlyOne(
       "image",
@@ -99,8 +99,8 @@ export async function imageId(ctx: Ctx, ref: string): Promise<string> {
 
 export async function networkId(ctx: Ctx, ref: string): Promise<string> {
   if (looksLikeUuid(ref)) return ref;
-  const neutron = new NeutronClient(await service(ctx, "network", "network", ref));
   return cloudCall(`network ${ref}`, async () => {
+    const neutron = new NeutronClient(await service(ctx, "network", "network", ref));
     const networks = await neutron.listNetworks({ name: ref });
     return onlyOne(
       "network",

@@ -75,8 +75,8 @@ function progressLine() {
  * Adds the connection options (and the output options unless the command prints only a
  * confirmation) and runs `fn` with a client; expected failures print one line.
  */
-export function action(cmd: Command, fn: (ctx: Ctx) => Promise<void>, opts = { prints: true }): Command {
-  if (opts.prints) outputOptions(cmd);
+export function action(cmd: Command, fn: (ctx: Ctx) => Promise<void>, options = { prints: true }): Command {
+  if (options.prints) outputOptions(cmd);
   return withConnection(cmd).action(async (...params: unknown[]) => {
     const command = params.at(-1) as Command;
     const opts = command.opts();
