@@ -8,9 +8,9 @@ import type { Core } from "../core/index.ts";
 import type { Throttle } from "../core/throttle.ts";
 import { type App, createApp, type HealthCheck } from "../http/app.ts";
 import type { TokenAuth } from "../http/auth.ts";
-import { ApiError, envelope, titleFor } from "../http/errors.ts";
+import { type ApiError, envelope, titleFor } from "../http/errors.ts";
 import { logAdminChanges } from "../http/request-log.ts";
-import { cloudErrorToApi } from "./cloud-errors.ts";
+import { toApiError } from "./errors.ts";
 import { adminRoutes } from "./routes.ts";
 import { throttleInvalidTokens } from "./throttle.ts";
 
@@ -41,7 +41,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<App> {
     trustedProxies: deps.config.admin.trustedProxies,
     monitoringAllowedFrom: deps.config.monitoring.allowedFrom,
     handleError(err, reply) {
-      const api = err instanceof ApiError ? err : cloudErrorToApi(err);
+      const api = toApiError(err);
       if (!api) return false;
       sendApiError(api, reply);
       return true;

@@ -3,7 +3,7 @@
 // (an extension) tells what was done so far and how long each step took.
 import { Type as T } from "@sinclair/typebox";
 import { isCloudError } from "../cloud/http.ts";
-import { BrokerError } from "../core/broker-error.ts";
+import { BrokerCode, BrokerError } from "../core/broker-error.ts";
 import type { RequestStep } from "../store/schema.ts";
 import { type BrokerRoutes, sendBrokerError } from "./app.ts";
 
@@ -36,12 +36,14 @@ export const getVmRoute: BrokerRoutes = (app, { core, validator }) => {
     },
     async (req, reply) => {
       const token = tokenOf(req.headers);
-      if (!token) throw new BrokerError(24, {}, "no token in Authorization or X-Auth-Token");
+      if (!token)
+        throw new BrokerError(BrokerCode.TokenInvalid, {}, "no token in Authorization or X-Auth-Token");
       const caller = await validator.validate(token).catch((err) => {
-        if (isCloudError(err, "unavailable")) throw new BrokerError(21, {}, err.message);
+        if (isCloudError(err, "unavailable"))
+          throw new BrokerError(BrokerCode.KeystoneUnavailable, {}, err.message);
         throw err;
       });
-      if (!caller) throw new BrokerError(24, {}, "Keystone does not accept the token");
+      if (!caller) throw new BrokerError(BrokerCode.TokenInvalid, {}, "Keystone does not accept the token");
       req.caller = caller; // for the log of a broker error (http/request-log.ts)
       const result = await core.broker.getVm(caller.userId, req.body.request);
       if (result.kind === "failed") {

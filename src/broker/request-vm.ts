@@ -2,7 +2,7 @@
 // the request id, the user's token in X-Auth-Token and a password warning when there is one.
 import { isIP } from "node:net";
 import { Type as T } from "@sinclair/typebox";
-import { BrokerError } from "../core/broker-error.ts";
+import { BrokerCode, BrokerError } from "../core/broker-error.ts";
 import type { BrokerRoutes } from "./app.ts";
 import { brokerMessage, preferredLang } from "./errors.ts";
 
@@ -39,13 +39,15 @@ export const requestVmRoute: BrokerRoutes = (app, { config, core }) => {
       const b = req.body;
       const byPassword = b.user !== undefined && b.password !== undefined;
       if (b.token === undefined && !byPassword) {
-        throw new BrokerError(9, { reason: "give either token, or user and password" });
+        throw new BrokerError(BrokerCode.InvalidRequest, {
+          reason: "give either token, or user and password",
+        });
       }
       if (b.ip_address !== undefined && isIP(b.ip_address) === 0) {
-        throw new BrokerError(9, { reason: "ip_address is not an IP address" });
+        throw new BrokerError(BrokerCode.InvalidRequest, { reason: "ip_address is not an IP address" });
       }
       if (b.conn_type !== undefined && !Object.hasOwn(config.connTypes, b.conn_type)) {
-        throw new BrokerError(9, {
+        throw new BrokerError(BrokerCode.InvalidRequest, {
           reason: `conn_type must be one of ${Object.keys(config.connTypes).join(", ")}`,
         });
       }

@@ -17,7 +17,7 @@ import type { Pool, PoolRepository } from "../store/pools.ts";
 import type { RequestRow, RequestsRepository } from "../store/requests.ts";
 import type { NewSession, UserResourcesRepository } from "../store/user-resources.ts";
 import { StepRecorder } from "./allocation-steps.ts";
-import { BrokerError, isBrokerError } from "./broker-error.ts";
+import { BrokerCode, BrokerError, isBrokerError } from "./broker-error.ts";
 import { type BuildFailureService, failedBuilds } from "./build-failures.ts";
 import type { ClaimService, ClaimSource } from "./claims.ts";
 import { nameFromPattern } from "./naming.ts";
@@ -108,7 +108,10 @@ export class Allocation {
     );
     try {
       const pool = await this.d.pools.get(request.project_id);
-      if (!pool) throw new BrokerError(14, { project_name: request.project_name ?? request.project_id });
+      if (!pool)
+        throw new BrokerError(BrokerCode.NoInstances, {
+          project_name: request.project_name ?? request.project_id,
+        });
       const { instance, server, port } = await this.instanceFor(request, pool, steps, signal, (id, ours) => {
         instanceId = id;
         ownClaim = ours ? id : undefined;
@@ -155,7 +158,9 @@ export class Allocation {
         );
         throw err;
       }
-      const failure = isBrokerError(err) ? err : new BrokerError(25, {}, (err as Error)?.message);
+      const failure = isBrokerError(err)
+        ? err
+        : new BrokerError(BrokerCode.AllocationFailed, {}, (err as Error)?.message);
       if (!isBrokerError(err))
         this.d.logger.error({ err, request_id: requestId }, "allocation failed unexpectedly");
       await this.d.requests.fail(requestId, steps.steps, failure.code, failure.data, instanceId);
@@ -263,7 +268,11 @@ export class Allocation {
         // this request, or one an admin assigned, is the request's failure (17).
         const canRetry = ours && found !== undefined && attempt + 1 < MAX_CANDIDATES;
         if (ours) await this.d.claims.release(instance.id, request.user_id, ACTOR, err.message);
-        if (!canRetry) throw new BrokerError(17, { instance_id: instance.id, instance_status: err.message });
+        if (!canRetry)
+          throw new BrokerError(BrokerCode.InstanceInvalidState, {
+            instance_id: instance.id,
+            instance_status: err.message,
+          });
         exclude.push(instance.id);
       }
     }
@@ -272,7 +281,7 @@ export class Allocation {
   private async create(request: RequestRow, pool: Pool, detail: (t: string) => void): Promise<InstanceRow> {
     const projectName = pool.name;
     const counter = await this.d.pools.allocateNames(pool.id, 1);
-    if (counter === undefined) throw new BrokerError(14, { project_name: projectName });
+    if (counter === undefined) throw new BrokerError(BrokerCode.NoInstances, { project_name: projectName });
     const name = nameFromPattern(pool.instance_name_pattern, counter);
     let id: string;
     let reservationId: string;
@@ -294,9 +303,17 @@ export class Allocation {
     } catch (err) {
       detail(`Nova refused the instance: ${(err as Error).message}`);
       if (isCloudError(err, "quota_exceeded")) {
-        throw new BrokerError(12, { project_name: projectName }, (err as Error).message);
+        throw new BrokerError(
+          BrokerCode.QuotaExceeded,
+          { project_name: projectName },
+          (err as Error).message,
+        );
       }
-      throw new BrokerError(13, { project_name: projectName }, (err as Error).message);
+      throw new BrokerError(
+        BrokerCode.InstanceCreationFailed,
+        { project_name: projectName },
+        (err as Error).message,
+      );
     }
     // Recorded with its holder at once, so that the reserve keeper never counts it as free.
     // If this process dies before this line, the reconciler adopts the trs-tagged server.
@@ -356,7 +373,10 @@ export class Allocation {
       }
       if (Date.now() >= deadline) {
         detail(`instance ${instance.id} still ${server.status} after ${this.d.buildTimeoutMs / 1000} s`);
-        throw new BrokerError(17, { instance_id: instance.id, instance_status: server.status });
+        throw new BrokerError(BrokerCode.InstanceInvalidState, {
+          instance_id: instance.id,
+          instance_status: server.status,
+        });
       }
       await steps.note(
         `waiting for instance ${instance.id}: ${server.status}` +
@@ -392,7 +412,11 @@ export class Allocation {
         );
         return fip;
       } catch (err) {
-        throw new BrokerError(18, { instance_id: instance.id }, `floating IP: ${(err as Error).message}`);
+        throw new BrokerError(
+          BrokerCode.NoInstanceIp,
+          { instance_id: instance.id },
+          `floating IP: ${(err as Error).message}`,
+        );
       }
     });
 
@@ -413,7 +437,7 @@ export class Allocation {
       const address = floating?.address ?? fixedIp(port) ?? serverAddresses(server, "fixed")[0];
       if (!address) {
         step.detail(`instance ${instance.id} has no address on the pool's network`);
-        throw new BrokerError(18, { instance_id: instance.id });
+        throw new BrokerError(BrokerCode.NoInstanceIp, { instance_id: instance.id });
       }
       step.detail(floating ? `floating IP ${address}` : `fixed IP ${address}`);
       return address;

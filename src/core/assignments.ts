@@ -8,7 +8,7 @@
 //   replace(instanceId, users?, groups?, actor) / endAll(instanceId, actor, reason)
 //   usersOf(instanceId) / groupsOf(instanceId) / serversOfUser(userId) / isAssigned(...)
 //   checkSubjects(users, groups) → 400 when Keystone does not know one of them
-import { badRequest, conflict, notFound } from "../http/errors.ts";
+
 import {
   type AssignmentRepository,
   InstanceFullError,
@@ -18,6 +18,7 @@ import {
 import type { InstanceRepository } from "../store/instances.ts";
 import type { PoolRepository } from "../store/pools.ts";
 import type { Directory } from "./directory.ts";
+import { conflict, invalid, notFound } from "./errors.ts";
 
 /** The open sessions of an instance, and how one is ended (with its client rules). */
 export interface SessionEnder {
@@ -52,7 +53,7 @@ export class AssignmentService {
   private async requireInstance(id: string, asInput = false) {
     const instance = await this.d.instances.get(id);
     if (!instance)
-      throw asInput ? badRequest(`TRS instance ${id} not found`) : notFound(`TRS instance ${id} not found`);
+      throw asInput ? invalid(`TRS instance ${id} not found`) : notFound(`TRS instance ${id} not found`);
     return instance;
   }
 
@@ -70,8 +71,8 @@ export class AssignmentService {
       users.length > 0 ? directory.missingUsers(users) : [],
       groups.length > 0 ? directory.missingGroups(groups) : [],
     ]);
-    if (badUsers.length > 0) throw badRequest(`Unknown user id(s): ${badUsers.join(", ")}`);
-    if (badGroups.length > 0) throw badRequest(`Unknown group id(s): ${badGroups.join(", ")}`);
+    if (badUsers.length > 0) throw invalid(`Unknown user id(s): ${badUsers.join(", ")}`);
+    if (badGroups.length > 0) throw invalid(`Unknown group id(s): ${badGroups.join(", ")}`);
   }
 
   private async userExists(id: string) {

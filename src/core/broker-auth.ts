@@ -3,7 +3,7 @@
 // and every Keystone answer becomes a broker code: 6, 7, 15, 16, 21, 24, 27.
 import { isCloudError } from "../cloud/http.ts";
 import type { AuthOutcome, KeystoneClient, TokenInfo } from "../cloud/keystone.ts";
-import { BrokerError } from "./broker-error.ts";
+import { BrokerCode, BrokerError } from "./broker-error.ts";
 
 export interface PasswordCredentials {
   user: string;
@@ -22,7 +22,7 @@ export interface BrokerIdentity {
 }
 
 export interface PasswordWarning {
-  code: 19 | 20;
+  code: typeof BrokerCode.PasswordExpiring | typeof BrokerCode.AuthenticationsLimited;
   data: { seconds: number } | { attempts: number };
 }
 
@@ -50,7 +50,8 @@ export class BrokerAuth {
       this.keystone.authenticatePassword({ user, password: c.password, scope: "unscoped" }),
     );
     if (outcome.kind === "mfa_required") {
-      if (!c.otp) throw new BrokerError(27, {}, "Keystone requires a second factor (TOTP)");
+      if (!c.otp)
+        throw new BrokerError(BrokerCode.OtpRequired, {}, "Keystone requires a second factor (TOTP)");
       outcome = await this.guard(() =>
         this.keystone.authenticateTotp({
           user,
@@ -60,7 +61,7 @@ export class BrokerAuth {
         }),
       );
       if (outcome.kind === "mfa_required")
-        throw new BrokerError(27, {}, "Keystone wants more methods than TOTP");
+        throw new BrokerError(BrokerCode.OtpRequired, {}, "Keystone wants more methods than TOTP");
     }
     return identityOf(...this.accepted(outcome, c));
   }
@@ -71,11 +72,12 @@ export class BrokerAuth {
     try {
       info = await this.keystone.validateToken(token);
     } catch (err) {
-      if (isCloudError(err, "unavailable")) throw new BrokerError(21, {}, err.message);
+      if (isCloudError(err, "unavailable"))
+        throw new BrokerError(BrokerCode.KeystoneUnavailable, {}, err.message);
       if (isCloudError(err, "bad_request") || isCloudError(err, "unauthorized")) info = undefined;
       else throw err;
     }
-    if (!info) throw new BrokerError(24, {}, "Keystone does not accept the token");
+    if (!info) throw new BrokerError(BrokerCode.TokenInvalid, {}, "Keystone does not accept the token");
     return identityOf(token, info);
   }
 
@@ -84,7 +86,7 @@ export class BrokerAuth {
     if (!identity.passwordExpiresAt) return undefined;
     const seconds = Math.floor((identity.passwordExpiresAt.getTime() - now) / 1000);
     if (seconds < 0 || seconds > this.warningWindowSeconds) return undefined;
-    return { code: 19, data: { seconds } };
+    return { code: BrokerCode.PasswordExpiring, data: { seconds } };
   }
 
   private async guard(call: () => Promise<AuthOutcome>): Promise<AuthOutcome> {
@@ -102,17 +104,21 @@ export class BrokerAuth {
         return [outcome.token, outcome.info];
       case "invalid_credentials":
       case "user_disabled":
-        throw new BrokerError(6, {}, `Keystone refused the credentials (${outcome.kind})`);
+        throw new BrokerError(
+          BrokerCode.AuthenticationFailed,
+          {},
+          `Keystone refused the credentials (${outcome.kind})`,
+        );
       case "password_expired":
-        throw new BrokerError(7, {}, "the password has expired");
+        throw new BrokerError(BrokerCode.PasswordExpired, {}, "the password has expired");
       case "domain_not_found":
-        throw new BrokerError(15, { domain_name: c.userDomainName });
+        throw new BrokerError(BrokerCode.DomainNotFound, { domain_name: c.userDomainName });
       case "user_not_found":
-        throw new BrokerError(16, { user_name: c.user, domain_name: c.userDomainName });
+        throw new BrokerError(BrokerCode.UserNotFound, { user_name: c.user, domain_name: c.userDomainName });
       case "mfa_required":
-        throw new BrokerError(27);
+        throw new BrokerError(BrokerCode.OtpRequired);
       case "unavailable":
-        throw new BrokerError(21, {}, outcome.message);
+        throw new BrokerError(BrokerCode.KeystoneUnavailable, {}, outcome.message);
     }
   }
 }

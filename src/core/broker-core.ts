@@ -18,7 +18,7 @@ import {
   type PasswordCredentials,
   type PasswordWarning,
 } from "./broker-auth.ts";
-import { BrokerError, type BrokerErrorCode, type BrokerErrorData } from "./broker-error.ts";
+import { BrokerCode, BrokerError, type BrokerErrorCode, type BrokerErrorData } from "./broker-error.ts";
 import { BuildFailureService } from "./build-failures.ts";
 import { ClaimService } from "./claims.ts";
 import type { CoreDeps } from "./deps.ts";
@@ -161,7 +161,8 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
     try {
       return await call();
     } catch (err) {
-      if (isCloudError(err, "unavailable")) throw new BrokerError(21, {}, err.message);
+      if (isCloudError(err, "unavailable"))
+        throw new BrokerError(BrokerCode.KeystoneUnavailable, {}, err.message);
       throw err;
     }
   }
@@ -171,7 +172,7 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
     let enabled = projects.filter((p) => p.enabled);
     if (projectDomainName) {
       const domain = await directory(() => keystone.findDomainByName(projectDomainName));
-      if (!domain) throw new BrokerError(15, { domain_name: projectDomainName });
+      if (!domain) throw new BrokerError(BrokerCode.DomainNotFound, { domain_name: projectDomainName });
       enabled = enabled.filter((p) => p.domainId === domain.id);
     }
     return pools.list({ ids: enabled.map((p) => p.id) });
@@ -181,18 +182,24 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
     if (input.authTenant) {
       const domainName = input.projectDomainName ?? identity.domainName;
       const domain = await directory(() => keystone.findDomainByName(domainName));
-      if (!domain) throw new BrokerError(15, { domain_name: domainName });
+      if (!domain) throw new BrokerError(BrokerCode.DomainNotFound, { domain_name: domainName });
       const project = await directory(() => keystone.findProject(input.authTenant!, domain.id));
       const pool = project && (await pools.get(project.id));
-      if (!project || !pool) throw new BrokerError(8, { project_name: input.authTenant });
+      if (!project || !pool)
+        throw new BrokerError(BrokerCode.NotTrsProject, { project_name: input.authTenant });
       const mine = await trsPoolsOf(identity);
       if (!project.enabled || !mine.some((p) => p.id === pool.id)) {
-        throw new BrokerError(5, {}, `the user has no role on TRS project ${pool.name}`);
+        throw new BrokerError(
+          BrokerCode.NoTrsProject,
+          {},
+          `the user has no role on TRS project ${pool.name}`,
+        );
       }
       return pool;
     }
     const mine = await trsPoolsOf(identity, input.projectDomainName);
-    if (mine.length === 0) throw new BrokerError(5, {}, "the user has a role on no TRS project");
+    if (mine.length === 0)
+      throw new BrokerError(BrokerCode.NoTrsProject, {}, "the user has a role on no TRS project");
     if (mine.length === 1) return mine[0];
     // Several pools: the one where the user already has a desktop, else the first by name.
     for (const pool of mine) {
@@ -228,8 +235,8 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
       await requests.setTask(requestId, taskId);
     } catch (err) {
       log.error({ err, request_id: requestId }, "cannot start the allocation task");
-      await requests.fail(requestId, [], 4, {});
-      throw new BrokerError(4, {}, (err as Error).message);
+      await requests.fail(requestId, [], BrokerCode.TaskNotStarted, {});
+      throw new BrokerError(BrokerCode.TaskNotStarted, {}, (err as Error).message);
     }
     return requestId;
   }
@@ -254,7 +261,7 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
       connType: input.connType,
       client: input.client,
     });
-    if (why) throw new BrokerError(26, {}, why);
+    if (why) throw new BrokerError(BrokerCode.WebGuardRefused, {}, why);
   }
 
   async function liveServer(row: RequestRow): Promise<NovaServer | undefined> {
@@ -287,7 +294,7 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
     async requestVm(input) {
       if (!(await deps.license.allowsService())) {
         throw new BrokerError(
-          2,
+          BrokerCode.LicenseInvalid,
           { cloud_url: cloud.session.authUrl },
           "the license is missing, invalid or expired",
         );
@@ -304,9 +311,13 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
 
     async getVm(userId, requestId) {
       let row = await requests.get(requestId);
-      if (!row) throw new BrokerError(10, {}, `no request ${requestId}`);
+      if (!row) throw new BrokerError(BrokerCode.RequestNotFound, {}, `no request ${requestId}`);
       if (row.user_id !== userId)
-        throw new BrokerError(11, {}, `request ${requestId} belongs to another user`);
+        throw new BrokerError(
+          BrokerCode.RequestOfAnotherUser,
+          {},
+          `request ${requestId} belongs to another user`,
+        );
       const finished = (r: { status: string }) => r.status === "failed" || r.status === "completed";
       if (!finished(row) && row.task_id) {
         const task = await deps.tasks.get(row.task_id);
@@ -316,14 +327,19 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
           // that died without recording one is the task's failure (3).
           row = (await requests.get(requestId)) ?? row;
           if (!finished(row))
-            return { kind: "failed", code: 3, data: {}, steps: row.steps as unknown as RequestStep[] };
+            return {
+              kind: "failed",
+              code: BrokerCode.TaskFailed,
+              data: {},
+              steps: row.steps as unknown as RequestStep[],
+            };
         }
       }
       const steps = row.steps as unknown as RequestStep[];
       if (row.status === "failed") {
         return {
           kind: "failed",
-          code: (row.error_code ?? 25) as BrokerErrorCode,
+          code: (row.error_code ?? BrokerCode.AllocationFailed) as BrokerErrorCode,
           data: (row.error_data ?? {}) as BrokerErrorData,
           steps,
         };
@@ -365,9 +381,13 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
         return `Password successfully changed for user '${input.user}'`;
       }
       const domain = await directory(() => keystone.findDomainByName(input.userDomainName));
-      if (!domain) throw new BrokerError(15, { domain_name: input.userDomainName });
+      if (!domain) throw new BrokerError(BrokerCode.DomainNotFound, { domain_name: input.userDomainName });
       const user = await directory(() => keystone.findUser(input.user, domain.id));
-      if (!user) throw new BrokerError(16, { user_name: input.user, domain_name: input.userDomainName });
+      if (!user)
+        throw new BrokerError(BrokerCode.UserNotFound, {
+          user_name: input.user,
+          domain_name: input.userDomainName,
+        });
       const outcome = await keystone.changePassword(user.id, input.password, input.newPassword);
       // Keystone revokes the user's tokens to the second: a token issued in the same second as
       // the change is refused later. Answer once that second is over, so that the client's
@@ -377,11 +397,15 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
         case "ok":
           return `Password successfully changed for user '${input.user}'`;
         case "policy_violation":
-          throw new BrokerError(9, { reason: outcome.message }, outcome.message);
+          throw new BrokerError(BrokerCode.InvalidRequest, { reason: outcome.message }, outcome.message);
         case "unavailable":
-          throw new BrokerError(21, {}, outcome.message);
+          throw new BrokerError(BrokerCode.KeystoneUnavailable, {}, outcome.message);
         default:
-          throw new BrokerError(6, {}, `Keystone refused the password change (${outcome.kind})`);
+          throw new BrokerError(
+            BrokerCode.AuthenticationFailed,
+            {},
+            `Keystone refused the password change (${outcome.kind})`,
+          );
       }
     },
 

@@ -1,35 +1,42 @@
 // The broker's closed set of failures: a numbered code of the reference's table and the
 // values of its message's placeholders. The core throws these; the broker API renders them.
-export type BrokerErrorCode =
-  | 1
-  | 2
-  | 3
-  | 4
-  | 5
-  | 6
-  | 7
-  | 8
-  | 9
-  | 10
-  | 11
-  | 12
-  | 13
-  | 14
-  | 15
-  | 16
-  | 17
-  | 18
-  | 19
-  | 20
-  | 21
-  | 22
-  | 23
-  | 24
-  | 25
-  | 26
-  | 27
+/**
+ * The numbered codes of the reference's table (docs/broker-api.md), by name: the core says
+ * which failure it means, the broker API renders the number and its message (broker/errors.ts).
+ */
+export const BrokerCode = {
+  Unexpected: 1,
+  LicenseInvalid: 2,
+  TaskFailed: 3,
+  TaskNotStarted: 4,
+  NoTrsProject: 5,
+  AuthenticationFailed: 6,
+  PasswordExpired: 7,
+  NotTrsProject: 8,
+  InvalidRequest: 9,
+  RequestNotFound: 10,
+  RequestOfAnotherUser: 11,
+  QuotaExceeded: 12,
+  InstanceCreationFailed: 13,
+  NoInstances: 14,
+  DomainNotFound: 15,
+  UserNotFound: 16,
+  InstanceInvalidState: 17,
+  NoInstanceIp: 18,
+  PasswordExpiring: 19,
+  AuthenticationsLimited: 20,
+  KeystoneUnavailable: 21,
+  KerberosScriptUnavailable: 22,
+  KerberosScriptFailed: 23,
+  TokenInvalid: 24,
+  AllocationFailed: 25,
+  WebGuardRefused: 26,
+  OtpRequired: 27,
   /** An extension: too many failed authentications (HTTP 429). */
-  | 28;
+  TooManyAttempts: 28,
+} as const;
+
+export type BrokerErrorCode = (typeof BrokerCode)[keyof typeof BrokerCode];
 
 export type BrokerErrorData = Record<string, string | number | null>;
 
@@ -50,4 +57,12 @@ export function isBrokerError(err: unknown): err is BrokerError {
 }
 
 /** Codes a failed allocation may end with (get-vm answers them); anything else becomes 25. */
-export const ALLOCATION_CODES: ReadonlySet<number> = new Set([3, 12, 13, 14, 17, 18, 25]);
+export const ALLOCATION_CODES: ReadonlySet<number> = new Set([
+  BrokerCode.TaskFailed,
+  BrokerCode.QuotaExceeded,
+  BrokerCode.InstanceCreationFailed,
+  BrokerCode.NoInstances,
+  BrokerCode.InstanceInvalidState,
+  BrokerCode.NoInstanceIp,
+  BrokerCode.AllocationFailed,
+]);

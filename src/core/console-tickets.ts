@@ -13,7 +13,7 @@ import { isCloudError } from "../cloud/http.ts";
 import { type ConsoleTicket, ConsoleTicketRepository } from "../store/console-tickets.ts";
 import { RequestsRepository } from "../store/requests.ts";
 import type { AdminCore } from "./admin-core.ts";
-import { BrokerError } from "./broker-error.ts";
+import { BrokerCode, BrokerError } from "./broker-error.ts";
 import type { CoreDeps } from "./deps.ts";
 import { UserResources } from "./user-resources.ts";
 
@@ -123,19 +123,34 @@ export function createConsoleCore(deps: CoreDeps, admin: AdminCore): { console: 
   /** The user's instance as our records have it now, or the broker error that says why not. */
   async function heldInstance(userId: string, requestId: string) {
     const request = await requests.get(requestId);
-    if (!request) throw new BrokerError(10, {}, `no request ${requestId}`);
+    if (!request) throw new BrokerError(BrokerCode.RequestNotFound, {}, `no request ${requestId}`);
     if (request.user_id !== userId)
-      throw new BrokerError(11, {}, `request ${requestId} belongs to another user`);
+      throw new BrokerError(
+        BrokerCode.RequestOfAnotherUser,
+        {},
+        `request ${requestId} belongs to another user`,
+      );
     if (request.status !== "completed" || !request.instance_id) {
-      throw new BrokerError(9, { reason: "the request has not completed: no desktop to open yet" });
+      throw new BrokerError(BrokerCode.InvalidRequest, {
+        reason: "the request has not completed: no desktop to open yet",
+      });
     }
     const instance = await admin.repos.instances.get(request.instance_id);
     // A desktop released or given to someone else since the request is no longer this user's.
     if (!instance || !(await admin.assignments.isAssigned(instance.id, userId))) {
-      throw new BrokerError(11, {}, `instance ${request.instance_id} is no longer assigned to the user`);
+      throw new BrokerError(
+        BrokerCode.RequestOfAnotherUser,
+        {},
+        `instance ${request.instance_id} is no longer assigned to the user`,
+      );
     }
     const pool = await admin.repos.pools.get(instance.pool_id);
-    if (!pool) throw new BrokerError(11, {}, `the pool of instance ${instance.id} is gone`);
+    if (!pool)
+      throw new BrokerError(
+        BrokerCode.RequestOfAnotherUser,
+        {},
+        `the pool of instance ${instance.id} is gone`,
+      );
     return { request, instance, pool };
   }
 
@@ -144,7 +159,8 @@ export function createConsoleCore(deps: CoreDeps, admin: AdminCore): { console: 
       const rc = await cloud.nova.createRemoteConsole(instanceId, protocol);
       return { kind: "nova", protocol: rc.protocol, type: rc.type, url: rc.url, instanceId };
     } catch (err) {
-      if (isCloudError(err, "conflict")) throw new BrokerError(17, { instance_id: instanceId }, err.message);
+      if (isCloudError(err, "conflict"))
+        throw new BrokerError(BrokerCode.InstanceInvalidState, { instance_id: instanceId }, err.message);
       throw err;
     }
   }
@@ -159,7 +175,11 @@ export function createConsoleCore(deps: CoreDeps, admin: AdminCore): { console: 
       // address from the client.
       const host = instance.fixed_ip;
       if (!host || isIP(host) === 0) {
-        throw new BrokerError(18, { instance_id: instance.id }, "the instance has no recorded address");
+        throw new BrokerError(
+          BrokerCode.NoInstanceIp,
+          { instance_id: instance.id },
+          "the instance has no recorded address",
+        );
       }
       const ticket = randomBytes(32).toString("base64url");
       const expiresAt = await tickets.insert({

@@ -3,13 +3,13 @@
 //   lookup(userId) → the user's floating IP id or undefined (no checks, for the broker)
 import type { Cloud } from "../cloud/cloud.ts";
 import { isCloudError } from "../cloud/http.ts";
-import { badRequest, conflict, notFound } from "../http/errors.ts";
 import {
   type FloatingIpRepository,
   FloatingIpTakenError,
   type UserFloatingIp,
 } from "../store/floating-ips.ts";
 import type { Directory } from "./directory.ts";
+import { conflict, invalid, notFound } from "./errors.ts";
 
 export class FloatingIpService {
   constructor(
@@ -45,7 +45,7 @@ export class FloatingIpService {
     try {
       await this.d.cloud.neutron.getFloatingIp(floatingIpId);
     } catch (err) {
-      if (isCloudError(err, "not_found")) throw badRequest(`Floating IP ${floatingIpId} not found`);
+      if (isCloudError(err, "not_found")) throw invalid(`Floating IP ${floatingIpId} not found`);
       throw err;
     }
     const holder = await this.d.floatingIps.holderOf(floatingIpId);

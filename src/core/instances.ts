@@ -7,13 +7,13 @@
 import type { Cloud } from "../cloud/cloud.ts";
 import type { NovaServer } from "../cloud/nova.ts";
 import { serverAddresses } from "../cloud/nova.ts";
-import { badRequest, conflict, notFound } from "../http/errors.ts";
 import type { Filter } from "../http/query.ts";
 import type { Instance, InstanceRepository, InstanceWithAssignees } from "../store/instances.ts";
 import type { Pool, PoolRepository } from "../store/pools.ts";
 import type { SessionRepository } from "../store/sessions.ts";
 import type { AssignmentService } from "./assignments.ts";
 import { type BuildFailureService, failedBuilds } from "./build-failures.ts";
+import { conflict, invalid, notFound } from "./errors.ts";
 import { forEachLimited } from "./limited.ts";
 import { batchName, explicitNames, MAX_INSTANCE_NAME, namesForBatch, namesFromPattern } from "./naming.ts";
 import { type PoolService, TRS_TAG } from "./pools.ts";
@@ -94,10 +94,10 @@ export class InstanceService {
   /** Names for a batch: the explicit name, or fresh counters of the pool's pattern. */
   private async namesFor(pool: Pool, name: string | undefined, count: number): Promise<string[]> {
     if (name !== undefined) {
-      if (name.trim() === "") throw badRequest("name must not be empty");
+      if (name.trim() === "") throw invalid("name must not be empty");
       const names = explicitNames(name, count);
       if (names.some((n) => n.length > MAX_INSTANCE_NAME)) {
-        throw badRequest(`Instance names are at most ${MAX_INSTANCE_NAME} characters`);
+        throw invalid(`Instance names are at most ${MAX_INSTANCE_NAME} characters`);
       }
       return names;
     }
@@ -105,7 +105,7 @@ export class InstanceService {
     if (first === undefined) throw notFound(`TRS project ${pool.id} not found`);
     const names = namesFromPattern(pool.instance_name_pattern, first, count);
     if (names.some((n) => n.length > MAX_INSTANCE_NAME)) {
-      throw badRequest(
+      throw invalid(
         `The pattern of project ${pool.id} makes names longer than ${MAX_INSTANCE_NAME} characters`,
       );
     }
@@ -117,12 +117,11 @@ export class InstanceService {
     actor: string | null,
   ): Promise<{ ids: string[]; reservationId: string }> {
     const count = input.count ?? 1;
-    if (!Number.isInteger(count) || count < 1) throw badRequest("count must be a positive integer");
-    if (!input.projectId)
-      throw badRequest("project_id is required when the token is not scoped to a project");
+    if (!Number.isInteger(count) || count < 1) throw invalid("count must be a positive integer");
+    if (!input.projectId) throw invalid("project_id is required when the token is not scoped to a project");
     const pool = await this.d.poolService.requireReferenced(input.projectId);
     if (!pool.network_id) {
-      throw badRequest(`TRS project ${pool.id} has no network_id: set one with PUT /v1/projects/${pool.id}`);
+      throw invalid(`TRS project ${pool.id} has no network_id: set one with PUT /v1/projects/${pool.id}`);
     }
     const users = [...new Set(input.users ?? [])];
     const groups = [...new Set(input.groups ?? [])];
@@ -184,7 +183,7 @@ export class InstanceService {
     const { nova } = this.d.cloud;
     const room = await nova.headroom(pool.id, await nova.getFlavor(pool.flavor_id));
     if (room.servers !== null && room.servers < count) {
-      throw badRequest(
+      throw invalid(
         `Quota exceeded for ${room.limitedBy}: Requested ${count} instance(s), but the quota of project ${pool.id} leaves room for ${room.servers}`,
       );
     }

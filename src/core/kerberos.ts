@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import { constants } from "node:fs";
 import { access, stat } from "node:fs/promises";
-import { BrokerError } from "./broker-error.ts";
+import { BrokerCode, BrokerError } from "./broker-error.ts";
 
 export interface KerberosChange {
   user: string;
@@ -23,7 +23,11 @@ export async function changePasswordWithScript(scriptPath: string, c: KerberosCh
     if (!s.isFile()) throw new Error("not a file");
     await access(scriptPath, constants.X_OK);
   } catch (err) {
-    throw new BrokerError(22, {}, `kerberos script ${scriptPath}: ${(err as Error).message}`);
+    throw new BrokerError(
+      BrokerCode.KerberosScriptUnavailable,
+      {},
+      `kerberos script ${scriptPath}: ${(err as Error).message}`,
+    );
   }
   const code = await new Promise<number | string>((resolve) => {
     // A minimal environment: nothing of ours (database URL, service password) leaks to it.
@@ -43,7 +47,12 @@ export async function changePasswordWithScript(scriptPath: string, c: KerberosCh
     child.stdin.end(`${c.user}\n${c.userDomainName}\n${c.password}\n${c.newPassword}\n`);
   });
   if (code === "ENOENT" || code === "EACCES") {
-    throw new BrokerError(22, {}, `kerberos script ${scriptPath} cannot be run (${code})`);
+    throw new BrokerError(
+      BrokerCode.KerberosScriptUnavailable,
+      {},
+      `kerberos script ${scriptPath} cannot be run (${code})`,
+    );
   }
-  if (code !== 0) throw new BrokerError(23, {}, `kerberos script exited with ${code}`);
+  if (code !== 0)
+    throw new BrokerError(BrokerCode.KerberosScriptFailed, {}, `kerberos script exited with ${code}`);
 }

@@ -4,8 +4,8 @@
 import { isCloudError } from "../cloud/http.ts";
 import type { KeystoneClient } from "../cloud/keystone.ts";
 import type { CloudSession } from "../cloud/session.ts";
-import { ApiError } from "../http/errors.ts";
 import type { Directory, DirectoryProject, DirectoryProjectPatch, NewDirectoryProject } from "./directory.ts";
+import { unavailable } from "./errors.ts";
 
 /** The role rs-server's service account gets on each new TRS project by default (openstack.serviceRole). */
 export const SERVICE_ROLE = "admin";
@@ -114,8 +114,7 @@ export class KeystoneDirectory implements Directory {
     if (!this.serviceRoleId) {
       this.serviceRoleId = this.keystone.findRole(this.serviceRole).then((role) => {
         if (!role)
-          throw new ApiError(
-            "unavailable",
+          throw unavailable(
             `Keystone has no role named ${this.serviceRole} to give rs-server's service account on the project (set openstack.serviceRole)`,
           );
         return role.id;

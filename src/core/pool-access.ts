@@ -10,8 +10,8 @@
 import type { Logger } from "pino";
 import { isCloudError } from "../cloud/http.ts";
 import type { Actor, KeystoneClient } from "../cloud/keystone.ts";
-import { ApiError, notFound } from "../http/errors.ts";
 import type { PoolRepository } from "../store/pools.ts";
+import { notFound, unavailable } from "./errors.ts";
 
 export interface AccessHolder {
   id: string;
@@ -105,8 +105,7 @@ export class PoolAccessService {
       const name = this.deps.role;
       this.roleId = this.deps.keystone.findRole(name).then((role) => {
         if (!role)
-          throw new ApiError(
-            "unavailable",
+          throw unavailable(
             `Keystone has no role named ${name} to grant access to pools (set pools.accessRole)`,
           );
         return role.id;

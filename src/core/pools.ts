@@ -8,13 +8,13 @@ import type { Logger } from "pino";
 import type { Cloud } from "../cloud/cloud.ts";
 import { isCloudError } from "../cloud/http.ts";
 import type { Config } from "../config/schema.ts";
-import { badRequest, conflict, notFound } from "../http/errors.ts";
 import type { AssignmentRepository } from "../store/assignments.ts";
 import type { InstanceRepository } from "../store/instances.ts";
 import { MultiUserInstanceError, type Pool, type PoolPatch, type PoolRepository } from "../store/pools.ts";
 import type { ReserveRepository } from "../store/reserve.ts";
 import type { VolumeAssignmentRepository } from "../store/volume-assignments.ts";
 import type { Directory, DirectoryProject, DirectoryProjectPatch } from "./directory.ts";
+import { conflict, invalid, notFound } from "./errors.ts";
 import { patternProblem } from "./naming.ts";
 
 export const TRS_TAG = "trs";
@@ -141,7 +141,7 @@ export class PoolService {
     const pool = await this.d.pools.get(id);
     if (pool) return pool;
     const project = await this.d.directory.getProject(id);
-    if (project) throw badRequest(`Project ${id} is not a TRS project`);
+    if (project) throw invalid(`Project ${id} is not a TRS project`);
     throw notFound(`Project ${id} not found`);
   }
 
@@ -155,32 +155,30 @@ export class PoolService {
       s.operation_mode !== undefined &&
       !(OPERATION_MODES as readonly string[]).includes(s.operation_mode)
     ) {
-      throw badRequest(
-        `operation_mode must be "1" (Standard) or "2" (Simultaneous), not "${s.operation_mode}"`,
-      );
+      throw invalid(`operation_mode must be "1" (Standard) or "2" (Simultaneous), not "${s.operation_mode}"`);
     }
     if (s.instance_init_script != null) {
-      if (!isBase64(s.instance_init_script)) throw badRequest("instance_init_script must be base64");
+      if (!isBase64(s.instance_init_script)) throw invalid("instance_init_script must be base64");
       if (s.instance_init_script.length > MAX_USER_DATA) {
-        throw badRequest(`instance_init_script is longer than ${MAX_USER_DATA} characters of base64`);
+        throw invalid(`instance_init_script is longer than ${MAX_USER_DATA} characters of base64`);
       }
     }
     if (s.instance_name_pattern !== undefined) {
       const problem = patternProblem(s.instance_name_pattern);
-      if (problem) throw badRequest(problem);
+      if (problem) throw invalid(problem);
     }
     if (s.min_reserve_vm !== undefined && s.min_reserve_vm < 0)
-      throw badRequest("min_reserve_vm must be 0 or more");
-    if (s.volume_size != null && s.volume_size < 1) throw badRequest("volume_size must be 1 GB or more");
+      throw invalid("min_reserve_vm must be 0 or more");
+    if (s.volume_size != null && s.volume_size < 1) throw invalid("volume_size must be 1 GB or more");
     if (s.max_users_per_instance != null && s.max_users_per_instance < 1) {
-      throw badRequest("max_users_per_instance must be 1 or more");
+      throw invalid("max_users_per_instance must be 1 or more");
     }
     const { nova, glance, neutron } = this.d.cloud;
     const exists = async (what: string, id: string, get: () => Promise<unknown>) => {
       try {
         await get();
       } catch (err) {
-        if (isCloudError(err, "not_found")) throw badRequest(`${what} ${id} not found`);
+        if (isCloudError(err, "not_found")) throw invalid(`${what} ${id} not found`);
         throw err;
       }
     };
@@ -219,7 +217,7 @@ export class PoolService {
   }
 
   async create(input: PoolCreateInput): Promise<Pool> {
-    if (input.name.trim() === "") throw badRequest("name must not be empty");
+    if (input.name.trim() === "") throw invalid("name must not be empty");
     await this.checkSettings(input);
     const tags = [...new Set([TRS_TAG, ...(input.tags ?? [])])];
     const project = await this.d.directory
@@ -234,7 +232,7 @@ export class PoolService {
       })
       .catch((err) => {
         // The ids in the body name things that must exist: their absence is bad input.
-        if (isCloudError(err, "not_found")) throw badRequest(`Parent or domain not found: ${err.message}`);
+        if (isCloudError(err, "not_found")) throw invalid(`Parent or domain not found: ${err.message}`);
         throw err;
       });
     try {
@@ -269,7 +267,7 @@ export class PoolService {
   async update(id: string, input: PoolUpdateInput): Promise<Pool> {
     const pool = await this.require(id);
     await this.checkSettings(input);
-    if (input.name !== undefined && input.name.trim() === "") throw badRequest("name must not be empty");
+    if (input.name !== undefined && input.name.trim() === "") throw invalid("name must not be empty");
     const switching = input.operation_mode !== undefined && input.operation_mode !== pool.operation_mode;
     if (switching && input.operation_mode === "1") await this.refuseCrowded(id);
     const ks: DirectoryProjectPatch = {};

@@ -3,9 +3,9 @@
 //   record(input) → the session, for the broker after it hands out an address (no checks)
 import { isIP } from "node:net";
 import type { Config } from "../config/schema.ts";
-import { badRequest, forbidden, notFound } from "../http/errors.ts";
 import type { Session, SessionFilter, SessionRepository } from "../store/sessions.ts";
 import type { AssignmentService } from "./assignments.ts";
+import { forbidden, invalid, notFound } from "./errors.ts";
 import type { Caller } from "./identity.ts";
 import type { InstanceService } from "./instances.ts";
 import type { UserResources } from "./user-resources.ts";
@@ -56,14 +56,14 @@ export class SessionService {
   checkConnType(connType: string | null | undefined): void {
     if (connType == null) return;
     const known = Object.keys(this.d.config.connTypes);
-    if (!known.includes(connType)) throw badRequest(`conn_type must be one of ${known.join(", ")}`);
+    if (!known.includes(connType)) throw invalid(`conn_type must be one of ${known.join(", ")}`);
   }
 
   /** An admin records a session on any instance; a user only on one assigned to them. */
   async create(input: SessionCreateInput, caller: Caller, isAdmin: boolean): Promise<Session> {
     this.checkConnType(input.conn_type);
     if (input.client_ip != null && isIP(input.client_ip) === 0) {
-      throw badRequest("client_ip must be an IPv4 or IPv6 address");
+      throw invalid("client_ip must be an IPv4 or IPv6 address");
     }
     const instance = await this.d.instanceService.require(input.instance_id).catch(() => {
       throw isAdmin
@@ -111,7 +111,7 @@ export class SessionService {
     const existing = UUID.test(id) ? await this.d.sessions.get(id) : undefined;
     if (!existing || (!isAdmin && existing.user_id !== caller?.userId))
       throw notFound(`Session ${id} not found`);
-    if (at < existing.created_at) throw badRequest("closed_at is before the session was created");
+    if (at < existing.created_at) throw invalid("closed_at is before the session was created");
     const closed = await this.d.sessions.close(id, at);
     if (!closed) throw notFound(`Session ${id} not found`);
     // The client's address loses its way in now, not at the broker's next sweep.

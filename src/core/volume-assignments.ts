@@ -4,7 +4,6 @@
 //   for the broker once it has created the volume itself
 import type { Cloud } from "../cloud/cloud.ts";
 import { isCloudError } from "../cloud/http.ts";
-import { badRequest, conflict, notFound } from "../http/errors.ts";
 import type { Filter } from "../http/query.ts";
 import {
   type VolumeAssignment,
@@ -12,6 +11,7 @@ import {
   VolumeAssignmentTakenError,
 } from "../store/volume-assignments.ts";
 import type { Directory } from "./directory.ts";
+import { conflict, invalid, notFound } from "./errors.ts";
 import type { PoolService } from "./pools.ts";
 
 export interface VolumeAssignmentInput {
@@ -48,20 +48,20 @@ export class VolumeAssignmentService {
     const pool = await this.d.poolService.requireReferenced(input.project_id).catch((err) => {
       // Every id of this body is input: an unknown project is a bad request, not a missing resource.
       if ((err as { kind?: string }).kind === "not_found")
-        throw badRequest(`Project ${input.project_id} not found`);
+        throw invalid(`Project ${input.project_id} not found`);
       throw err;
     });
     if ((await this.d.directory.missingUsers([input.user_id])).length > 0)
-      throw badRequest(`User ${input.user_id} not found`);
+      throw invalid(`User ${input.user_id} not found`);
     let volumeProject: string | null;
     try {
       volumeProject = (await this.d.cloud.cinder.getVolume(input.volume_id)).projectId;
     } catch (err) {
-      if (isCloudError(err, "not_found")) throw badRequest(`Volume ${input.volume_id} not found`);
+      if (isCloudError(err, "not_found")) throw invalid(`Volume ${input.volume_id} not found`);
       throw err;
     }
     if (volumeProject && volumeProject !== pool.id) {
-      throw badRequest(`Volume ${input.volume_id} belongs to another project`);
+      throw invalid(`Volume ${input.volume_id} belongs to another project`);
     }
     return this.record(input);
   }
