@@ -1,8 +1,10 @@
-// Wiring only: config → store → cloud (a real one, or the built-in simulator) → tasks →
-// core → the admin and broker servers. main.ts and the test stack both start through here.
+// Starting and stopping: config → store → cloud (a real one, or the built-in simulator) →
+// tasks → the composition root (composition.ts: repositories, core, task handlers, periodic
+// jobs) → the admin and broker servers. main.ts and the test stack both start through here.
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import pino, { type Logger } from "pino";
+import { LicenseService } from "./adapters/license-file.ts";
 import { createAdminApp } from "./admin/app.ts";
 import { httpMetrics, metricsRoute } from "./admin/metrics.ts";
 import { createBrokerApp, createPortalApp } from "./broker/app.ts";
@@ -10,23 +12,24 @@ import { createCloud } from "./cloud/cloud.ts";
 import { credentialsFromCloudsYaml, findCloudsFile } from "./cloud/clouds-yaml.ts";
 import { KeystoneClient } from "./cloud/keystone.ts";
 import { type CloudCredentials, CloudSession } from "./cloud/session.ts";
+import {
+  composeCore,
+  createRepositories,
+  type Repositories,
+  type RuntimeDeps,
+  registerTasks,
+  scheduleBrokerWork,
+  startBackgroundWork,
+} from "./composition.ts";
 import type { Config } from "./config/schema.ts";
-import { createAdminCore } from "./core/admin-core.ts";
-import { startBackground } from "./core/background.ts";
-import { createBrokerCore } from "./core/broker-core.ts";
-import { createConsoleCore } from "./core/console-tickets.ts";
 import { ensureDemoPool } from "./core/demo-pool.ts";
-import type { CoreDeps } from "./core/deps.ts";
 import type { Core } from "./core/index.ts";
-import { LicenseService } from "./core/license.ts";
 import { Throttle } from "./core/throttle.ts";
 import { KeystoneTokenValidator } from "./core/token-validator.ts";
 import type { App, HealthCheck } from "./http/app.ts";
 import { tokenAuth } from "./http/auth.ts";
 import { type SimulatorHandle, startSimulator, writeCloudsYaml } from "./simulator/server.ts";
 import { openStore, type Store } from "./store/db.ts";
-import { MetricsRepository } from "./store/metrics.ts";
-import { RateLimitRepository } from "./store/rate-limits.ts";
 import { TaskEngine } from "./tasks/engine.ts";
 import { Scheduler } from "./tasks/scheduler.ts";
 
@@ -46,7 +49,8 @@ export interface Runtime {
   config: Config;
   store: Store;
   core: Core;
-  deps: CoreDeps;
+  deps: RuntimeDeps;
+  repos: Repositories;
   simulator?: SimulatorHandle;
   cloudsYaml?: string;
   admin?: App;
@@ -167,28 +171,23 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     const tasks = new TaskEngine({ store, logger, workers: config.workers.enabled });
     const scheduler = new Scheduler({ db: store.db, logger });
     const license = new LicenseService(config.license);
-    const deps: CoreDeps = { config, db: store.db, cloud, tasks, scheduler, license, logger };
-    const adminCore = createAdminCore(deps);
-    const core: Core = {
-      ...adminCore,
-      ...createBrokerCore(deps, adminCore),
-      ...createConsoleCore(deps, adminCore),
-      tasks,
-      license,
-    } as Core;
+    const repos = createRepositories(store.db);
+    const { core, deps } = composeCore({ config, repos, cloud, tasks, scheduler, license, logger });
+    registerTasks(core, tasks);
+    scheduleBrokerWork(core, scheduler);
 
     stops.push((msLeft) => tasks.stop({ timeoutMs: msLeft() }));
     await tasks.start();
     if (config.workers.enabled) {
+      // The background jobs' rows stay when this process stops: other processes may run them.
+      startBackgroundWork(deps, core);
       await scheduler.start();
       stops.push((msLeft) => scheduler.stop({ timeoutMs: msLeft() }));
-      const background = startBackground(deps, adminCore);
-      stops.push(() => background.stop());
     }
 
     // Only a simulator this runtime started itself (npm start), never a test's or a real cloud.
     if (simulator && !options.simulator) {
-      await ensureDemoPool(adminCore, keystone, {
+      await ensureDemoPool(core, keystone, {
         domainId: simulator.seed.demoDomainId,
         userId: simulator.demo.userId,
         flavorId: simulator.seed.flavorId,
@@ -229,8 +228,8 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     }
     const validator = new KeystoneTokenValidator(keystone, config.auth);
     const auth = tokenAuth(validator, config.auth.adminRoles);
-    const throttle = new Throttle(new RateLimitRepository(store.db), config.rateLimit);
-    const runtime: Runtime = { config, store, core, deps, simulator, cloudsYaml, stop: stopAll };
+    const throttle = new Throttle(repos.rateLimits, config.rateLimit);
+    const runtime: Runtime = { config, store, core, deps, repos, simulator, cloudsYaml, stop: stopAll };
     // Both APIs stop accepting at once, before anything they use stops.
     const apps: App[] = [];
     stops.push(async (msLeft) => {
@@ -239,8 +238,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
 
     if (config.admin.enabled) {
       const admin = await createAdminApp({ config, core, auth, logger, health, version: VERSION, throttle });
-      const metricsRepo = new MetricsRepository(store.db);
-      metricsRoute(admin, { snapshot: () => metricsRepo.snapshot() });
+      metricsRoute(admin, { snapshot: () => repos.metrics.snapshot() });
       httpMetrics(admin, "admin");
       apps.push(admin);
       runtime.admin = admin;

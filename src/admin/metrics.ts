@@ -3,9 +3,10 @@
 // any app (the admin and the broker): the route's pattern, never the raw URL, keeps the
 // label set bounded.
 
-import { type Metrics, type MetricsSnapshot, metrics as processMetrics } from "../core/metrics.ts";
+import { type Metrics, metrics as processMetrics } from "../core/metrics.ts";
 import type { App } from "../http/app.ts";
 import { envelope } from "../http/errors.ts";
+import type { MetricsSnapshot } from "../shared/types.ts";
 
 export interface MetricsRouteOptions {
   snapshot: () => Promise<MetricsSnapshot>;

@@ -2,7 +2,8 @@
 import { Type as T } from "@sinclair/typebox";
 import type { InstanceView } from "../core/instances.ts";
 import { callerOf } from "../http/auth.ts";
-import { type Filter, parseBool, parseFilters } from "../http/query.ts";
+import { parseBool, parseFilters } from "../http/query.ts";
+import type { Filter } from "../shared/types.ts";
 import type { AdminRoutes } from "./app.ts";
 import { errors, Id, IdList, isoUtc, NoContent, noNulBytes, Timestamp } from "./wire.ts";
 

@@ -2,10 +2,10 @@
 // user token for an instance assigned to that user (directly or through a group).
 import { Type as T } from "@sinclair/typebox";
 import { hasAnyRole } from "../core/identity.ts";
+import type { Session, SessionFilter } from "../core/sessions.ts";
 import { callerOf } from "../http/auth.ts";
 import { badRequest } from "../http/errors.ts";
 import { parseBool, parseFilters } from "../http/query.ts";
-import type { Session, SessionFilter } from "../store/sessions.ts";
 import type { AdminRoutes } from "./app.ts";
 import { errors, Id, isoUtc, noNulBytes, Timestamp } from "./wire.ts";
 

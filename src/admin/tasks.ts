@@ -1,8 +1,7 @@
 // Tasks (#32, #33): the recent task ids, and one task's Celery-style state. Admin role.
 import { Type as T } from "@sinclair/typebox";
 import { notFound } from "../http/errors.ts";
-import { isTaskId } from "../store/tasks.ts";
-import { DEFAULT_LIST_LIMIT } from "../tasks/engine.ts";
+import { isTaskId, TASK_LIST_LIMIT } from "../shared/tasks.ts";
 import type { AdminRoutes } from "./app.ts";
 
 /** The Keystone-style error body every admin error has. */
@@ -21,7 +20,7 @@ export const adminErrors = { 401: ErrorBody, 403: ErrorBody };
 const TaskList = T.Object(
   { tasks: T.Array(T.String({ format: "uuid" })) },
   {
-    description: `Ids of the most recent tasks, newest first (at most ${DEFAULT_LIST_LIMIT}).`,
+    description: `Ids of the most recent tasks, newest first (at most ${TASK_LIST_LIMIT}).`,
     example: { tasks: ["3519adaf-7669-499e-88eb-8f05f64514e2", "013b9778-1d39-4b18-a06c-2780b67e1091"] },
   },
 );
@@ -65,13 +64,13 @@ export const taskRoutes: AdminRoutes = (app, { core, auth }) => {
       schema: {
         tags: ["tasks"],
         summary: "List recent task ids",
-        description: `Ids of the ${DEFAULT_LIST_LIMIT} most recent tasks, newest first.`,
+        description: `Ids of the ${TASK_LIST_LIMIT} most recent tasks, newest first.`,
         security: [{ token: [] }],
         response: { 200: TaskList, ...adminErrors },
       },
     },
     async () => {
-      const tasks = await core.tasks.list(DEFAULT_LIST_LIMIT);
+      const tasks = await core.tasks.list(TASK_LIST_LIMIT);
       return { tasks: tasks.map((t) => t.id) };
     },
   );

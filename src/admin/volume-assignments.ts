@@ -1,8 +1,8 @@
 // Volume assignments (#29-#31) and the DELETE extension. The create body is unwrapped, as in
 // the reference.
 import { Type as T } from "@sinclair/typebox";
+import type { VolumeAssignment } from "../core/volume-assignments.ts";
 import { parseFilters } from "../http/query.ts";
-import type { VolumeAssignment } from "../store/volume-assignments.ts";
 import type { AdminRoutes } from "./app.ts";
 import { errors, Id, NoContent, noNulBytes } from "./wire.ts";
 

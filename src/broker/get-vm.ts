@@ -2,9 +2,8 @@
 // in_progress or completed with the instance, or the request's own error code; `steps`
 // (an extension) tells what was done so far and how long each step took.
 import { Type as T } from "@sinclair/typebox";
-import { isCloudError } from "../cloud/http.ts";
-import { BrokerCode, BrokerError } from "../core/broker-error.ts";
-import type { RequestStep } from "../store/schema.ts";
+import { BrokerCode, BrokerError, orKeystoneUnavailable } from "../core/broker-error.ts";
+import type { RequestStep } from "../shared/types.ts";
 import { type BrokerRoutes, sendBrokerError } from "./app.ts";
 
 const GetVmBody = T.Object({
@@ -38,11 +37,7 @@ export const getVmRoute: BrokerRoutes = (app, { core, validator }) => {
       const token = tokenOf(req.headers);
       if (!token)
         throw new BrokerError(BrokerCode.TokenInvalid, {}, "no token in Authorization or X-Auth-Token");
-      const caller = await validator.validate(token).catch((err) => {
-        if (isCloudError(err, "unavailable"))
-          throw new BrokerError(BrokerCode.KeystoneUnavailable, {}, err.message);
-        throw err;
-      });
+      const caller = await orKeystoneUnavailable(() => validator.validate(token));
       if (!caller) throw new BrokerError(BrokerCode.TokenInvalid, {}, "Keystone does not accept the token");
       req.caller = caller; // for the log of a broker error (http/request-log.ts)
       const result = await core.broker.getVm(caller.userId, req.body.request);

@@ -4,7 +4,7 @@
 import { generateKeyPairSync, randomBytes, sign } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
-import { canonicalJson, type LicenseFields, LicenseService } from "../core/license.ts";
+import { canonicalJson, type LicenseFields, LicenseService } from "../adapters/license-file.ts";
 
 export interface LicenseOutput {
   write(text: string): void;

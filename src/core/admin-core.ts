@@ -1,40 +1,20 @@
 // The admin core: pools, instances, assignments, user resources (floating IPs, volume
-// assignments), sessions, statistics and auto-allocation, built on the shared records.
-// The broker core receives it (createBrokerCore(deps, adminCore)) and calls its services and
-// repositories; see the comment at the top of each file for what each offers.
-import { AssignmentRepository } from "../store/assignments.ts";
-import { BuildFailureRepository } from "../store/build-failures.ts";
-import { FloatingIpRepository } from "../store/floating-ips.ts";
-import { InstanceRepository } from "../store/instances.ts";
-import { PoolRepository } from "../store/pools.ts";
-import { ReserveRepository } from "../store/reserve.ts";
-import { SessionRepository } from "../store/sessions.ts";
-import { VolumeAssignmentRepository } from "../store/volume-assignments.ts";
+// assignments), sessions, statistics and auto-allocation, built from the repositories and
+// clients the composition root hands in. Building it has no side effect.
 import { AssignmentService } from "./assignments.ts";
 import { AutoAllocateService } from "./auto-allocate.ts";
 import { BuildFailureService } from "./build-failures.ts";
-import type { CoreDeps } from "./deps.ts";
+import type { CoreDeps, CoreRepositories } from "./deps.ts";
 import type { Directory } from "./directory.ts";
 import { DirectorySearchService } from "./directory-search.ts";
 import { FloatingIpService } from "./floating-ips.ts";
 import { InstanceService } from "./instances.ts";
-import { KeystoneDirectory } from "./keystone-directory.ts";
 import { PoolAccessService } from "./pool-access.ts";
 import { PoolService } from "./pools.ts";
-import { triggerReserve } from "./reserve.ts";
 import { SessionService } from "./sessions.ts";
 import { StatisticsService } from "./statistics.ts";
-import { UserResources } from "./user-resources.ts";
+import type { UserResources } from "./user-resources.ts";
 import { VolumeAssignmentService } from "./volume-assignments.ts";
-
-export interface AdminRepositories {
-  pools: PoolRepository;
-  instances: InstanceRepository;
-  assignments: AssignmentRepository;
-  sessions: SessionRepository;
-  floatingIps: FloatingIpRepository;
-  volumeAssignments: VolumeAssignmentRepository;
-}
 
 export interface AdminCore {
   pools: PoolService;
@@ -46,41 +26,30 @@ export interface AdminCore {
   statistics: StatisticsService;
   autoAllocate: AutoAllocateService;
   directory: Directory;
-  /** The Keystone role that lets users use a pool through the broker. */
+  /** Who holds the access role on a pool's project; grant and revoke it. */
   poolAccess: PoolAccessService;
-  /** Users and groups by name. */
+  /** Users and groups of Keystone by name, for the admin's pickers. */
   directorySearch: DirectorySearchService;
-  /** Failed builds, logged and counted once each. */
+  /** Builds that failed before they ever booted (logged once, counted on the pool). */
   buildFailures: BuildFailureService;
-  /** The records themselves, for the broker, the reserve and the reconciler. */
-  repos: AdminRepositories;
+  /** The records themselves, for the background work and tests. */
+  repos: CoreRepositories;
 }
 
-export function createAdminCore(deps: CoreDeps, options: { directory?: Directory } = {}): AdminCore {
-  const { config, db, cloud, logger } = deps;
-  const repos: AdminRepositories = {
-    pools: new PoolRepository(db),
-    instances: new InstanceRepository(db),
-    assignments: new AssignmentRepository(db),
-    sessions: new SessionRepository(db),
-    floatingIps: new FloatingIpRepository(db),
-    volumeAssignments: new VolumeAssignmentRepository(db),
-  };
-  const directory =
-    options.directory ?? new KeystoneDirectory(cloud.keystone, cloud.session, config.openstack.serviceRole);
+export function createAdminCore(deps: CoreDeps, resources: UserResources): AdminCore {
+  const { config, repos, cloud, directory, logger } = deps;
   const pools = new PoolService({
     config,
     pools: repos.pools,
     instances: repos.instances,
-    reserve: new ReserveRepository(db),
+    reserve: repos.reserve,
     assignments: repos.assignments,
     volumeAssignments: repos.volumeAssignments,
     directory,
     cloud,
     logger,
-    onChanged: () => void triggerReserve(deps.scheduler).catch(() => {}),
+    onChanged: () => deps.requestReserve(),
   });
-  const resources = UserResources.of(deps);
   const assignments = new AssignmentService({
     assignments: repos.assignments,
     instances: repos.instances,
@@ -88,7 +57,7 @@ export function createAdminCore(deps: CoreDeps, options: { directory?: Directory
     directory,
     sessions: { openOn: (id) => repos.sessions.openOf(id), end: (id) => resources.closeSession(id) },
   });
-  const buildFailures = new BuildFailureService(new BuildFailureRepository(db), logger);
+  const buildFailures = new BuildFailureService(repos.buildFailures, logger);
   const instances = new InstanceService({
     buildFailures,
     instances: repos.instances,
@@ -98,15 +67,6 @@ export function createAdminCore(deps: CoreDeps, options: { directory?: Directory
     assignments,
     cloud,
   });
-  const autoAllocate = new AutoAllocateService({
-    tasks: deps.tasks,
-    poolService: pools,
-    instanceService: instances,
-    assignments: repos.assignments,
-    directory,
-    cloud,
-  });
-  autoAllocate.register();
   return {
     pools,
     instances,
@@ -131,7 +91,14 @@ export function createAdminCore(deps: CoreDeps, options: { directory?: Directory
       instances: repos.instances,
       cloud,
     }),
-    autoAllocate,
+    autoAllocate: new AutoAllocateService({
+      tasks: deps.tasks,
+      poolService: pools,
+      instanceService: instances,
+      assignments: repos.assignments,
+      directory,
+      cloud,
+    }),
     directory,
     poolAccess: new PoolAccessService({
       keystone: cloud.keystone,

@@ -2,10 +2,11 @@
 // through a group) who holds no instance of it directly gets one free ACTIVE instance. Group
 // assignments do not count as holding one: a group's instance is shared, not the user's own.
 // rs-server's service account holds a role on every pool (to create servers) and is skipped.
-// API: start(poolId, actor) → task id; TASK_NAME and run(args) are the task itself.
+// API: start(poolId, actor) → task id; AUTO_ALLOCATE_TASK and run(args) are the task itself
+// (registered by the composition root).
 import type { Cloud } from "../cloud/cloud.ts";
 import type { AssignmentRepository } from "../store/assignments.ts";
-import type { TaskEngine } from "../tasks/engine.ts";
+import type { TaskService } from "../tasks/engine.ts";
 import type { Directory } from "./directory.ts";
 import type { InstanceService } from "./instances.ts";
 import type { PoolService } from "./pools.ts";
@@ -28,7 +29,7 @@ export interface AutoAllocateResult {
 export class AutoAllocateService {
   constructor(
     private readonly d: {
-      tasks: Pick<TaskEngine, "register" | "enqueue">;
+      tasks: Pick<TaskService, "enqueue">;
       poolService: PoolService;
       instanceService: InstanceService;
       assignments: AssignmentRepository;
@@ -36,11 +37,6 @@ export class AutoAllocateService {
       cloud: Pick<Cloud, "nova">;
     },
   ) {}
-
-  /** Registers the task handler with the engine (once per process). */
-  register(): void {
-    this.d.tasks.register<AutoAllocateArgs, AutoAllocateResult>(AUTO_ALLOCATE_TASK, (args) => this.run(args));
-  }
 
   async start(poolId: string, actor: string | null): Promise<string> {
     await this.d.poolService.require(poolId);

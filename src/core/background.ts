@@ -1,27 +1,24 @@
-// The background work of a worker process: the reserve keeper, the reconciler and session
-// housekeeping, each a periodic job of the shared scheduler (once per period across every
-// process that runs workers). runtime.ts calls startBackground when workers are enabled.
-import { ReconcileRepository } from "../store/reconcile.ts";
-import { ReserveRepository } from "../store/reserve.ts";
+// The background work of a worker process: the reserve keeper, the reconciler, session
+// housekeeping and the build watcher. This only builds them; the composition root
+// (src/composition.ts) schedules each as a periodic job of the shared scheduler.
 import type { AdminCore } from "./admin-core.ts";
-import { BUILD_WATCH_JOB, BuildWatcher } from "./build-watch.ts";
+import { BuildWatcher } from "./build-watch.ts";
 import type { CoreDeps } from "./deps.ts";
 import { Housekeeping } from "./housekeeping.ts";
 import { metrics } from "./metrics.ts";
-import { RECONCILE_JOB, Reconciler } from "./reconciler.ts";
-import { RESERVE_JOB, ReserveKeeper, triggerReserve } from "./reserve.ts";
-import { UserResources } from "./user-resources.ts";
+import { Reconciler } from "./reconciler.ts";
+import { ReserveKeeper } from "./reserve.ts";
+import { userResourcesOf } from "./user-resources.ts";
 
 export const HOUSEKEEPING_JOB = "sessions.housekeeping";
 /** Stale sessions are not urgent: a few minutes' delay costs nothing. */
-const HOUSEKEEPING_SECONDS = 300;
+export const HOUSEKEEPING_SECONDS = 300;
 
 export interface Background {
   keeper: ReserveKeeper;
   reconciler: Reconciler;
   housekeeping: Housekeeping;
   buildWatcher: BuildWatcher;
-  stop(): Promise<void>;
 }
 
 export interface BackgroundOptions {
@@ -35,12 +32,11 @@ export function createBackground(
   deps: CoreDeps,
   adminCore: AdminCore,
   options: BackgroundOptions = {},
-): Omit<Background, "stop"> {
-  const { config, db, cloud, logger } = deps;
-  const reserveRepo = new ReserveRepository(db);
+): Background {
+  const { config, repos, cloud, logger } = deps;
   const keeper = new ReserveKeeper({
-    reserve: reserveRepo,
-    pools: adminCore.repos.pools,
+    reserve: repos.reserve,
+    pools: repos.pools,
     instances: adminCore.instances,
     nova: cloud.nova,
     metrics,
@@ -49,12 +45,11 @@ export function createBackground(
     maxConcurrentBuilds: config.reserve.maxConcurrentBuilds,
     now: options.now,
   });
-  const resources = UserResources.of(deps);
-  const reconcileRepo = new ReconcileRepository(db);
+  const resources = userResourcesOf(deps);
   const reconciler = new Reconciler({
-    repo: reconcileRepo,
+    repo: repos.reconcile,
     instances: adminCore.instances,
-    instanceRecords: adminCore.repos.instances,
+    instanceRecords: repos.instances,
     assignments: adminCore.assignments,
     resources,
     nova: cloud.nova,
@@ -62,43 +57,22 @@ export function createBackground(
     logger,
     buildTimeoutSeconds: config.allocation.buildTimeoutSeconds,
     onStuckBuilds: (poolId, count, cause) => keeper.buildsFailed(poolId, count, cause),
-    onReplaced: () => triggerReserve(deps.scheduler),
+    onReplaced: async () => deps.requestReserve(),
     now: options.now,
     adoptAfterSeconds: options.adoptAfterSeconds,
   });
   const housekeeping = new Housekeeping({
-    repo: reconcileRepo,
+    repo: repos.reconcile,
     resources,
     metrics,
     logger,
     maxAgeHours: config.sessions.maxAgeHours,
   });
   const buildWatcher = new BuildWatcher({
-    building: () => reserveRepo.buildsInFlight(),
+    building: () => repos.reserve.buildsInFlight(),
     instances: adminCore.instances,
     nova: cloud.nova,
     logger,
   });
   return { keeper, reconciler, housekeeping, buildWatcher };
-}
-
-export function startBackground(deps: CoreDeps, adminCore: AdminCore): Background {
-  const parts = createBackground(deps, adminCore);
-  const { scheduler, config } = deps;
-  scheduler.every(RESERVE_JOB, config.reserve.intervalSeconds, (ctx) => parts.keeper.run(ctx.signal));
-  scheduler.every(RECONCILE_JOB, config.reconcile.intervalSeconds, async (ctx) => {
-    await parts.reconciler.run(ctx.signal);
-  });
-  scheduler.every(BUILD_WATCH_JOB, config.reconcile.buildWatchSeconds, async () => {
-    await parts.buildWatcher.run();
-  });
-  scheduler.every(HOUSEKEEPING_JOB, HOUSEKEEPING_SECONDS, async () => {
-    await parts.housekeeping.run();
-  });
-  return {
-    ...parts,
-    // Nothing of its own to release: the scheduler's stop (runtime.ts) waits for the runs in
-    // progress, and the jobs' rows stay, since other processes may still run them.
-    async stop() {},
-  };
 }

@@ -3,7 +3,7 @@
 // and every Keystone answer becomes a broker code: 6, 7, 15, 16, 21, 24, 27.
 import { isCloudError } from "../cloud/http.ts";
 import type { AuthOutcome, KeystoneClient, TokenInfo } from "../cloud/keystone.ts";
-import { BrokerCode, BrokerError } from "./broker-error.ts";
+import { BrokerCode, BrokerError, keystoneUnavailable } from "./broker-error.ts";
 
 export interface PasswordCredentials {
   user: string;
@@ -72,8 +72,7 @@ export class BrokerAuth {
     try {
       info = await this.keystone.validateToken(token);
     } catch (err) {
-      if (isCloudError(err, "unavailable"))
-        throw new BrokerError(BrokerCode.KeystoneUnavailable, {}, err.message);
+      if (isCloudError(err, "unavailable")) throw keystoneUnavailable(err.message);
       if (isCloudError(err, "bad_request") || isCloudError(err, "unauthorized")) info = undefined;
       else throw err;
     }
@@ -118,7 +117,7 @@ export class BrokerAuth {
       case "mfa_required":
         throw new BrokerError(BrokerCode.OtpRequired);
       case "unavailable":
-        throw new BrokerError(BrokerCode.KeystoneUnavailable, {}, outcome.message);
+        throw keystoneUnavailable(outcome.message);
     }
   }
 }

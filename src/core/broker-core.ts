@@ -3,14 +3,10 @@
 // can go wrong comes out as a BrokerError with its numbered code.
 
 import { randomUUID } from "node:crypto";
-import { isCloudError } from "../cloud/http.ts";
 import type { NovaServer } from "../cloud/nova.ts";
-import { BuildFailureRepository } from "../store/build-failures.ts";
-import { ClaimsRepository } from "../store/claims.ts";
-import { type Pool, PoolRepository } from "../store/pools.ts";
-import { type RequestRow, RequestsRepository } from "../store/requests.ts";
-import type { RequestStep } from "../store/schema.ts";
-import { UserResourcesRepository } from "../store/user-resources.ts";
+import type { RequestStep } from "../shared/types.ts";
+import type { Pool } from "../store/pools.ts";
+import type { RequestRow } from "../store/requests.ts";
 import { ALLOCATION_TASK, Allocation, type AllocationResult } from "./allocation.ts";
 import {
   BrokerAuth,
@@ -18,21 +14,20 @@ import {
   type PasswordCredentials,
   type PasswordWarning,
 } from "./broker-auth.ts";
-import { BrokerCode, BrokerError, type BrokerErrorCode, type BrokerErrorData } from "./broker-error.ts";
+import {
+  BrokerCode,
+  BrokerError,
+  type BrokerErrorCode,
+  type BrokerErrorData,
+  keystoneUnavailable,
+  orKeystoneUnavailable,
+} from "./broker-error.ts";
 import { BuildFailureService } from "./build-failures.ts";
 import { ClaimService } from "./claims.ts";
 import type { CoreDeps } from "./deps.ts";
-import { changePasswordWithScript } from "./kerberos.ts";
 import { observeAllocation } from "./metrics.ts";
-import { triggerReserve } from "./reserve.ts";
-import { UserResources } from "./user-resources.ts";
+import { userResourcesOf } from "./user-resources.ts";
 import { webGuardViolation } from "./web-guard.ts";
-
-declare module "./index.ts" {
-  interface Core {
-    broker: BrokerCore;
-  }
-}
 
 export interface RequestVmInput {
   /** Either token, or user + password (+ user_domain_name, otp). */
@@ -98,8 +93,6 @@ export interface BrokerCore {
 }
 
 const TERMINAL_TASK = new Set(["FAILURE", "REVOKED"]);
-/** How often closed sessions' client rules are swept (closed through the admin API or by age). */
-const RULE_SWEEP_SECONDS = 15;
 
 function serverView(server: NovaServer | undefined, ip: string | null, id: string | null): ServerView {
   return {
@@ -112,16 +105,13 @@ function serverView(server: NovaServer | undefined, ip: string | null, id: strin
   };
 }
 
-export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker: BrokerCore } {
-  const { config, db, cloud, logger } = deps;
+export function createBrokerCore(deps: CoreDeps): BrokerCore {
+  const { config, repos, cloud, logger } = deps;
   const keystone = cloud.keystone;
-  const requests = new RequestsRepository(db);
-  const pools = new PoolRepository(db);
-  const claimsRepo = new ClaimsRepository(db);
-  const userRepo = new UserResourcesRepository(db);
+  const { requests, pools, claims: claimsRepo, userResources: userRepo } = repos;
   const auth = new BrokerAuth(keystone, config.passwords.expiryWarningSeconds);
   const log = logger.child({ component: "broker" });
-  const resources = UserResources.of(deps, log, userRepo);
+  const resources = userResourcesOf(deps, log);
   const allocation = new Allocation({
     requests,
     pools,
@@ -134,38 +124,20 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
     buildTimeoutMs: config.allocation.buildTimeoutSeconds * 1000,
     pollIntervalMs: config.allocation.pollIntervalMs,
     logger: log,
-    buildFailures: new BuildFailureService(new BuildFailureRepository(db), logger),
-    onInstanceTaken: () => void triggerReserve(deps.scheduler).catch(() => {}),
+    buildFailures: new BuildFailureService(repos.buildFailures, logger),
+    onInstanceTaken: () => deps.requestReserve(),
     onFinished: (seconds, outcome) => observeAllocation(seconds, outcome),
     taskRevoked: async (taskId) => (await deps.tasks.get(taskId))?.status === "REVOKED",
   });
 
-  deps.tasks.register(ALLOCATION_TASK, async (args: { request_id: string }, ctx) => {
-    const result = await allocation.run(args.request_id, ctx.signal);
-    // The request holds the broker code; the task shows Celery's FAILURE for the same outcome.
-    if (result.status === "failed")
-      throw new Error(`allocation failed with broker error ${result.error_code}`);
-    return result;
-  });
   async function sweepSessionRules(): Promise<number> {
     const closed = await userRepo.closedWithRules(200);
     for (const s of closed) await resources.sweepRules(s.id, s.ruleIds);
     return closed.length;
   }
-  deps.scheduler.every("broker.session-rules", RULE_SWEEP_SECONDS, async () => {
-    await sweepSessionRules();
-  });
 
   /** Keystone calls of the service account outside authentication: an outage is 21. */
-  async function directory<T>(call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (err) {
-      if (isCloudError(err, "unavailable"))
-        throw new BrokerError(BrokerCode.KeystoneUnavailable, {}, err.message);
-      throw err;
-    }
-  }
+  const directory = orKeystoneUnavailable;
 
   async function trsPoolsOf(identity: BrokerIdentity, projectDomainName?: string): Promise<Pool[]> {
     const projects = await directory(() => keystone.listUserProjects(identity.userId));
@@ -377,7 +349,11 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
 
     async changePassword(input) {
       if (config.kerberos.scriptPath) {
-        await changePasswordWithScript(config.kerberos.scriptPath, input);
+        const outcome = await deps.passwordScript.change(config.kerberos.scriptPath, input);
+        if (outcome.kind === "unavailable")
+          throw new BrokerError(BrokerCode.KerberosScriptUnavailable, {}, outcome.detail);
+        if (outcome.kind === "failed")
+          throw new BrokerError(BrokerCode.KerberosScriptFailed, {}, outcome.detail);
         return `Password successfully changed for user '${input.user}'`;
       }
       const domain = await directory(() => keystone.findDomainByName(input.userDomainName));
@@ -399,7 +375,7 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
         case "policy_violation":
           throw new BrokerError(BrokerCode.InvalidRequest, { reason: outcome.message }, outcome.message);
         case "unavailable":
-          throw new BrokerError(BrokerCode.KeystoneUnavailable, {}, outcome.message);
+          throw keystoneUnavailable(outcome.message);
         default:
           throw new BrokerError(
             BrokerCode.AuthenticationFailed,
@@ -413,5 +389,5 @@ export function createBrokerCore(deps: CoreDeps, _adminCore?: unknown): { broker
     sweepSessionRules,
     allocate: (requestId, signal) => allocation.run(requestId, signal),
   };
-  return { broker };
+  return broker;
 }

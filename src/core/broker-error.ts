@@ -1,5 +1,7 @@
 // The broker's closed set of failures: a numbered code of the reference's table and the
 // values of its message's placeholders. The core throws these; the broker API renders them.
+import { isCloudError } from "../cloud/http.ts";
+
 /**
  * The numbered codes of the reference's table (docs/broker-api.md), by name: the core says
  * which failure it means, the broker API renders the number and its message (broker/errors.ts).
@@ -66,3 +68,17 @@ export const ALLOCATION_CODES: ReadonlySet<number> = new Set([
   BrokerCode.NoInstanceIp,
   BrokerCode.AllocationFailed,
 ]);
+
+/** Keystone could not answer: code 21, whichever broker call met the outage. */
+export const keystoneUnavailable = (detail: string) =>
+  new BrokerError(BrokerCode.KeystoneUnavailable, {}, detail);
+
+/** Runs a Keystone call of the broker; an outage becomes code 21, anything else goes through. */
+export async function orKeystoneUnavailable<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (isCloudError(err, "unavailable")) throw keystoneUnavailable(err.message);
+    throw err;
+  }
+}

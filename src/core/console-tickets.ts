@@ -7,21 +7,15 @@
 //   open(input) → ticket or Nova URL / redeem(ticket) → the binding, once
 //   connected(binding, clientIp) → session id / disconnected(sessionId)
 //   limiter: connections per user and in total, in this process
+//   purgeExpired() → removes tickets expired an hour ago (a periodic job, src/composition.ts)
 import { createHash, randomBytes } from "node:crypto";
 import { isIP } from "node:net";
 import { isCloudError } from "../cloud/http.ts";
-import { type ConsoleTicket, ConsoleTicketRepository } from "../store/console-tickets.ts";
-import { RequestsRepository } from "../store/requests.ts";
+import type { ConsoleTicket } from "../store/console-tickets.ts";
 import type { AdminCore } from "./admin-core.ts";
 import { BrokerCode, BrokerError } from "./broker-error.ts";
 import type { CoreDeps } from "./deps.ts";
-import { UserResources } from "./user-resources.ts";
-
-declare module "./index.ts" {
-  interface Core {
-    console: ConsoleCore;
-  }
-}
+import { userResourcesOf } from "./user-resources.ts";
 
 /** How a pool's desktops are reached from the browser. */
 export const CONSOLE_KINDS = ["gateway", "nova-novnc", "nova-spice"] as const;
@@ -60,6 +54,8 @@ export interface ConsoleCore {
   connected(binding: ConsoleBinding, clientIp: string | null): Promise<string>;
   /** Closes that session (closed_at now). */
   disconnected(sessionId: string): Promise<void>;
+  /** Deletes tickets expired over an hour ago (a replay until then is logged as such). */
+  purgeExpired(): Promise<void>;
   limiter: ConnectionLimiter;
 }
 
@@ -108,17 +104,12 @@ export class ConnectionLimiter {
   }
 }
 
-export function createConsoleCore(deps: CoreDeps, admin: AdminCore): { console: ConsoleCore } {
-  const { config, db, cloud, logger } = deps;
-  const tickets = new ConsoleTicketRepository(db);
-  const requests = new RequestsRepository(db);
+export function createConsoleCore(deps: CoreDeps, admin: AdminCore): ConsoleCore {
+  const { config, cloud, logger } = deps;
+  const { consoleTickets: tickets, requests } = deps.repos;
   const log = logger.child({ component: "console" });
-  const resources = UserResources.of(deps, log);
+  const resources = userResourcesOf(deps, log);
   const limiter = new ConnectionLimiter(config.console.maxConnectionsPerUser, config.console.maxConnections);
-
-  deps.scheduler.every("console.ticket-purge", 600, async () => {
-    await tickets.purgeExpired(new Date(Date.now() - PURGE_AFTER_MS));
-  });
 
   /** The user's instance as our records have it now, or the broker error that says why not. */
   async function heldInstance(userId: string, requestId: string) {
@@ -247,7 +238,11 @@ export function createConsoleCore(deps: CoreDeps, admin: AdminCore): { console: 
       }
     },
 
+    async purgeExpired() {
+      await tickets.purgeExpired(new Date(Date.now() - PURGE_AFTER_MS));
+    },
+
     limiter,
   };
-  return { console: core };
+  return core;
 }

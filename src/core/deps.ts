@@ -1,20 +1,59 @@
-// What the core is built from. main.ts (and test/helpers/stack.ts) assemble it.
-import type { Kysely } from "kysely";
+// What the core is built from, handed in by the composition root (src/composition.ts): the
+// configuration, the repositories, the cloud clients, the task queue and a few callbacks.
+// Nothing here opens a connection or registers anything: building the core has no effect.
 import type { Logger } from "pino";
 import type { Cloud } from "../cloud/cloud.ts";
 import type { KeystoneClient } from "../cloud/keystone.ts";
 import type { Config } from "../config/schema.ts";
-import type { Database } from "../store/schema.ts";
-import type { TaskEngine } from "../tasks/engine.ts";
-import type { Scheduler } from "../tasks/scheduler.ts";
-import type { LicenseService } from "./license.ts";
+import type { AssignmentRepository } from "../store/assignments.ts";
+import type { BuildFailureRepository } from "../store/build-failures.ts";
+import type { ClaimsRepository } from "../store/claims.ts";
+import type { ConsoleTicketRepository } from "../store/console-tickets.ts";
+import type { FloatingIpRepository } from "../store/floating-ips.ts";
+import type { InstanceRepository } from "../store/instances.ts";
+import type { PoolRepository } from "../store/pools.ts";
+import type { ReconcileRepository } from "../store/reconcile.ts";
+import type { RequestsRepository } from "../store/requests.ts";
+import type { ReserveRepository } from "../store/reserve.ts";
+import type { SessionRepository } from "../store/sessions.ts";
+import type { UserResourcesRepository } from "../store/user-resources.ts";
+import type { VolumeAssignmentRepository } from "../store/volume-assignments.ts";
+import type { TaskService } from "../tasks/engine.ts";
+import type { Directory } from "./directory.ts";
+import type { License } from "./license.ts";
+import type { PasswordScript } from "./password-script.ts";
+
+/** Every repository the core reads and writes, one per aggregate. */
+export interface CoreRepositories {
+  pools: PoolRepository;
+  instances: InstanceRepository;
+  assignments: AssignmentRepository;
+  claims: ClaimsRepository;
+  sessions: SessionRepository;
+  floatingIps: FloatingIpRepository;
+  volumeAssignments: VolumeAssignmentRepository;
+  userResources: UserResourcesRepository;
+  requests: RequestsRepository;
+  reserve: ReserveRepository;
+  reconcile: ReconcileRepository;
+  buildFailures: BuildFailureRepository;
+  consoleTickets: ConsoleTicketRepository;
+}
+
+export type CoreCloud = Cloud<KeystoneClient> & { keystone: KeystoneClient };
 
 export interface CoreDeps {
   config: Config;
-  db: Kysely<Database>;
-  cloud: Cloud<KeystoneClient> & { keystone: KeystoneClient };
-  tasks: TaskEngine;
-  scheduler: Scheduler;
-  license: LicenseService;
+  repos: CoreRepositories;
+  cloud: CoreCloud;
+  /** Keystone as the admin use cases need it (src/cloud/keystone-directory.ts). */
+  directory: Directory;
+  /** Queues and reads tasks; the handlers are registered by the composition root. */
+  tasks: TaskService;
+  /** Asks the reserve keeper to run soon (after an allocation or a pool change). */
+  requestReserve(): void;
+  license: License;
+  /** Runs the operator's password-change script (when kerberos.scriptPath names one). */
+  passwordScript: PasswordScript;
   logger: Logger;
 }

@@ -1,5 +1,5 @@
-// What the admin core needs from Keystone, as a port: admin-core.ts adapts the Keystone client
-// to it, and tests can see at a glance which identity calls each rule makes.
+// What the admin core needs from Keystone, as a port: src/cloud/keystone-directory.ts adapts the
+// Keystone client to it, and tests can see at a glance which identity calls each rule makes.
 
 /** A Keystone project as Keystone shows it (`raw` is the untouched object for `os_project`). */
 export interface DirectoryProject {
@@ -51,6 +51,9 @@ export interface Directory {
   userIdsOnProject(projectId: string): Promise<string[]>;
   /** The user id of rs-server's own service account (not a desktop user). */
   serviceUserId(): Promise<string>;
-  /** Gives rs-server's service account the role it needs to create servers in the project. */
-  grantServiceAccess(projectId: string): Promise<void>;
+  /**
+   * Gives rs-server's service account the role it needs to create servers in the project;
+   * false when Keystone has no role of the configured name.
+   */
+  grantServiceAccess(projectId: string): Promise<boolean>;
 }

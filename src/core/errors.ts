@@ -2,6 +2,8 @@
 // domain's words, never an HTTP status. The admin API maps each kind to its envelope in one
 // place (src/admin/errors.ts); the broker's own failures are BrokerError (./broker-error.ts).
 
+import { CloudError } from "../cloud/http.ts";
+
 export type CoreErrorKind =
   /** The input breaks a rule (a bad value, a combination that cannot be). */
   | "invalid"
@@ -31,3 +33,26 @@ export const forbidden = (message: string) => new CoreError("forbidden", message
 export const notFound = (message: string) => new CoreError("not_found", message);
 export const conflict = (message: string) => new CoreError("conflict", message);
 export const unavailable = (message: string) => new CoreError("unavailable", message);
+
+/**
+ * An OpenStack failure that reaches the edge of a use case, as a core error: what OpenStack
+ * could not find or refused is the caller's problem; anything else means it is unavailable.
+ * Undefined for anything that is neither (a bug: the API answers 500).
+ */
+export function asCoreError(err: unknown): CoreError | undefined {
+  if (err instanceof CoreError) return err;
+  if (!(err instanceof CloudError)) return undefined;
+  switch (err.kind) {
+    case "not_found":
+      return notFound(err.message);
+    case "conflict":
+      return conflict(err.message);
+    case "bad_request":
+    case "quota_exceeded":
+      return invalid(err.message);
+    case "forbidden":
+      return forbidden(err.message);
+    default:
+      return unavailable(`OpenStack is not available: ${err.message}`);
+  }
+}

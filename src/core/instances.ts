@@ -7,7 +7,7 @@
 import type { Cloud } from "../cloud/cloud.ts";
 import type { NovaServer } from "../cloud/nova.ts";
 import { serverAddresses } from "../cloud/nova.ts";
-import type { Filter } from "../http/query.ts";
+import type { Filter } from "../shared/types.ts";
 import type { Instance, InstanceRepository, InstanceWithAssignees } from "../store/instances.ts";
 import type { Pool, PoolRepository } from "../store/pools.ts";
 import type { SessionRepository } from "../store/sessions.ts";

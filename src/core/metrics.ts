@@ -8,14 +8,7 @@
 //   metrics.observeHttp(app, method, route, status, seconds)
 //   metrics.render(snapshot)                   → the /metrics text
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-
-export interface MetricsSnapshot {
-  pools: { id: string; name: string | null; free: number; target: number; backoff: boolean }[];
-  buildsInFlight: number;
-  sessionsOpen: number;
-  /** Tasks by state, PENDING and STARTED at least. */
-  tasks: Record<string, number>;
-}
+import type { MetricsSnapshot } from "../shared/types.ts";
 
 export class Metrics {
   readonly registry = new Registry();

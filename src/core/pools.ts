@@ -14,7 +14,7 @@ import { MultiUserInstanceError, type Pool, type PoolPatch, type PoolRepository 
 import type { ReserveRepository } from "../store/reserve.ts";
 import type { VolumeAssignmentRepository } from "../store/volume-assignments.ts";
 import type { Directory, DirectoryProject, DirectoryProjectPatch } from "./directory.ts";
-import { conflict, invalid, notFound } from "./errors.ts";
+import { conflict, invalid, notFound, unavailable } from "./errors.ts";
 import { patternProblem } from "./naming.ts";
 
 export const TRS_TAG = "trs";
@@ -236,7 +236,10 @@ export class PoolService {
         throw err;
       });
     try {
-      await this.d.directory.grantServiceAccess(project.id);
+      if (!(await this.d.directory.grantServiceAccess(project.id)))
+        throw unavailable(
+          `Keystone has no role named ${this.d.config.openstack.serviceRole} to give rs-server's service account on the project (set openstack.serviceRole)`,
+        );
       const pool = await this.d.pools.insert({
         id: project.id,
         name: project.name,

@@ -9,12 +9,11 @@
 //   keeper.run()         → every pool (the periodic job)
 //   keeper.refill(pool)  → one pool; undefined when another keeper holds it
 //   keeper.buildsFailed(poolId, n, cause) → builds that failed outside a refill (the reconciler)
-//   triggerReserve(scheduler) → after an allocation or a pool change
+//   (deps.requestReserve() triggers RESERVE_JOB after an allocation or a pool change)
 import type { Logger } from "pino";
 import type { NovaClient } from "../cloud/nova.ts";
 import type { Pool, PoolRepository } from "../store/pools.ts";
 import type { ReserveRepository } from "../store/reserve.ts";
-import type { Scheduler } from "../tasks/scheduler.ts";
 import { type InstanceService, MAX_BATCH } from "./instances.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -43,11 +42,6 @@ export interface RefillOutcome {
   requests: number;
   /** Why fewer than the deficit were created. */
   limitedBy?: "quota" | "builds" | "backoff" | "network";
-}
-
-/** Makes the keeper run now (in whichever process runs workers). */
-export async function triggerReserve(scheduler: Pick<Scheduler, "trigger">): Promise<void> {
-  await scheduler.trigger(RESERVE_JOB);
 }
 
 export class ReserveKeeper {

@@ -4,6 +4,10 @@
 import { isIP } from "node:net";
 import type { Config } from "../config/schema.ts";
 import type { Session, SessionFilter, SessionRepository } from "../store/sessions.ts";
+
+/** Records as the routes shape them. */
+export type { Session, SessionFilter };
+
 import type { AssignmentService } from "./assignments.ts";
 import { forbidden, invalid, notFound } from "./errors.ts";
 import type { Caller } from "./identity.ts";

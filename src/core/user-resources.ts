@@ -7,7 +7,7 @@ import type { CinderClient, CinderVolume } from "../cloud/cinder.ts";
 import type { NeutronClient, NeutronPort } from "../cloud/neutron.ts";
 import type { NovaClient } from "../cloud/nova.ts";
 import type { Pool } from "../store/pools.ts";
-import { UserResourcesRepository } from "../store/user-resources.ts";
+import type { UserResourcesRepository } from "../store/user-resources.ts";
 import type { CoreDeps } from "./deps.ts";
 
 export interface UserResourcesDeps {
@@ -51,23 +51,23 @@ export function portRange(spec: string): [number, number] {
   return [min, max];
 }
 
+/** The user resources of a process: its cloud, its records and the configured timings. */
+export function userResourcesOf(deps: CoreDeps, logger: Logger = deps.logger): UserResources {
+  const { config, cloud } = deps;
+  return new UserResources({
+    nova: cloud.nova,
+    neutron: cloud.neutron,
+    cinder: cloud.cinder,
+    repo: deps.repos.userResources,
+    connTypes: config.connTypes,
+    pollIntervalMs: config.allocation.pollIntervalMs,
+    waitTimeoutMs: config.allocation.buildTimeoutSeconds * 1000,
+    logger,
+  });
+}
+
 export class UserResources {
   constructor(private readonly d: UserResourcesDeps) {}
-
-  /** The user resources of a process: its cloud, its database and the configured timings. */
-  static of(deps: CoreDeps, logger: Logger = deps.logger, repo = new UserResourcesRepository(deps.db)) {
-    const { config, cloud } = deps;
-    return new UserResources({
-      nova: cloud.nova,
-      neutron: cloud.neutron,
-      cinder: cloud.cinder,
-      repo,
-      connTypes: config.connTypes,
-      pollIntervalMs: config.allocation.pollIntervalMs,
-      waitTimeoutMs: config.allocation.buildTimeoutSeconds * 1000,
-      logger,
-    });
-  }
 
   /** The instance's port on the pool's network (any port when the pool names no network). */
   async instancePort(instanceId: string, networkId: string | null): Promise<NeutronPort | undefined> {

@@ -4,7 +4,7 @@
 //   for the broker once it has created the volume itself
 import type { Cloud } from "../cloud/cloud.ts";
 import { isCloudError } from "../cloud/http.ts";
-import type { Filter } from "../http/query.ts";
+import type { Filter } from "../shared/types.ts";
 import {
   type VolumeAssignment,
   type VolumeAssignmentRepository,
@@ -12,6 +12,10 @@ import {
 } from "../store/volume-assignments.ts";
 import type { Directory } from "./directory.ts";
 import { conflict, invalid, notFound } from "./errors.ts";
+
+/** The record as the routes shape it. */
+export type { VolumeAssignment };
+
 import type { PoolService } from "./pools.ts";
 
 export interface VolumeAssignmentInput {

@@ -1,5 +1,6 @@
 // Query-string rules of spec §2: booleans as JSON booleans or "True"/"False"/"true"/"false"/
 // "1"/"0", and filter modifiers `param__modifier=value` on the parameters that support them.
+import { type Filter, MODIFIERS, type Modifier } from "../shared/types.ts";
 import { badRequest } from "./errors.ts";
 
 export function parseBool(value: unknown, name: string): boolean | undefined {
@@ -14,31 +15,7 @@ export function parseBool(value: unknown, name: string): boolean | undefined {
   throw badRequest(`${name} must be a boolean (true/false)`);
 }
 
-export const MODIFIERS = [
-  "eq",
-  "noteq",
-  "contains",
-  "notcontains",
-  "in",
-  "notin",
-  "gt",
-  "gte",
-  "lt",
-  "lte",
-  "startswith",
-  "notstartswith",
-  "endswith",
-  "notendswith",
-] as const;
-export type Modifier = (typeof MODIFIERS)[number];
-
 const ALIASES: Record<string, Modifier> = { not_eq: "noteq" };
-
-export interface Filter {
-  field: string;
-  op: Modifier;
-  values: string[];
-}
 
 export interface QuerySpec {
   /** Parameters that accept modifiers. */

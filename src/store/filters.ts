@@ -1,6 +1,6 @@
 // Translates modifier filters into SQL conditions on a column (text ops case-insensitive).
 import { type Expression, type ExpressionBuilder, type SqlBool, sql } from "kysely";
-import type { Filter } from "../http/query.ts";
+import type { Filter } from "../shared/types.ts";
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 

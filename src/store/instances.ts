@@ -7,7 +7,7 @@
 //   poolCounts(poolId)     → the TRS counts of spec §4 statistics
 import type { Insertable, Kysely, Selectable } from "kysely";
 import { sql } from "kysely";
-import type { Filter } from "../http/query.ts";
+import type { Filter } from "../shared/types.ts";
 import { filterCondition } from "./filters.ts";
 import type { Database, InstancesTable } from "./schema.ts";
 

@@ -1,16 +1,15 @@
 // The numbers /metrics reads at scrape time, in four queries whatever the number of pools:
 // free instances vs target per pool, builds in flight, open sessions, tasks by state.
 import { type Kysely, sql } from "kysely";
-import type { MetricsSnapshot } from "../core/metrics.ts";
-import { freeInstance, ReserveRepository } from "./reserve.ts";
+import type { MetricsSnapshot } from "../shared/types.ts";
+import { freeInstance, type ReserveRepository } from "./reserve.ts";
 import type { Database } from "./schema.ts";
 
 export class MetricsRepository {
-  private readonly reserve: ReserveRepository;
-
-  constructor(private readonly db: Kysely<Database>) {
-    this.reserve = new ReserveRepository(db);
-  }
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly reserve: Pick<ReserveRepository, "buildsInFlight">,
+  ) {}
 
   async snapshot(): Promise<MetricsSnapshot> {
     const [pools, builds, sessions, tasks] = await Promise.all([

@@ -1,7 +1,8 @@
 // Broker requests (request-vm → get-vm): the durable trace of one allocation, its steps, its
 // outcome. One process runs it at a time: the task engine leases the task that carries it.
 import { type Kysely, type Selectable, sql } from "kysely";
-import type { Database, RequestStep, RequestsTable } from "./schema.ts";
+import type { RequestStep } from "../shared/types.ts";
+import type { Database, RequestsTable } from "./schema.ts";
 import { type NewSession, sessionRow } from "./user-resources.ts";
 
 export type RequestStatus = "pending" | "in_progress" | "completed" | "failed";

@@ -1,5 +1,6 @@
 // Row types of the tables created by the migrations.
 import type { ColumnType, Generated } from "kysely";
+import type { RequestStep } from "../shared/types.ts";
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
@@ -113,14 +114,6 @@ export interface SessionsTable {
   rule_ids: Json<string[]>;
   created_at: Timestamp;
   closed_at: NullableTimestamp;
-}
-
-export interface RequestStep {
-  name: string;
-  started_at: string;
-  duration_ms: number | null;
-  outcome: "ok" | "failed" | "running" | "skipped";
-  detail?: string;
 }
 
 export interface RequestsTable {

@@ -4,7 +4,7 @@
 //   close(id, at) → the closed session (undefined when unknown) / openOf(instanceId)
 import type { Insertable, Kysely, Selectable } from "kysely";
 import { sql } from "kysely";
-import type { Filter } from "../http/query.ts";
+import type { Filter } from "../shared/types.ts";
 import { filterCondition } from "./filters.ts";
 import type { Database, SessionsTable } from "./schema.ts";
 

@@ -2,6 +2,7 @@
 // "look at task X" wake-ups. Every state change is a conditional UPDATE, so a row is run by
 // one holder at a time and a late or lost holder can never overwrite a newer outcome.
 import { type ColumnType, type Generated, type Kysely, type Selectable, sql, type Transaction } from "kysely";
+import { isTaskId } from "../shared/tasks.ts";
 import type { Database, TaskStatus } from "./schema.ts";
 
 type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
@@ -45,11 +46,6 @@ export interface TaskRow {
   started_at: Date | null;
   finished_at: Date | null;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Task ids are UUIDs; anything else cannot name a task (and would make PostgreSQL raise). */
-export const isTaskId = (id: string): boolean => UUID.test(id);
 
 const seconds = (n: number) => sql<Date>`now() + ${n} * interval '1 second'`;
 

@@ -4,7 +4,7 @@
 //   list(filters) / get(id) / find(userId, projectId) / insert(row) / remove(id) / removeProject
 import type { Kysely, Selectable } from "kysely";
 import { sql } from "kysely";
-import type { Filter } from "../http/query.ts";
+import type { Filter } from "../shared/types.ts";
 import { filterCondition } from "./filters.ts";
 import type { Database, VolumeAssignmentsTable } from "./schema.ts";
 

@@ -11,6 +11,7 @@ import { hostname } from "node:os";
 import { CompiledQuery, type Kysely } from "kysely";
 import PgBoss from "pg-boss";
 import type { Logger } from "pino";
+import { TASK_LIST_LIMIT } from "../shared/tasks.ts";
 import { connect, PgPool, type Store } from "../store/db.ts";
 import type { Database, TaskStatus } from "../store/schema.ts";
 import { type Holder, TaskRepository, type TaskRow } from "../store/tasks.ts";
@@ -84,7 +85,7 @@ export interface TaskEngineOptions {
   workerId?: string;
 }
 
-export const DEFAULT_LIST_LIMIT = 100;
+export const DEFAULT_LIST_LIMIT = TASK_LIST_LIMIT;
 export const MAX_LIST_LIMIT = 1000;
 
 const QUEUE_PREFIX = "rs.task.";

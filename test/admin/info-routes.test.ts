@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { LicenseService } from "../../src/adapters/license-file.ts";
 import { generateKeyPair, signLicense } from "../../src/cli/license.ts";
-import { LicenseService } from "../../src/core/license.ts";
 import { adminApp, assertAdminOnly } from "./admin-app.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "rs-info-"));

@@ -1,7 +1,7 @@
 // TRS projects (pools) through the admin API on the simulator and a real PostgreSQL.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { KeystoneDirectory } from "../../src/core/keystone-directory.ts";
+import { KeystoneDirectory } from "../../src/cloud/keystone-directory.ts";
 import type { Stack } from "../helpers/stack.ts";
 import {
   type api,

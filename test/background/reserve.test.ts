@@ -4,8 +4,9 @@
 // BUILD and removed by the reconciler), forgetting the failures once its builds succeed.
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
+import { startBackgroundWork } from "../../src/composition.ts";
 import type { AdminCore } from "../../src/core/admin-core.ts";
-import { createBackground, startBackground } from "../../src/core/background.ts";
+import { createBackground } from "../../src/core/background.ts";
 import { metrics } from "../../src/core/metrics.ts";
 import { RESERVE_JOB } from "../../src/core/reserve.ts";
 import { NO_FAULTS } from "../../src/simulator/server.ts";
@@ -301,7 +302,7 @@ describe("reserve keeper on two schedulers", () => {
       (workerId) =>
         new Scheduler({ db: s.runtime.store.db, logger: s.runtime.deps.logger, workerId, tickMs: 20 }),
     );
-    for (const scheduler of schedulers) startBackground({ ...s.runtime.deps, scheduler }, core);
+    for (const scheduler of schedulers) startBackgroundWork({ ...s.runtime.deps, scheduler }, core);
     await Promise.all(schedulers.map((x) => x.start()));
     try {
       for (let round = 0; round < 5; round++) {

@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { canonicalJson, type LicenseFields, LicenseService } from "../../src/adapters/license-file.ts";
 import { generateKeyPair, licenseCommand, signLicense } from "../../src/cli/license.ts";
-import { canonicalJson, type LicenseFields, LicenseService } from "../../src/core/license.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "rs-license-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

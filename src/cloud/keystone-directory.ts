@@ -1,11 +1,16 @@
 // The Directory port on the Keystone client. Projects are read and written through the
 // client's identity HTTP so that `os_project` is Keystone's own object (links, is_domain,
 // parent_id), and so that is_domain reaches Keystone on creation.
-import { isCloudError } from "../cloud/http.ts";
-import type { KeystoneClient } from "../cloud/keystone.ts";
-import type { CloudSession } from "../cloud/session.ts";
-import type { Directory, DirectoryProject, DirectoryProjectPatch, NewDirectoryProject } from "./directory.ts";
-import { unavailable } from "./errors.ts";
+
+import type {
+  Directory,
+  DirectoryProject,
+  DirectoryProjectPatch,
+  NewDirectoryProject,
+} from "../core/directory.ts";
+import { isCloudError } from "./http.ts";
+import type { KeystoneClient } from "./keystone.ts";
+import type { CloudSession } from "./session.ts";
 
 /** The role rs-server's service account gets on each new TRS project by default (openstack.serviceRole). */
 export const SERVICE_ROLE = "admin";
@@ -24,7 +29,7 @@ function toDirectoryProject(raw: Record<string, any>): DirectoryProject {
 }
 
 export class KeystoneDirectory implements Directory {
-  private serviceRoleId?: Promise<string>;
+  private serviceRoleId?: Promise<string | undefined>;
 
   constructor(
     private readonly keystone: KeystoneClient,
@@ -110,20 +115,20 @@ export class KeystoneDirectory implements Directory {
     return this.session.userId();
   }
 
-  async grantServiceAccess(projectId: string): Promise<void> {
+  async grantServiceAccess(projectId: string): Promise<boolean> {
     if (!this.serviceRoleId) {
-      this.serviceRoleId = this.keystone.findRole(this.serviceRole).then((role) => {
-        if (!role)
-          throw unavailable(
-            `Keystone has no role named ${this.serviceRole} to give rs-server's service account on the project (set openstack.serviceRole)`,
-          );
-        return role.id;
-      });
+      this.serviceRoleId = this.keystone.findRole(this.serviceRole).then((role) => role?.id);
       this.serviceRoleId.catch(() => {
         this.serviceRoleId = undefined;
       });
     }
     const [roleId, userId] = await Promise.all([this.serviceRoleId, this.session.userId()]);
+    // Not cached as missing: the operator may create the role and retry.
+    if (!roleId) {
+      this.serviceRoleId = undefined;
+      return false;
+    }
     await this.keystone.grantProjectRole(projectId, { userId }, roleId);
+    return true;
   }
 }

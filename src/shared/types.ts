@@ -1,0 +1,47 @@
+// Types that several layers share (routes, core, store), in a module that imports nothing:
+// a filter parsed from a query string, a step of a broker request, the numbers /metrics
+// reads. Each layer imports them from here instead of from the layer that first needed them.
+
+/** The filter modifiers of the admin API's query strings (`param__modifier=value`). */
+export const MODIFIERS = [
+  "eq",
+  "noteq",
+  "contains",
+  "notcontains",
+  "in",
+  "notin",
+  "gt",
+  "gte",
+  "lt",
+  "lte",
+  "startswith",
+  "notstartswith",
+  "endswith",
+  "notendswith",
+] as const;
+export type Modifier = (typeof MODIFIERS)[number];
+
+/** One filter on a list: `field` compared with `values` by `op`. */
+export interface Filter {
+  field: string;
+  op: Modifier;
+  values: string[];
+}
+
+/** A step of a broker request (get-vm shows them; the allocation records them). */
+export interface RequestStep {
+  name: string;
+  started_at: string;
+  duration_ms: number | null;
+  outcome: "ok" | "failed" | "running" | "skipped";
+  detail?: string;
+}
+
+/** The numbers /metrics reads at scrape time (store/metrics.ts → core/metrics.ts). */
+export interface MetricsSnapshot {
+  pools: { id: string; name: string | null; free: number; target: number; backoff: boolean }[];
+  buildsInFlight: number;
+  sessionsOpen: number;
+  /** Tasks by state, PENDING and STARTED at least. */
+  tasks: Record<string, number>;
+}
