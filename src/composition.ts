@@ -21,12 +21,11 @@ import { type Core, createCore } from "./core/index.ts";
 import type { License } from "./core/license.ts";
 import { RECONCILE_JOB } from "./core/reconciler.ts";
 import { RESERVE_JOB } from "./core/reserve.ts";
-import { AssignmentRepository } from "./store/assignments.ts";
 import { BuildFailureRepository } from "./store/build-failures.ts";
-import { ClaimsRepository } from "./store/claims.ts";
 import { ConsoleTicketRepository } from "./store/console-tickets.ts";
 import type { Store } from "./store/db.ts";
 import { FloatingIpRepository } from "./store/floating-ips.ts";
+import { HolderRepository } from "./store/holders.ts";
 import { InstanceRepository } from "./store/instances.ts";
 import { MetricsRepository } from "./store/metrics.ts";
 import { PoolRepository } from "./store/pools.ts";
@@ -59,8 +58,7 @@ export function createRepositories(db: Store["db"]): Repositories {
   return {
     pools: new PoolRepository(db),
     instances: new InstanceRepository(db),
-    assignments: new AssignmentRepository(db),
-    claims: new ClaimsRepository(db),
+    holders: new HolderRepository(db),
     sessions: new SessionRepository(db),
     floatingIps: new FloatingIpRepository(db),
     volumeAssignments: new VolumeAssignmentRepository(db),

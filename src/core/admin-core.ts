@@ -43,7 +43,7 @@ export function createAdminCore(deps: CoreDeps, resources: UserResources): Admin
     pools: repos.pools,
     instances: repos.instances,
     reserve: repos.reserve,
-    assignments: repos.assignments,
+    holders: repos.holders,
     volumeAssignments: repos.volumeAssignments,
     directory,
     cloud,
@@ -51,7 +51,7 @@ export function createAdminCore(deps: CoreDeps, resources: UserResources): Admin
     onChanged: () => deps.requestReserve(),
   });
   const assignments = new AssignmentService({
-    assignments: repos.assignments,
+    holders: repos.holders,
     instances: repos.instances,
     pools: repos.pools,
     directory,
@@ -95,7 +95,7 @@ export function createAdminCore(deps: CoreDeps, resources: UserResources): Admin
       tasks: deps.tasks,
       poolService: pools,
       instanceService: instances,
-      assignments: repos.assignments,
+      holders: repos.holders,
       directory,
       cloud,
     }),

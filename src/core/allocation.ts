@@ -12,7 +12,8 @@ import type { Logger } from "pino";
 import { isCloudError } from "../cloud/http.ts";
 import type { NeutronPort } from "../cloud/neutron.ts";
 import { type NovaClient, type NovaServer, serverAddresses } from "../cloud/nova.ts";
-import type { ClaimsRepository, InstanceRow } from "../store/claims.ts";
+import type { HolderRepository, InstanceRow } from "../store/holders.ts";
+import type { InstanceRepository } from "../store/instances.ts";
 import type { Pool, PoolRepository } from "../store/pools.ts";
 import type { RequestRow, RequestsRepository } from "../store/requests.ts";
 import type { NewSession, UserResourcesRepository } from "../store/user-resources.ts";
@@ -29,9 +30,14 @@ export const ALLOCATION_TASK = "broker.allocate";
 export interface AllocationDeps {
   requests: RequestsRepository;
   pools: PoolRepository;
+  /** Which instance the user gets (the claim protocol, in the preference order). */
   claims: ClaimService;
-  instances: ClaimsRepository;
-  sessions: UserResourcesRepository;
+  /** Records the instance the allocation creates together with its holder. */
+  holders: Pick<HolderRepository, "insertHeld">;
+  /** Our record of instances: read, mirrored from Nova, marked deleted. */
+  instances: Pick<InstanceRepository, "get" | "markDeleted" | "applyStatus">;
+  /** The user's sessions and client rules. */
+  sessionRecords: Pick<UserResourcesRepository, "openSessionIds">;
   resources: UserResources;
   nova: NovaClient;
   groupsOfUser: (userId: string) => Promise<string[]>;
@@ -317,7 +323,7 @@ export class Allocation {
     }
     // Recorded with its holder at once, so that the reserve keeper never counts it as free.
     // If this process dies before this line, the reconciler adopts the trs-tagged server.
-    await this.d.instances.insertHeld(
+    await this.d.holders.insertHeld(
       { id, poolId: pool.id, name, status: "BUILD", reservationId },
       request.user_id,
       pool.operation_mode !== "2",
@@ -351,13 +357,16 @@ export class Allocation {
       // costs no write).
       const now = `${server.status}|${server.vmState}|${server.taskState}|${server.progress ?? 0}`;
       if (now !== known) {
-        await this.d.instances.updateState(instance.id, {
-          status: server.status,
-          vmState: server.vmState,
-          taskState: server.taskState,
-          progress: server.progress,
-          fault: server.fault?.message ?? null,
-        });
+        await this.d.instances.applyStatus([
+          {
+            id: instance.id,
+            status: server.status,
+            vmState: server.vmState,
+            taskState: server.taskState,
+            progress: server.progress,
+            fault: server.fault?.message ?? null,
+          },
+        ]);
         known = now;
       }
       if (server.status === "ACTIVE") {
@@ -444,16 +453,19 @@ export class Allocation {
     });
     const portIp = fixedIp(port);
     if (portIp && portIp !== instance.fixed_ip) {
-      await this.d.instances.updateState(instance.id, {
-        status: server.status,
-        vmState: server.vmState,
-        taskState: server.taskState,
-        progress: server.progress,
-        fixedIp: portIp,
-      });
+      await this.d.instances.applyStatus([
+        {
+          id: instance.id,
+          status: server.status,
+          vmState: server.vmState,
+          taskState: server.taskState,
+          progress: server.progress,
+          fixedIp: portIp,
+        },
+      ]);
     }
 
-    const previous = await this.d.sessions.openSessionIds(request.user_id, instance.id);
+    const previous = await this.d.sessionRecords.openSessionIds(request.user_id, instance.id);
     if (previous.length) {
       // The user reconnects: the earlier session ends and its rules go before new ones open
       // (Neutron would otherwise answer the identical rule with the old rule's id).

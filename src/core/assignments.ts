@@ -10,11 +10,11 @@
 //   checkSubjects(users, groups) → 400 when Keystone does not know one of them
 
 import {
-  type AssignmentRepository,
+  type HolderRepository,
   InstanceFullError,
   InstanceGoneError,
   type UserServer,
-} from "../store/assignments.ts";
+} from "../store/holders.ts";
 import type { InstanceRepository } from "../store/instances.ts";
 import type { PoolRepository } from "../store/pools.ts";
 import type { Directory } from "./directory.ts";
@@ -27,7 +27,7 @@ export interface SessionEnder {
 }
 
 export interface AssignmentServiceDeps {
-  assignments: AssignmentRepository;
+  holders: HolderRepository;
   instances: InstanceRepository;
   pools: PoolRepository;
   directory: Directory;
@@ -82,11 +82,11 @@ export class AssignmentService {
   /** Assigns users already checked in Keystone (the instance was just created). */
   async assignUsersChecked(instanceId: string, userIds: string[], actor: string | null): Promise<string[]> {
     const limit = await this.limitFor(instanceId);
-    return this.d.assignments.assignUsers(instanceId, userIds, { actor, limit }).catch(translate);
+    return this.d.holders.assignUsers(instanceId, userIds, { actor, limit }).catch(translate);
   }
 
   async assignGroupsChecked(instanceId: string, groupIds: string[], actor: string | null): Promise<string[]> {
-    return this.d.assignments.assignGroups(instanceId, groupIds, { actor }).catch(translate);
+    return this.d.holders.assignGroups(instanceId, groupIds, { actor }).catch(translate);
   }
 
   async assignUsers(instanceId: string, userIds: string[], actor: string | null): Promise<string[]> {
@@ -109,7 +109,7 @@ export class AssignmentService {
       limits.set(id, await this.limitFor(id));
     }
     if (limits.size === 0) return;
-    await this.d.assignments.assignUserToMany(userId, [...limits.keys()], { actor, limits }).catch(translate);
+    await this.d.holders.assignUserToMany(userId, [...limits.keys()], { actor, limits }).catch(translate);
   }
 
   async assignGroupToServers(groupId: string, instanceIds: string[], actor: string | null): Promise<void> {
@@ -118,13 +118,13 @@ export class AssignmentService {
     const ids = [...new Set(instanceIds)];
     for (const id of ids) await this.requireInstance(id, true);
     if (ids.length === 0) return;
-    await this.d.assignments.assignGroupToMany(groupId, ids, { actor }).catch(translate);
+    await this.d.holders.assignGroupToMany(groupId, ids, { actor }).catch(translate);
   }
 
   async unassignUser(instanceId: string, userId: string, actor: string | null): Promise<void> {
     await this.requireInstance(instanceId);
     const removed = await this.endingLostSessions(instanceId, () =>
-      this.d.assignments.unassignUser(instanceId, userId, { actor }),
+      this.d.holders.unassignUser(instanceId, userId, { actor }),
     );
     if (!removed) throw notFound(`User ${userId} is not assigned to instance ${instanceId}`);
   }
@@ -132,7 +132,7 @@ export class AssignmentService {
   async unassignGroup(instanceId: string, groupId: string, actor: string | null): Promise<void> {
     await this.requireInstance(instanceId);
     const removed = await this.endingLostSessions(instanceId, () =>
-      this.d.assignments.unassignGroup(instanceId, groupId, { actor }),
+      this.d.holders.unassignGroup(instanceId, groupId, { actor }),
     );
     if (!removed) throw notFound(`Group ${groupId} is not assigned to instance ${instanceId}`);
   }
@@ -151,7 +151,7 @@ export class AssignmentService {
     for (const s of open)
       if (!groupsOf.has(s.user_id)) groupsOf.set(s.user_id, await this.d.directory.groupsOfUser(s.user_id));
     const held = (userId: string) =>
-      this.d.assignments.isAssigned(instanceId, userId, groupsOf.get(userId) ?? []);
+      this.d.holders.isAssigned(instanceId, userId, groupsOf.get(userId) ?? []);
     const before = new Map<string, boolean>();
     for (const userId of groupsOf.keys()) before.set(userId, await held(userId));
     const result = await change();
@@ -175,26 +175,26 @@ export class AssignmentService {
     }
     await this.checkSubjects(wanted ?? [], groups ?? []);
     await this.endingLostSessions(instanceId, () =>
-      this.d.assignments.replace(instanceId, wanted, groups, { actor, limit }).catch(translate),
+      this.d.holders.replace(instanceId, wanted, groups, { actor, limit }).catch(translate),
     );
   }
 
   async endAll(instanceId: string, actor: string | null, reason: string): Promise<void> {
-    await this.d.assignments.endAll(instanceId, { actor, reason });
+    await this.d.holders.endAll(instanceId, { actor, reason });
   }
 
   async usersOf(instanceId: string): Promise<string[]> {
     await this.requireInstance(instanceId);
-    return this.d.assignments.usersOf(instanceId);
+    return this.d.holders.usersOf(instanceId);
   }
 
   async groupsOf(instanceId: string): Promise<string[]> {
     await this.requireInstance(instanceId);
-    return this.d.assignments.groupsOf(instanceId);
+    return this.d.holders.groupsOf(instanceId);
   }
 
   async serversOfUser(userId: string): Promise<UserServer[]> {
-    const servers = await this.d.assignments.serversOfUser(userId);
+    const servers = await this.d.holders.serversOfUser(userId);
     // A user with instances exists as far as we are concerned; ask Keystone only otherwise.
     if (servers.length === 0 && !(await this.userExists(userId))) throw notFound(`User ${userId} not found`);
     return servers;
@@ -203,6 +203,6 @@ export class AssignmentService {
   /** Whether the user holds the instance directly or through one of their groups. */
   async isAssigned(instanceId: string, userId: string): Promise<boolean> {
     const groups = await this.d.directory.groupsOfUser(userId);
-    return this.d.assignments.isAssigned(instanceId, userId, groups);
+    return this.d.holders.isAssigned(instanceId, userId, groups);
   }
 }

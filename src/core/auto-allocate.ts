@@ -5,7 +5,7 @@
 // API: start(poolId, actor) → task id; AUTO_ALLOCATE_TASK and run(args) are the task itself
 // (registered by the composition root).
 import type { Cloud } from "../cloud/cloud.ts";
-import type { AssignmentRepository } from "../store/assignments.ts";
+import type { HolderRepository } from "../store/holders.ts";
 import type { TaskService } from "../tasks/engine.ts";
 import type { Directory } from "./directory.ts";
 import type { InstanceService } from "./instances.ts";
@@ -32,7 +32,7 @@ export class AutoAllocateService {
       tasks: Pick<TaskService, "enqueue">;
       poolService: PoolService;
       instanceService: InstanceService;
-      assignments: AssignmentRepository;
+      holders: HolderRepository;
       directory: Directory;
       cloud: Pick<Cloud, "nova">;
     },
@@ -51,7 +51,7 @@ export class AutoAllocateService {
     await this.d.instanceService.syncFromNova(await this.d.cloud.nova.listServers({ projectId: poolId }));
     const [members, holders, service] = await Promise.all([
       this.d.directory.userIdsOnProject(poolId),
-      this.d.assignments.usersWithInstance(poolId),
+      this.d.holders.usersWithInstance(poolId),
       this.d.directory.serviceUserId(),
     ]);
     const holding = new Set([...holders, service]);
@@ -62,7 +62,7 @@ export class AutoAllocateService {
       const instanceId =
         left.length > 0
           ? undefined
-          : await this.d.assignments.claimFree(poolId, userId, {
+          : await this.d.holders.claimFree(poolId, userId, {
               actor: args.actor,
               reason: "auto-allocate-users",
             });

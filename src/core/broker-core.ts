@@ -108,16 +108,17 @@ function serverView(server: NovaServer | undefined, ip: string | null, id: strin
 export function createBrokerCore(deps: CoreDeps): BrokerCore {
   const { config, repos, cloud, logger } = deps;
   const keystone = cloud.keystone;
-  const { requests, pools, claims: claimsRepo, userResources: userRepo } = repos;
+  const { requests, pools, holders, instances, userResources: userRepo } = repos;
   const auth = new BrokerAuth(keystone, config.passwords.expiryWarningSeconds);
   const log = logger.child({ component: "broker" });
   const resources = userResourcesOf(deps, log);
   const allocation = new Allocation({
     requests,
     pools,
-    claims: new ClaimService(claimsRepo),
-    instances: claimsRepo,
-    sessions: userRepo,
+    claims: new ClaimService(holders),
+    holders,
+    instances,
+    sessionRecords: userRepo,
     resources,
     nova: cloud.nova,
     groupsOfUser: async (userId) => (await keystone.listUserGroups(userId)).map((g) => g.id),
@@ -175,7 +176,7 @@ export function createBrokerCore(deps: CoreDeps): BrokerCore {
     if (mine.length === 1) return mine[0];
     // Several pools: the one where the user already has a desktop, else the first by name.
     for (const pool of mine) {
-      if ((await claimsRepo.heldBy(pool.id, identity.userId)).length) return pool;
+      if ((await holders.heldBy(pool.id, identity.userId)).length) return pool;
     }
     return [...mine].sort((a, b) => a.name.localeCompare(b.name))[0];
   }
@@ -251,7 +252,7 @@ export function createBrokerCore(deps: CoreDeps): BrokerCore {
    * the allocation mirrors from Nova at every poll: clients polling get-vm cost Nova nothing.
    */
   async function buildingServer(row: RequestRow): Promise<ServerView> {
-    const instance = row.instance_id ? await claimsRepo.get(row.instance_id) : undefined;
+    const instance = row.instance_id ? await instances.get(row.instance_id) : undefined;
     return {
       status: instance?.status ?? null,
       vm_state: instance?.vm_state ?? null,

@@ -1,12 +1,8 @@
 // Which instance a user gets, in the preference order of spec §6 (steps 1-4; step 5, a new
 // instance, is the allocation's): the one assigned to the user, one of the user's groups',
 // a free one of the reserve, and in Simultaneous pools the least loaded shared one.
-import {
-  type ClaimKind,
-  type ClaimsRepository,
-  type InstanceRow,
-  isUniqueViolation,
-} from "../store/claims.ts";
+import type { ClaimKind, HolderRepository, InstanceRow } from "../store/holders.ts";
+import { isUniqueViolation } from "../store/unique.ts";
 
 export type ClaimSource = "assigned" | ClaimKind;
 
@@ -34,7 +30,9 @@ const USABLE = new Set(["ACTIVE", "BUILD"]);
 const RETRIES_ON_RACE = 3;
 
 export class ClaimService {
-  constructor(private readonly repo: ClaimsRepository) {}
+  constructor(
+    private readonly repo: Pick<HolderRepository, "heldBy" | "poolHasGroupInstances" | "claim" | "release">,
+  ) {}
 
   async claim(r: ClaimRequest): Promise<Claimed | undefined> {
     const held = (await this.repo.heldBy(r.poolId, r.userId)).filter(

@@ -5,11 +5,10 @@ import type { Logger } from "pino";
 import type { Cloud } from "../cloud/cloud.ts";
 import type { KeystoneClient } from "../cloud/keystone.ts";
 import type { Config } from "../config/schema.ts";
-import type { AssignmentRepository } from "../store/assignments.ts";
 import type { BuildFailureRepository } from "../store/build-failures.ts";
-import type { ClaimsRepository } from "../store/claims.ts";
 import type { ConsoleTicketRepository } from "../store/console-tickets.ts";
 import type { FloatingIpRepository } from "../store/floating-ips.ts";
+import type { HolderRepository } from "../store/holders.ts";
 import type { InstanceRepository } from "../store/instances.ts";
 import type { PoolRepository } from "../store/pools.ts";
 import type { ReconcileRepository } from "../store/reconcile.ts";
@@ -27,8 +26,8 @@ import type { PasswordScript } from "./password-script.ts";
 export interface CoreRepositories {
   pools: PoolRepository;
   instances: InstanceRepository;
-  assignments: AssignmentRepository;
-  claims: ClaimsRepository;
+  /** Users and groups holding instances, the claim protocol and the assignment history. */
+  holders: HolderRepository;
   sessions: SessionRepository;
   floatingIps: FloatingIpRepository;
   volumeAssignments: VolumeAssignmentRepository;

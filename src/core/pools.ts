@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import type { Cloud } from "../cloud/cloud.ts";
 import { isCloudError } from "../cloud/http.ts";
 import type { Config } from "../config/schema.ts";
-import type { AssignmentRepository } from "../store/assignments.ts";
+import type { HolderRepository } from "../store/holders.ts";
 import type { InstanceRepository } from "../store/instances.ts";
 import { MultiUserInstanceError, type Pool, type PoolPatch, type PoolRepository } from "../store/pools.ts";
 import type { ReserveRepository } from "../store/reserve.ts";
@@ -107,7 +107,7 @@ export interface PoolServiceDeps {
   pools: PoolRepository;
   instances: InstanceRepository;
   reserve: Pick<ReserveRepository, "freeCountsOf">;
-  assignments: AssignmentRepository;
+  holders: HolderRepository;
   volumeAssignments: VolumeAssignmentRepository;
   directory: Directory;
   cloud: Pick<Cloud, "nova" | "glance" | "neutron">;
@@ -390,7 +390,7 @@ export class PoolService {
     }
     for (const instance of instances) {
       await this.d.cloud.nova.deleteServer(instance.id, { ignoreNotFound: true });
-      await this.d.assignments.endAll(instance.id, { actor: opts.actor, reason: "project deleted" });
+      await this.d.holders.endAll(instance.id, { actor: opts.actor, reason: "project deleted" });
       await this.d.instances.markDeleted(instance.id);
     }
     await this.d.directory.deleteProject(id);

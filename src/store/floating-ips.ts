@@ -4,6 +4,7 @@
 import type { Kysely, Selectable } from "kysely";
 import { sql } from "kysely";
 import type { Database, UserFloatingIpsTable } from "./schema.ts";
+import { isUniqueViolation } from "./unique.ts";
 
 export type UserFloatingIp = Selectable<UserFloatingIpsTable>;
 
@@ -16,10 +17,9 @@ export class FloatingIpTakenError extends Error {
 }
 
 function translate(err: unknown): never {
-  const e = err as { code?: string; constraint?: string };
-  if (e?.code === "23505") {
+  if (isUniqueViolation(err)) {
     throw new FloatingIpTakenError(
-      e.constraint === "user_floating_ips_pkey"
+      isUniqueViolation(err, "user_floating_ips_pkey")
         ? "the user already has a floating IP"
         : "the floating IP is assigned to another user",
     );

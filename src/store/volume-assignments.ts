@@ -7,6 +7,7 @@ import { sql } from "kysely";
 import type { Filter } from "../shared/types.ts";
 import { filterCondition } from "./filters.ts";
 import type { Database, VolumeAssignmentsTable } from "./schema.ts";
+import { isUniqueViolation } from "./unique.ts";
 
 export type VolumeAssignment = Selectable<VolumeAssignmentsTable>;
 
@@ -53,10 +54,9 @@ export class VolumeAssignmentRepository {
         .returningAll()
         .executeTakeFirstOrThrow();
     } catch (err) {
-      const e = err as { code?: string; constraint?: string };
-      if (e?.code === "23505") {
+      if (isUniqueViolation(err)) {
         throw new VolumeAssignmentTakenError(
-          e.constraint === "volume_assignments_user_project"
+          isUniqueViolation(err, "volume_assignments_user_project")
             ? "the user already has a volume in this project"
             : "the volume is already assigned",
         );
