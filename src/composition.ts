@@ -7,7 +7,7 @@ import { KerberosScript } from "./adapters/kerberos-script.ts";
 import { KeystoneDirectory } from "./cloud/keystone-directory.ts";
 import type { Config } from "./config/schema.ts";
 import type { AdminCore } from "./core/admin-core.ts";
-import { ALLOCATION_TASK } from "./core/allocation.ts";
+import { ALLOCATION_TASK } from "./core/allocation/index.ts";
 import { AUTO_ALLOCATE_TASK, type AutoAllocateArgs } from "./core/auto-allocate.ts";
 import {
   type Background,

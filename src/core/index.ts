@@ -3,7 +3,7 @@
 // (src/composition.ts) builds it and registers the tasks and schedules that run parts of it.
 import type { TaskService } from "../tasks/engine.ts";
 import { type AdminCore, createAdminCore } from "./admin-core.ts";
-import { type BrokerCore, createBrokerCore } from "./broker-core.ts";
+import { type BrokerCore, createBrokerCore } from "./broker/index.ts";
 import { type ConsoleCore, createConsoleCore } from "./console-tickets.ts";
 import type { CoreDeps } from "./deps.ts";
 import type { License } from "./license.ts";

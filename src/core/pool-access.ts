@@ -1,6 +1,6 @@
 // Access to a pool: the Keystone role (pools.accessRole) a user needs on the pool's project
 // for the broker to let them use it. The broker admits a user who holds any role on the
-// project, directly or through a group (broker-core.ts, trsPoolsOf); an assignment in
+// project, directly or through a group (core/broker/context.ts, trsPoolsOf); an assignment in
 // rs-server alone is not enough (the user then gets broker code 5). These operations grant
 // and revoke that one role, so an operator needs no `openstack role add`.
 // API (admin routes):

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { ALLOCATION_TASK } from "../../src/core/allocation.ts";
+import { ALLOCATION_TASK } from "../../src/core/allocation/index.ts";
 import { NO_FAULTS } from "../../src/simulator/server.ts";
 import { RequestsRepository } from "../../src/store/requests.ts";
 import { clientRules, makeInstances, makePool, makeUser, type TestUser } from "../helpers/broker-stack.ts";

@@ -1,6 +1,6 @@
 // Types of broker-client.js for the TypeScript tests (the browser loads the .js as is and
 // never this file, so it may point at the broker's own types instead of restating them).
-import type { GetVmResult, ServerView } from "../../core/broker-core.ts";
+import type { GetVmResult, ServerView } from "../../core/broker/index.ts";
 import type { RequestStep } from "../../shared/types.ts";
 
 export type { ServerView };

@@ -1,7 +1,7 @@
 // The steps of an allocation as the user and the admin see them in get-vm: what was done,
 // when it started, how long it took and how it ended, saved as the run goes so that a slow
 // step is visible while it is running.
-import type { RequestStep } from "../shared/types.ts";
+import type { RequestStep } from "../../shared/types.ts";
 
 export type StepName =
   | "find_instance"

@@ -1,0 +1,231 @@
+// The allocation task (this module runs it; each step has its own module beside it): gives the user of a broker request a running desktop, in the order of
+// spec §6 — find one (assigned, group, reserve, shared) or create one, wait for ACTIVE,
+// bring the user's floating IP and volume to it, resolve its address, open the client's
+// ports, record the session — and leaves every step in the request for get-vm to show.
+//
+// It runs in the process that accepted request-vm (the warm path) and, when that process
+// dies, again in a task worker: every step is idempotent for a re-run (a claim made before
+// is found as "assigned", a floating IP already there is left alone, ...).
+
+import type { InstanceRow } from "../../store/holders.ts";
+import type { Pool } from "../../store/pools.ts";
+import type { RequestRow } from "../../store/requests.ts";
+import { BrokerCode, BrokerError, isBrokerError } from "../broker-error.ts";
+import type { ClaimSource } from "../claims.ts";
+import { connectUser } from "./connect-user.ts";
+import { createInstance } from "./create-instance.ts";
+import { ACTOR, type AllocationDeps, type AllocationResult, Unusable } from "./deps.ts";
+import { StepRecorder } from "./step-recorder.ts";
+import { waitActive } from "./wait-active.ts";
+
+export { ALLOCATION_TASK, type AllocationDeps, type AllocationResult } from "./deps.ts";
+
+/** How many claimed instances may turn out broken before the request fails. */
+const MAX_CANDIDATES = 3;
+
+function describe(source: ClaimSource): string {
+  switch (source) {
+    case "assigned":
+      return "assigned to the user";
+    case "group":
+      return "assigned to one of the user's groups";
+    case "free":
+      return "taken from the reserve";
+    case "shared":
+      return "shared with other users (least loaded)";
+  }
+}
+
+const secondsSince = (t: Date | string) => (Date.now() - new Date(t).getTime()) / 1000;
+
+export class Allocation {
+  constructor(private readonly d: AllocationDeps) {}
+
+  async run(requestId: string, signal?: AbortSignal): Promise<AllocationResult> {
+    const request = await this.d.requests.unfinished(requestId);
+    if (!request) return { request_id: requestId, status: "finished_before" };
+    // Saved with the steps as soon as it is known, so that get-vm shows the build going on.
+    let instanceId: string | null = request.instance_id;
+    // The instance this run claimed or created for the user, if any: given back when another
+    // run of the task ended the request some other way.
+    let ownClaim: string | undefined;
+    const steps = new StepRecorder(
+      (s) => this.d.requests.saveProgress(requestId, s, instanceId),
+      request.steps,
+    );
+    try {
+      const pool = await this.d.pools.get(request.project_id);
+      if (!pool)
+        throw new BrokerError(BrokerCode.NoInstances, {
+          project_name: request.project_name ?? request.project_id,
+        });
+      const { instance, server, port } = await this.instanceFor(request, pool, steps, signal, (id, ours) => {
+        instanceId = id;
+        ownClaim = ours ? id : undefined;
+      });
+      // A run whose lease went elsewhere stops between steps: the other run goes on.
+      signal?.throwIfAborted();
+      const { ip, session } = await connectUser(this.d, request, pool, instance, server, port, steps);
+      const step = steps.instant("session", `session ${session.id}`);
+      let completed: boolean;
+      try {
+        signal?.throwIfAborted();
+        completed = await this.d.requests.complete(requestId, steps.steps, instance.id, ip, session);
+      } catch (err) {
+        // Not recorded (lease lost, or the write failed): the rules it opened go.
+        step.outcome = "failed";
+        await this.d.resources.removeRules(session.ruleIds);
+        throw err;
+      }
+      if (!completed) {
+        // Another run of the task (this one's lease lapsed) ended the request first: its
+        // outcome stands; undo what this run did so nothing is left held or open.
+        await this.d.resources.removeRules(session.ruleIds);
+        await this.giveBack(requestId, request.user_id, ownClaim);
+        return { request_id: requestId, status: "finished_before" };
+      }
+      this.d.onFinished?.(secondsSince(request.created_at), "completed");
+      this.d.logger.info(
+        {
+          request_id: requestId,
+          user_id: request.user_id,
+          user_name: request.user_name,
+          pool: pool.name,
+          instance_id: instance.id,
+          ip,
+        },
+        "allocation completed",
+      );
+      return { request_id: requestId, status: "completed", instance_id: instance.id };
+    } catch (err) {
+      // Revoked, or the lease went to another runner: that one (if any) records the outcome.
+      if (signal?.aborted) {
+        await this.giveBack(requestId, request.user_id, ownClaim).catch((e) =>
+          this.d.logger.warn({ err: e, request_id: requestId }, "cannot give back a claimed instance"),
+        );
+        throw err;
+      }
+      const failure = isBrokerError(err)
+        ? err
+        : new BrokerError(BrokerCode.AllocationFailed, {}, (err as Error)?.message);
+      if (!isBrokerError(err))
+        this.d.logger.error({ err, request_id: requestId }, "allocation failed unexpectedly");
+      await this.d.requests.fail(requestId, steps.steps, failure.code, failure.data, instanceId);
+      this.d.onFinished?.(secondsSince(request.created_at), failure.code);
+      return { request_id: requestId, status: "failed", error_code: failure.code };
+    }
+  }
+
+  /**
+   * Gives back the instance this run claimed or created when the request ended without it (a
+   * run whose lease lapsed while it waited for a connection may claim after another run had
+   * already failed the request), or when its task was revoked. While the request is still
+   * open another run is on it and finds the hold as the user's own instance, so it stays.
+   */
+  private async giveBack(requestId: string, userId: string, instanceId: string | undefined): Promise<void> {
+    if (!instanceId) return;
+    const row = await this.d.requests.get(requestId);
+    if (!row) return;
+    const open = row.status !== "completed" && row.status !== "failed";
+    // An open request is another run's, unless its task was revoked: then no run will come.
+    if (open && !(row.task_id && (await this.d.taskRevoked?.(row.task_id)))) return;
+    if (row.status === "completed" && row.instance_id === instanceId) return;
+    await this.d.claims.release(
+      instanceId,
+      userId,
+      ACTOR,
+      open ? `broker request ${requestId} was revoked` : `broker request ${requestId} ended in another run`,
+    );
+    this.d.logger.info(
+      { request_id: requestId, instance_id: instanceId },
+      "gave back an instance its request did not get",
+    );
+  }
+
+  /** Steps 1-5 of spec §6, then the wait for ACTIVE; a broken claimed instance is replaced. */
+  private async instanceFor(
+    request: RequestRow,
+    pool: Pool,
+    steps: StepRecorder,
+    signal: AbortSignal | undefined,
+    chosen: (instanceId: string, claimedByThisRun: boolean) => void,
+  ) {
+    const exclude: string[] = [];
+    let groups: Promise<string[]> | undefined;
+    for (let attempt = 0; ; attempt++) {
+      const found = await steps.run("find_instance", async (step) => {
+        const claimed = await this.d.claims.claim({
+          poolId: pool.id,
+          operationMode: pool.operation_mode,
+          userId: request.user_id,
+          groupIds: () => {
+            groups ??= this.d.groupsOfUser(request.user_id);
+            return groups;
+          },
+          actor: ACTOR,
+          reason: `broker request ${request.id}`,
+          exclude,
+        });
+        step.detail(
+          claimed
+            ? `instance ${claimed.instance.id} (${claimed.instance.name}), ${describe(claimed.source)}`
+            : "no assigned, group, free or shareable instance: a new one is needed",
+        );
+        return claimed;
+      });
+      let instance: InstanceRow;
+      let ours: boolean;
+      if (found) {
+        instance = found.instance;
+        ours = found.claimedNow;
+        if (found.claimedNow) this.d.onInstanceTaken?.(pool.id);
+      } else {
+        signal?.throwIfAborted();
+        instance = await steps.run(
+          "create_instance",
+          (step) => createInstance(this.d, request, pool, step.detail),
+          {
+            slow: true,
+            initial: `creating an instance in project ${pool.name}`,
+          },
+        );
+        ours = true;
+        this.d.onInstanceTaken?.(pool.id);
+      }
+      chosen(instance.id, ours);
+      // An instance already ACTIVE has its ports: look them up while Nova confirms it.
+      const port =
+        instance.status === "ACTIVE"
+          ? this.d.resources.instancePort(instance.id, pool.network_id)
+          : undefined;
+      port?.catch(() => {});
+      try {
+        const server = await steps.run(
+          "wait_active",
+          (step) => waitActive(this.d, instance, steps, step.detail, signal),
+          {
+            slow: instance.status !== "ACTIVE",
+            initial: `waiting for instance ${instance.id} to become ACTIVE (${instance.status})`,
+          },
+        );
+        return {
+          instance,
+          server,
+          port: await (port ?? this.d.resources.instancePort(instance.id, pool.network_id)),
+        };
+      } catch (err) {
+        if (!(err instanceof Unusable)) throw err;
+        // A reserve instance that broke is given back and another one tried; one made for
+        // this request, or one an admin assigned, is the request's failure (17).
+        const canRetry = ours && found !== undefined && attempt + 1 < MAX_CANDIDATES;
+        if (ours) await this.d.claims.release(instance.id, request.user_id, ACTOR, err.message);
+        if (!canRetry)
+          throw new BrokerError(BrokerCode.InstanceInvalidState, {
+            instance_id: instance.id,
+            instance_status: err.message,
+          });
+        exclude.push(instance.id);
+      }
+    }
+  }
+}

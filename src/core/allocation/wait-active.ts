@@ -1,0 +1,86 @@
+// Step wait_active: polls Nova until the instance is ACTIVE, mirroring what Nova says into
+// our record (get-vm reads it from there); an instance in ERROR or gone is Unusable, one
+// still building after allocation.buildTimeoutSeconds is code 17.
+import { isCloudError } from "../../cloud/http.ts";
+import type { NovaServer } from "../../cloud/nova.ts";
+import type { InstanceRow } from "../../store/holders.ts";
+import { BrokerCode, BrokerError } from "../broker-error.ts";
+import { failedBuilds } from "../build-failures.ts";
+import type { AllocationDeps } from "./deps.ts";
+import { Unusable } from "./deps.ts";
+import type { StepRecorder } from "./step-recorder.ts";
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+
+export async function waitActive(
+  d: Pick<AllocationDeps, "nova" | "instances" | "buildTimeoutMs" | "pollIntervalMs" | "buildFailures">,
+  instance: InstanceRow,
+  steps: StepRecorder,
+  detail: (t: string) => void,
+  signal?: AbortSignal,
+): Promise<NovaServer> {
+  const deadline = Date.now() + d.buildTimeoutMs;
+  let known = `${instance.status}|${instance.vm_state}|${instance.task_state}|${instance.progress}`;
+  for (;;) {
+    let server: NovaServer;
+    try {
+      server = await d.nova.getServer(instance.id);
+    } catch (err) {
+      if (!isCloudError(err, "not_found")) throw err;
+      await d.instances.markDeleted(instance.id);
+      throw new Unusable("DELETED");
+    }
+    // Our record follows Nova, written only when Nova says something new (a warm instance
+    // costs no write).
+    const now = `${server.status}|${server.vmState}|${server.taskState}|${server.progress ?? 0}`;
+    if (now !== known) {
+      await d.instances.applyStatus([
+        {
+          id: instance.id,
+          status: server.status,
+          vmState: server.vmState,
+          taskState: server.taskState,
+          progress: server.progress,
+          fault: server.fault?.message ?? null,
+        },
+      ]);
+      known = now;
+    }
+    if (server.status === "ACTIVE") {
+      detail(`instance ${instance.id} is ACTIVE`);
+      return server;
+    }
+    if (failedBuilds([server]).length > 0) await d.buildFailures?.notice([instance.id]);
+    if (server.status === "ERROR" || server.status === "DELETED" || server.status === "SOFT_DELETED") {
+      detail(
+        `instance ${instance.id} went ${server.status}${server.fault ? `: ${server.fault.message}` : ""}`,
+      );
+      throw new Unusable(server.status);
+    }
+    if (Date.now() >= deadline) {
+      detail(`instance ${instance.id} still ${server.status} after ${d.buildTimeoutMs / 1000} s`);
+      throw new BrokerError(BrokerCode.InstanceInvalidState, {
+        instance_id: instance.id,
+        instance_status: server.status,
+      });
+    }
+    await steps.note(
+      `waiting for instance ${instance.id}: ${server.status}` +
+        (server.taskState ? ` (${server.taskState})` : "") +
+        (server.progress ? `, ${server.progress}%` : ""),
+    );
+    await sleep(d.pollIntervalMs, signal);
+  }
+}
