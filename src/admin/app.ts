@@ -13,6 +13,7 @@ import { logAdminChanges } from "../http/request-log.ts";
 import { toApiError } from "./errors.ts";
 import { adminRoutes } from "./routes.ts";
 import { throttleInvalidTokens } from "./throttle.ts";
+import { noNulBytes } from "./wire.ts";
 
 export interface AdminDeps {
   config: Config;
@@ -26,6 +27,33 @@ export interface AdminDeps {
 }
 
 export type AdminRoutes = (app: App, deps: AdminDeps) => void | Promise<void>;
+
+/** Who may call a route: an admin (the default), or any valid user token (`config.access`). */
+export type Access = "admin" | "user";
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    access?: Access;
+  }
+}
+
+const TOKEN_SECURITY = [{ token: [] }];
+
+/**
+ * What every /v1 route needs, applied once to the scope so that a new route cannot forget
+ * it: the token in its OpenAPI description, the NUL check (PostgreSQL text cannot hold NUL)
+ * and authentication — the admin role unless the route says `config: { access: "user" }`,
+ * in which case the core authorizes the caller itself.
+ */
+function guardScope(v1: App, auth: TokenAuth): void {
+  v1.addHook("onRoute", (route) => {
+    if (route.schema) route.schema.security ??= TOKEN_SECURITY;
+  });
+  v1.addHook("preValidation", noNulBytes);
+  v1.addHook("preHandler", (req, reply) =>
+    req.routeOptions.config.access === "user" ? auth.requireUser(req, reply) : auth.requireAdmin(req, reply),
+  );
+}
 
 function sendApiError(err: ApiError, reply: FastifyReply) {
   reply.code(err.status).send(envelope(err.status, err.title, err.message));
@@ -52,6 +80,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<App> {
   logAdminChanges(app);
   await app.register(
     async (v1) => {
+      guardScope(v1 as App, deps.auth);
       for (const routes of adminRoutes) await routes(v1 as App, deps);
     },
     { prefix: "/v1" },

@@ -3,28 +3,24 @@
 import { Type as T } from "@sinclair/typebox";
 import { callerOf } from "../http/auth.ts";
 import type { AdminRoutes } from "./app.ts";
-import { errors, Id, IdList, NoContent, noNulBytes } from "./wire.ts";
+import { errors, Id, IdList, NoContent } from "./wire.ts";
 
 const ServerParams = T.Object({ server_id: Id("Instance id.") });
 const UserParams = T.Object({ user_id: Id("User id.") });
 const GroupParams = T.Object({ group_id: Id("Group id.") });
 const IdObjects = (what: string) => T.Array(T.Object({ id: T.String() }), { description: `${what} ids.` });
 const example2 = ["d91232fa14ad4e41980ad82dc9ea3929", "2506940c22f94b81a865f9aa6e7d7cba"];
-const security = [{ token: [] }];
 const tags = ["assignments"];
 
-export const assignmentRoutes: AdminRoutes = (app, { core, auth }) => {
+export const assignmentRoutes: AdminRoutes = (app, { core }) => {
   app.post(
     "/servers/:server_id/users",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags,
         summary: "Assign users to an instance",
         description:
           "Users must exist in Keystone (400). A Standard project's instance holds one user (409); assigning an existing pair changes nothing.",
-        security,
         params: ServerParams,
         body: T.Object({ users: IdList("User ids.") }, { examples: [{ users: example2 }] }),
         response: { 204: NoContent, ...errors(400, 404, 409) },
@@ -39,13 +35,10 @@ export const assignmentRoutes: AdminRoutes = (app, { core, auth }) => {
   app.post(
     "/servers/:server_id/groups",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags,
         summary: "Assign groups to an instance",
         description: "Groups must exist in Keystone (400); assigning an existing pair changes nothing.",
-        security,
         params: ServerParams,
         body: T.Object({ groups: IdList("Group ids.") }, { examples: [{ groups: example2 }] }),
         response: { 204: NoContent, ...errors(400, 404) },
@@ -60,14 +53,11 @@ export const assignmentRoutes: AdminRoutes = (app, { core, auth }) => {
   app.post(
     "/users/:user_id/servers",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags,
         summary: "Assign a user to instances",
         description:
           "All or nothing: an unknown instance (400) or a full Standard instance (409) changes nothing.",
-        security,
         params: UserParams,
         body: T.Object({ servers: IdList("Instance ids.") }, { examples: [{ servers: example2 }] }),
         response: { 204: NoContent, ...errors(400, 404, 409) },
@@ -82,13 +72,10 @@ export const assignmentRoutes: AdminRoutes = (app, { core, auth }) => {
   app.post(
     "/groups/:group_id/servers",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags,
         summary: "Assign a group to instances",
         description: "All or nothing: an unknown instance (400) changes nothing.",
-        security,
         params: GroupParams,
         body: T.Object({ servers: IdList("Instance ids.") }, { examples: [{ servers: example2 }] }),
         response: { 204: NoContent, ...errors(400, 404) },
@@ -107,13 +94,10 @@ export const assignmentRoutes: AdminRoutes = (app, { core, auth }) => {
   app.get(
     "/users/:user_id/servers",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags,
         summary: "Instances of a user",
         description: "Instances assigned to the user directly, with their TRS project.",
-        security,
         params: UserParams,
         response: {
           200: T.Object(
@@ -144,13 +128,10 @@ export const assignmentRoutes: AdminRoutes = (app, { core, auth }) => {
   app.get(
     "/servers/:server_id/users",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags,
         summary: "Users of an instance",
         description: "Users assigned to the instance directly.",
-        security,
         params: ServerParams,
         response: {
           200: T.Object({ users: IdObjects("User") }, { example: { users: example2.map((id) => ({ id })) } }),
@@ -164,13 +145,10 @@ export const assignmentRoutes: AdminRoutes = (app, { core, auth }) => {
   app.get(
     "/servers/:server_id/groups",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags,
         summary: "Groups of an instance",
         description: "Groups assigned to the instance.",
-        security,
         params: ServerParams,
         response: {
           200: T.Object(
@@ -189,14 +167,11 @@ export const assignmentRoutes: AdminRoutes = (app, { core, auth }) => {
   app.delete(
     "/servers/:server_id/users/:user_id",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags,
         summary: "Unassign a user from an instance",
         description:
           "The user's open sessions on the instance are closed and their client rules removed. 404 when the instance is unknown or the user is not assigned to it.",
-        security,
         params: T.Object({ server_id: Id("Instance id."), user_id: Id("User id.") }),
         response: { 204: NoContent, ...errors(404) },
       },
@@ -210,14 +185,11 @@ export const assignmentRoutes: AdminRoutes = (app, { core, auth }) => {
   app.delete(
     "/servers/:server_id/groups/:group_id",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags,
         summary: "Unassign a group from an instance",
         description:
           "Members who held the instance only through the group lose their open sessions on it. 404 when the instance is unknown or the group is not assigned to it.",
-        security,
         params: T.Object({ server_id: Id("Instance id."), group_id: Id("Group id.") }),
         response: { 204: NoContent, ...errors(404) },
       },

@@ -1,7 +1,7 @@
 // Floating IP per user (#22-#25) and the DELETE extension.
 import { Type as T } from "@sinclair/typebox";
 import type { AdminRoutes } from "./app.ts";
-import { errors, Id, NoContent, noNulBytes } from "./wire.ts";
+import { errors, Id, NoContent } from "./wire.ts";
 
 const UserParams = T.Object({ user_id: Id("User id.") });
 const Entry = T.Object({
@@ -16,20 +16,16 @@ const Body = T.Object(
   { floating_ip_id: Id("Floating IP id (Neutron).") },
   { examples: [{ floating_ip_id: "c3bdc5ba-cdff-49d0-b84c-ac9329ab1410" }] },
 );
-const security = [{ token: [] }];
 const tags = ["floating-ips"];
 
-export const floatingIpRoutes: AdminRoutes = (app, { core, auth }) => {
+export const floatingIpRoutes: AdminRoutes = (app, { core }) => {
   app.get(
     "/users",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags,
         summary: "Users with a floating IP",
         description: "Every user that has a floating IP assigned.",
-        security,
         response: {
           200: T.Object({ users: T.Array(Entry) }, { example: { users: [entryExample] } }),
           ...errors(),
@@ -47,14 +43,11 @@ export const floatingIpRoutes: AdminRoutes = (app, { core, auth }) => {
   app.get(
     "/users/:user_id",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags,
         summary: "A user's floating IP",
         description:
           "A list of one entry, as in the reference; floating_ip_id is null when the user has none. 404 when Keystone does not know the user.",
-        security,
         params: UserParams,
         response: {
           200: T.Object({ user: T.Array(Entry) }, { example: { user: [entryExample] } }),
@@ -71,14 +64,11 @@ export const floatingIpRoutes: AdminRoutes = (app, { core, auth }) => {
   app.post(
     "/users/:user_id/floating-ip",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags,
         summary: "Assign a floating IP to a user",
         description:
           "The floating IP must exist in Neutron (400). 409 when the user already has one or the IP belongs to another user.",
-        security,
         params: UserParams,
         body: Body,
         response: { 204: NoContent, ...errors(400, 404, 409) },
@@ -93,14 +83,11 @@ export const floatingIpRoutes: AdminRoutes = (app, { core, auth }) => {
   app.put(
     "/users/:user_id/floating-ip",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags,
         summary: "Change a user's floating IP",
         description:
           "Replaces the user's floating IP (sets it when the user had none). 409 when it belongs to another user.",
-        security,
         params: UserParams,
         body: Body,
         response: { 204: NoContent, ...errors(400, 404, 409) },
@@ -115,13 +102,10 @@ export const floatingIpRoutes: AdminRoutes = (app, { core, auth }) => {
   app.delete(
     "/users/:user_id/floating-ip",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags,
         summary: "Remove a user's floating IP (extension)",
         description: "The floating IP itself stays in Neutron. 404 when the user has none.",
-        security,
         params: UserParams,
         response: { 204: NoContent, ...errors(404) },
       },

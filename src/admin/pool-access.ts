@@ -4,29 +4,25 @@
 import { Type as T } from "@sinclair/typebox";
 import { callerOf } from "../http/auth.ts";
 import type { AdminRoutes } from "./app.ts";
-import { errors, Id, NoContent, noNulBytes } from "./wire.ts";
+import { errors, Id, NoContent } from "./wire.ts";
 
 const Holder = T.Object({ id: T.String(), name: T.String(), domain_id: T.String() });
-const security = [{ token: [] }];
 const tags = ["access"];
 const ProjectParams = T.Object({ project_id: Id("TRS project id.") });
 const UserParams = T.Object({ project_id: Id("TRS project id."), user_id: Id("User id.") });
 const GroupParams = T.Object({ project_id: Id("TRS project id."), group_id: Id("Group id.") });
 
-export const poolAccessRoutes: AdminRoutes = (app, { core, auth, config }) => {
+export const poolAccessRoutes: AdminRoutes = (app, { core, config }) => {
   const role = config.pools.accessRole;
   const access = core.poolAccess;
 
   app.get(
     "/projects/:project_id/access",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags,
         summary: "Who may use a TRS project through the broker (extension)",
         description: `Users and groups holding the access role (${role}, pools.accessRole) on the project directly, sorted by name. Members of a listed group have access through it. 404 for an unknown project.`,
-        security,
         params: ProjectParams,
         response: {
           200: T.Object(
@@ -46,15 +42,12 @@ export const poolAccessRoutes: AdminRoutes = (app, { core, auth, config }) => {
   );
 
   const change = (kind: "users" | "groups", grant: boolean) => ({
-    preValidation: noNulBytes,
-    preHandler: auth.requireAdmin,
     schema: {
       tags,
       summary: `${grant ? "Grant" : "Revoke"} a ${kind === "users" ? "user's" : "group's"} access to a TRS project (extension)`,
       description: grant
         ? `Grants the access role (${role}) on the project's Keystone project${kind === "groups" ? " to the group (its members get access)" : ""}; granting twice changes nothing. 404 for an unknown project or ${kind === "users" ? "user" : "group"}.`
         : `Revokes the access role (${role}) on the project's Keystone project; revoking what is not granted changes nothing. A role held another way (another role, a group) still admits the user. 404 for an unknown project or ${kind === "users" ? "user" : "group"}.`,
-      security,
       params: kind === "users" ? UserParams : GroupParams,
       response: { 204: NoContent, ...errors(404) },
     },
@@ -71,7 +64,7 @@ export const poolAccessRoutes: AdminRoutes = (app, { core, auth, config }) => {
         const by = callerOf(req).userId;
         if (grant) await access.grant(project_id, { userId: user_id }, by);
         else await access.revoke(project_id, { userId: user_id }, by);
-        reply.code(204).send(null);
+        return reply.code(204).send(null);
       },
     });
     app.route({
@@ -83,7 +76,7 @@ export const poolAccessRoutes: AdminRoutes = (app, { core, auth, config }) => {
         const by = callerOf(req).userId;
         if (grant) await access.grant(project_id, { groupId: group_id }, by);
         else await access.revoke(project_id, { groupId: group_id }, by);
-        reply.code(204).send(null);
+        return reply.code(204).send(null);
       },
     });
   }

@@ -5,7 +5,7 @@ import { callerOf } from "../http/auth.ts";
 import { parseBool, parseFilters } from "../http/query.ts";
 import type { Filter } from "../shared/types.ts";
 import type { AdminRoutes } from "./app.ts";
-import { errors, Id, IdList, isoUtc, NoContent, noNulBytes, Timestamp } from "./wire.ts";
+import { errors, Id, IdList, isoUtc, NoContent, Timestamp } from "./wire.ts";
 
 const Server = T.Object({
   id: T.String({ description: "Instance id (the Nova server id)." }),
@@ -60,27 +60,22 @@ function serverJson(view: InstanceView) {
   };
 }
 
-/** `assigned` filters compare "true"/"false": spec §2 booleans are normalised first. */
+/** `assigned` filters compare "true"/"false": booleans (docs/admin-api.md#wire-rules) are normalised first. */
 function normaliseAssigned(filters: Filter[]): Filter[] {
   return filters.map((f) =>
     f.field === "assigned" ? { ...f, values: f.values.map((v) => String(parseBool(v, "assigned"))) } : f,
   );
 }
 
-const security = [{ token: [] }];
-
-export const serverRoutes: AdminRoutes = (app, { core, auth }) => {
+export const serverRoutes: AdminRoutes = (app, { core }) => {
   app.post(
     "/servers",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags: ["servers"],
         summary: "Create TRS instances",
         description:
           "Creates `count` instances of a TRS project from the project's template, in batched Nova requests of up to 100 (all or nothing: above 100 the whole count is checked against the Nova quota first, 400 when it does not fit, and a refused batch deletes the earlier ones). The project is `project_id` (extension) or the token's project scope. Without a name, names come from the project's pattern; a name with count > 1 gives name-1..name-N.",
-        security,
         body: T.Object(
           {
             server: T.Object({
@@ -131,14 +126,11 @@ export const serverRoutes: AdminRoutes = (app, { core, auth }) => {
   app.put(
     "/servers/:server_id",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags: ["servers"],
         summary: "Set an instance's users and groups",
         description:
           "Replaces the assigned users and/or groups (a list given replaces that set; one left out is kept).",
-        security,
         params: ServerParams,
         body: T.Object(
           {
@@ -177,14 +169,11 @@ export const serverRoutes: AdminRoutes = (app, { core, auth }) => {
   app.get(
     "/servers",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags: ["servers"],
         summary: "List TRS instances",
         description:
           "Served from rs-server's records. Filters: project_id and assigned (with modifiers, e.g. project_id__in=a,b or assigned__noteq=true), user, group; with_os_object adds os_server (one Nova listing for the whole list).",
-        security,
         querystring: T.Object(
           {
             project_id: T.Optional(T.String({ description: "TRS project id (modifiers allowed)." })),
@@ -219,14 +208,11 @@ export const serverRoutes: AdminRoutes = (app, { core, auth }) => {
   app.get(
     "/servers/:server_id",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags: ["servers"],
         summary: "Show a TRS instance",
         description:
           "with_os_object=true adds os_server, the Nova server (and refreshes the recorded status).",
-        security,
         params: ServerParams,
         querystring: T.Object(
           { with_os_object: T.Optional(T.String({ description: "Add os_server, the Nova server." })) },
@@ -251,14 +237,11 @@ export const serverRoutes: AdminRoutes = (app, { core, auth }) => {
   app.delete(
     "/servers/:server_id",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags: ["servers"],
         summary: "Delete a TRS instance (extension)",
         description:
           "Deletes the server in Nova, ends its assignments (history kept) and closes its open sessions.",
-        security,
         params: ServerParams,
         response: { 204: NoContent, ...errors(404) },
       },

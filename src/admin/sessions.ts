@@ -7,7 +7,7 @@ import { callerOf } from "../http/auth.ts";
 import { badRequest } from "../http/errors.ts";
 import { parseBool, parseFilters } from "../http/query.ts";
 import type { AdminRoutes } from "./app.ts";
-import { errors, Id, isoUtc, noNulBytes, Timestamp } from "./wire.ts";
+import { errors, Id, isoUtc, Timestamp } from "./wire.ts";
 
 const Nullable = (description: string) => T.Union([T.String(), T.Null()], { description });
 
@@ -88,23 +88,19 @@ function sessionFilter(query: Record<string, unknown>): SessionFilter {
   };
 }
 
-const security = [{ token: [] }];
 const tags = ["sessions"];
 const NullableInput = (description: string) =>
   T.Optional(T.Union([T.String({ maxLength: 255 }), T.Null()], { description }));
 
-export const sessionRoutes: AdminRoutes = (app, { core, auth, config }) => {
+export const sessionRoutes: AdminRoutes = (app, { core, config }) => {
   app.get(
     "/sessions",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags,
         summary: "List sessions",
         description:
           "Newest first. Filters: user_id, user_name, instance_id (with modifiers), instance_name, project_id, connection_type, last (only the latest session of each instance).",
-        security,
         querystring: FilterQuery,
         response: {
           200: T.Object({ sessions: T.Array(SessionBody) }, { example: { sessions: [sessionExample] } }),
@@ -118,13 +114,10 @@ export const sessionRoutes: AdminRoutes = (app, { core, auth, config }) => {
   app.get(
     "/sessions/count",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags,
         summary: "Count sessions",
         description: "The number of sessions the same filters as the list select.",
-        security,
         querystring: FilterQuery,
         response: { 200: T.Object({ count: T.Integer() }, { example: { count: 5 } }), ...errors(400) },
       },
@@ -135,14 +128,12 @@ export const sessionRoutes: AdminRoutes = (app, { core, auth, config }) => {
   app.post(
     "/sessions",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireUser,
+      config: { access: "user" },
       schema: {
         tags,
         summary: "Record a session",
         description:
           "The user is the token's. An admin token records a session on any instance; another token only on an instance assigned to its user, directly or through a group (else 403).",
-        security,
         body: T.Object(
           {
             session: T.Object({
@@ -175,14 +166,12 @@ export const sessionRoutes: AdminRoutes = (app, { core, auth, config }) => {
   app.put(
     "/sessions/:session_id",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireUser,
+      config: { access: "user" },
       schema: {
         tags,
         summary: "Close a session (extension)",
         description:
           "Sets closed_at (ISO 8601; default now) and removes the client rules the session opened. An admin token closes any session; another token only its own user's (else 404).",
-        security,
         params: T.Object({ session_id: Id("Session id.") }),
         body: T.Optional(
           T.Object(

@@ -4,7 +4,7 @@ import { Type as T } from "@sinclair/typebox";
 import type { VolumeAssignment } from "../core/volume-assignments.ts";
 import { parseFilters } from "../http/query.ts";
 import type { AdminRoutes } from "./app.ts";
-import { errors, Id, NoContent, noNulBytes } from "./wire.ts";
+import { errors, Id, NoContent } from "./wire.ts";
 
 const Assignment = T.Object({
   id: T.Integer({ description: "Volume assignment id." }),
@@ -25,20 +25,16 @@ const json = (v: VolumeAssignment) => ({
   volume_id: v.volume_id,
 });
 const Params = T.Object({ assignment_id: Id("Volume assignment id.") });
-const security = [{ token: [] }];
 const tags = ["volume-assignments"];
 
-export const volumeAssignmentRoutes: AdminRoutes = (app, { core, auth }) => {
+export const volumeAssignmentRoutes: AdminRoutes = (app, { core }) => {
   app.get(
     "/volume-assignments",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags,
         summary: "List volume assignments",
         description: "Filters (with modifiers): user_id, project_id, volume_id.",
-        security,
         querystring: T.Object(
           {
             user_id: T.Optional(T.String({ description: "User id." })),
@@ -68,13 +64,10 @@ export const volumeAssignmentRoutes: AdminRoutes = (app, { core, auth }) => {
   app.get(
     "/volume-assignments/:assignment_id",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags,
         summary: "Show a volume assignment",
         description: "404 when no assignment has this id.",
-        security,
         params: Params,
         response: {
           200: T.Object({ "volume-assignment": Assignment }, { example: { "volume-assignment": example } }),
@@ -90,14 +83,11 @@ export const volumeAssignmentRoutes: AdminRoutes = (app, { core, auth }) => {
   app.post(
     "/volume-assignments",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags,
         summary: "Assign a volume to a user",
         description:
           "The project must be a TRS project, the user known to Keystone and the volume known to Cinder (400 otherwise). One volume per user per project, and a volume belongs to one user (409).",
-        security,
         body: T.Object(
           {
             user_id: Id("User id."),
@@ -126,13 +116,10 @@ export const volumeAssignmentRoutes: AdminRoutes = (app, { core, auth }) => {
   app.delete(
     "/volume-assignments/:assignment_id",
     {
-      preValidation: noNulBytes,
-      preHandler: auth.requireAdmin,
       schema: {
         tags,
         summary: "Delete a volume assignment (extension)",
         description: "The volume itself stays in Cinder.",
-        security,
         params: Params,
         response: { 204: NoContent, ...errors(404) },
       },

@@ -1,4 +1,4 @@
-// Wire rules of spec §2 shared by the admin routes of pools, instances, assignments, user
+// Wire rules (docs/admin-api.md#wire-rules) shared by the admin routes of pools, instances, assignments, user
 // resources and sessions: lenient booleans, timestamps without offset, error responses.
 import { Type as T, type TSchema } from "@sinclair/typebox";
 import type { FastifyRequest } from "fastify";

@@ -1,4 +1,4 @@
-// Assignment rules (spec §5): users and groups must exist in Keystone; Standard pools hold one
+// Assignment rules (docs/admin-api.md#users-and-groups-of-instances): users and groups must exist in Keystone; Standard pools hold one
 // user per instance, Simultaneous ones up to max_users_per_instance; assigning an existing pair
 // changes nothing; every change is written to the history with its actor.
 // API (admin routes, broker):
@@ -9,6 +9,7 @@
 //   usersOf(instanceId) / groupsOf(instanceId) / serversOfUser(userId) / isAssigned(...)
 //   checkSubjects(users, groups) → 400 when Keystone does not know one of them
 
+import { OperationMode } from "../shared/types.ts";
 import {
   type HolderRepository,
   InstanceFullError,
@@ -62,7 +63,7 @@ export class AssignmentService {
     const instance = await this.requireInstance(instanceId);
     const pool = await this.d.pools.get(instance.pool_id);
     if (!pool) throw notFound(`TRS instance ${instanceId} not found`);
-    return pool.operation_mode === "1" ? 1 : (pool.max_users_per_instance ?? null);
+    return pool.operation_mode === OperationMode.Standard ? 1 : (pool.max_users_per_instance ?? null);
   }
 
   async checkSubjects(users: string[], groups: string[]): Promise<void> {

@@ -1,4 +1,4 @@
-// auto-allocate-users (spec §5), as a task: every user with a role on the project (directly or
+// auto-allocate-users (docs/admin-api.md#post-projectsproject_idactionsauto-allocate-users), as a task: every user with a role on the project (directly or
 // through a group) who holds no instance of it directly gets one free ACTIVE instance. Group
 // assignments do not count as holding one: a group's instance is shared, not the user's own.
 // rs-server's service account holds a role on every pool (to create servers) and is skipped.

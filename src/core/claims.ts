@@ -1,6 +1,8 @@
-// Which instance a user gets, in the preference order of spec §6 (steps 1-4; step 5, a new
+// Which instance a user gets, in the preference order of docs/broker-api.md#the-allocation (steps 1-4; step 5, a new
 // instance, is the allocation's): the one assigned to the user, one of the user's groups',
 // a free one of the reserve, and in Simultaneous pools the least loaded shared one.
+
+import { OperationMode } from "../shared/types.ts";
 import type { ClaimKind, HolderRepository, InstanceRow } from "../store/holders.ts";
 import { isUniqueViolation } from "../store/unique.ts";
 
@@ -49,7 +51,7 @@ export class ClaimService {
       // rather than for a new one.
       { kind: "free", statuses: ["ACTIVE", "BUILD"] },
     ];
-    if (r.operationMode === "2") order.push({ kind: "shared", statuses: ["ACTIVE"] });
+    if (r.operationMode === OperationMode.Simultaneous) order.push({ kind: "shared", statuses: ["ACTIVE"] });
     for (const step of order) {
       const instance = await this.claimRetrying(r, step.kind, step.statuses, groupIds);
       if (instance) return { instance, source: step.kind, claimedNow: true };

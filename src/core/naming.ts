@@ -1,4 +1,4 @@
-// Instance names (spec §4): each run of `*` in a pool's pattern is the pool's counter,
+// Instance names (docs/admin-api.md#post-servers--create): each run of `*` in a pool's pattern is the pool's counter,
 // zero-padded to the run's length and growing past it (`trs-**`: trs-01 … trs-99, trs-100);
 // a pattern without `*` gets `-N` appended. An explicit name for a batch becomes name-1..name-N.
 

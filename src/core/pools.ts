@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import type { Cloud } from "../cloud/cloud.ts";
 import { isCloudError } from "../cloud/http.ts";
 import type { Config } from "../config/schema.ts";
+import { OperationMode } from "../shared/types.ts";
 import type { HolderRepository } from "../store/holders.ts";
 import type { InstanceRepository } from "../store/instances.ts";
 import { MultiUserInstanceError, type Pool, type PoolPatch, type PoolRepository } from "../store/pools.ts";
@@ -146,7 +147,7 @@ export class PoolService {
   }
 
   limitOf(pool: Pool): number | null {
-    return pool.operation_mode === "1" ? 1 : (pool.max_users_per_instance ?? null);
+    return pool.operation_mode === OperationMode.Standard ? 1 : (pool.max_users_per_instance ?? null);
   }
 
   /** Checks the settings' own rules and that their flavor, image and network exist. */
@@ -249,7 +250,7 @@ export class PoolService {
         image_id: input.image_id,
         network_id: input.network_id ?? null,
         availability_zone: input.availability_zone ?? this.d.config.pools.defaultAvailabilityZone,
-        operation_mode: input.operation_mode ?? "1",
+        operation_mode: input.operation_mode ?? OperationMode.Standard,
         instance_name_pattern: input.instance_name_pattern ?? this.d.config.pools.instanceNamePattern,
         min_reserve_vm: input.min_reserve_vm ?? 0,
       });
@@ -272,7 +273,7 @@ export class PoolService {
     await this.checkSettings(input);
     if (input.name !== undefined && input.name.trim() === "") throw invalid("name must not be empty");
     const switching = input.operation_mode !== undefined && input.operation_mode !== pool.operation_mode;
-    if (switching && input.operation_mode === "1") await this.refuseCrowded(id);
+    if (switching && input.operation_mode === OperationMode.Standard) await this.refuseCrowded(id);
     const ks: DirectoryProjectPatch = {};
     if (input.name !== undefined) ks.name = input.name;
     if (input.domain_id !== undefined) ks.domainId = input.domain_id;

@@ -1,4 +1,4 @@
-// Pool statistics (spec §4): created/active/error_servers count every Nova server of the
+// Pool statistics (docs/admin-api.md#get-projectsproject_idstatistics): created/active/error_servers count every Nova server of the
 // project (one Nova listing); the *_trs_servers counts come from our records, refreshed from
 // that same listing first.
 import type { Cloud } from "../cloud/cloud.ts";

@@ -60,7 +60,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers["x-request-id"];
-      return typeof given === "string" && REQUEST_ID.test(given) ? given : `req-${randomUUID()}`;
+      // http-: a broker request (request-vm) is req-<uuid>; a log line never mixes them up.
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : `http-${randomUUID()}`;
     },
     // Bad URLs and over-long ids fail in the router, before any handler: same envelope there.
     frameworkErrors: (err, _req, res) => {

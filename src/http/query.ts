@@ -1,4 +1,4 @@
-// Query-string rules of spec §2: booleans as JSON booleans or "True"/"False"/"true"/"false"/
+// Query-string rules (docs/admin-api.md#wire-rules): booleans as JSON booleans or "True"/"False"/"true"/"false"/
 // "1"/"0", and filter modifiers `param__modifier=value` on the parameters that support them.
 import { type Filter, MODIFIERS, type Modifier } from "../shared/types.ts";
 import { badRequest } from "./errors.ts";

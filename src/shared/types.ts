@@ -45,3 +45,10 @@ export interface MetricsSnapshot {
   /** Tasks by state, PENDING and STARTED at least. */
   tasks: Record<string, number>;
 }
+
+/**
+ * A pool's operation mode, as the API writes it: Standard ("1", an instance holds one user)
+ * or Simultaneous ("2", several users share an instance up to max_users_per_instance).
+ */
+export const OperationMode = { Standard: "1", Simultaneous: "2" } as const;
+export type OperationMode = (typeof OperationMode)[keyof typeof OperationMode];

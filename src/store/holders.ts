@@ -23,6 +23,7 @@
 // index instance_users_one_holder stays the last guard for Standard pools: if anything else
 // (an admin assignment) slipped in, the insert fails and the caller tries again.
 import { type Kysely, type Selectable, sql, type Transaction } from "kysely";
+import { OperationMode } from "../shared/types.ts";
 import type { Database, InstancesTable } from "./schema.ts";
 import { isUniqueViolation } from "./unique.ts";
 
@@ -124,7 +125,7 @@ export class HolderRepository {
       .forShare("p")
       .executeTakeFirst();
     if (!row) throw new InstanceGoneError(instanceId);
-    return { exclusive: row.operation_mode === "1" };
+    return { exclusive: row.operation_mode === OperationMode.Standard };
   }
 
   private async record(
@@ -381,7 +382,7 @@ export class HolderRepository {
         .forShare()
         .executeTakeFirst();
       if (!pool) return undefined;
-      const exclusive = pool.operation_mode !== "2";
+      const exclusive = pool.operation_mode !== OperationMode.Simultaneous;
       if (options.kind === "shared" && exclusive) return undefined;
       const o: Claim = { ...options, exclusive, maxUsers: exclusive ? 1 : pool.max_users_per_instance };
       const skipped: string[] = [];

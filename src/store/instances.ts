@@ -4,7 +4,7 @@
 //   insertMany(rows) / get(id) / list(filter) / withAssignees(rows)
 //   applyStatus(updates)   → copies Nova's status/vm_state/task_state/progress/ip/fault
 //   markDeleted(id)        → the record stays (history) but leaves every list
-//   poolCounts(poolId)     → the TRS counts of spec §4 statistics
+//   poolCounts(poolId)     → the TRS counts of the statistics (docs/admin-api.md)
 import type { Insertable, Kysely, Selectable } from "kysely";
 import { sql } from "kysely";
 import type { Filter } from "../shared/types.ts";

@@ -6,6 +6,7 @@
 //                                     consistent in one transaction (throws MultiUserInstanceError)
 import type { Insertable, Kysely, Selectable, Transaction, Updateable } from "kysely";
 import { sql } from "kysely";
+import { OperationMode } from "../shared/types.ts";
 import type { Database, PoolsTable } from "./schema.ts";
 
 export type Pool = Selectable<PoolsTable>;
@@ -78,7 +79,7 @@ export class PoolRepository {
         .forUpdate()
         .executeTakeFirst();
       if (!pool) return undefined;
-      if (mode === "1") {
+      if (mode === OperationMode.Standard) {
         const crowded = await trx
           .selectFrom("instance_users as iu")
           .innerJoin("instances as i", "i.id", "iu.instance_id")
@@ -91,7 +92,7 @@ export class PoolRepository {
       }
       await trx
         .updateTable("instance_users")
-        .set({ exclusive: mode === "1" })
+        .set({ exclusive: mode === OperationMode.Standard })
         .where("instance_id", "in", trx.selectFrom("instances").select("id").where("pool_id", "=", id))
         .execute();
       return this.update(id, { ...patch, operation_mode: mode }, trx);

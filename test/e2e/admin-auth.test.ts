@@ -54,7 +54,7 @@ test("a revoked token stops working once its cache entry is gone", async () => {
 test("every response carries a request id, and unknown paths answer the envelope", async () => {
   const res = await get("/v1/no-such-thing", stack.adminToken);
   assert.equal(res.status, 404);
-  assert.match(res.headers.get("x-request-id") ?? "", /^req-/);
+  assert.match(res.headers.get("x-request-id") ?? "", /^http-/);
   assert.equal(((await res.json()) as { error: { code: number } }).error.code, 404);
 });
 

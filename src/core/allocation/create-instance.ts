@@ -1,6 +1,7 @@
-// Step create_instance (spec §6 step 5): no instance to claim, so one is made for the user
+// Step create_instance (docs/broker-api.md#the-allocation, step 5): no instance to claim, so one is made for the user
 // from the pool's template, named from its pattern, and recorded with the user as holder.
 import { isCloudError } from "../../cloud/http.ts";
+import { OperationMode } from "../../shared/types.ts";
 import type { InstanceRow } from "../../store/holders.ts";
 import type { Pool } from "../../store/pools.ts";
 import type { RequestRow } from "../../store/requests.ts";
@@ -52,7 +53,7 @@ export async function createInstance(
   await d.holders.insertHeld(
     { id, poolId: pool.id, name, status: "BUILD", reservationId },
     request.user_id,
-    pool.operation_mode !== "2",
+    pool.operation_mode !== OperationMode.Simultaneous,
     ACTOR,
     `created for broker request ${request.id}`,
   );

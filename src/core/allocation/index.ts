@@ -1,5 +1,5 @@
 // The allocation task (this module runs it; each step has its own module beside it): gives the user of a broker request a running desktop, in the order of
-// spec §6 — find one (assigned, group, reserve, shared) or create one, wait for ACTIVE,
+// docs/broker-api.md#the-allocation — find one (assigned, group, reserve, shared) or create one, wait for ACTIVE,
 // bring the user's floating IP and volume to it, resolve its address, open the client's
 // ports, record the session — and leaves every step in the request for get-vm to show.
 //
@@ -142,7 +142,7 @@ export class Allocation {
     );
   }
 
-  /** Steps 1-5 of spec §6, then the wait for ACTIVE; a broken claimed instance is replaced. */
+  /** Steps 1-5 of docs/broker-api.md#the-allocation, then the wait for ACTIVE; a broken claimed instance is replaced. */
   private async instanceFor(
     request: RequestRow,
     pool: Pool,
