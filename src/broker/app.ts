@@ -5,7 +5,12 @@
 import type { FastifyReply } from "fastify";
 import type { Logger } from "pino";
 import type { Config } from "../config/schema.ts";
-import { type BrokerErrorCode, type BrokerErrorData, isBrokerError } from "../core/broker-error.ts";
+import {
+  BrokerCode,
+  type BrokerErrorCode,
+  type BrokerErrorData,
+  isBrokerError,
+} from "../core/broker-error.ts";
 import type { TokenValidator } from "../core/identity.ts";
 import type { Core } from "../core/index.ts";
 import type { Throttle } from "../core/throttle.ts";
@@ -73,9 +78,10 @@ async function createBrokerBase(deps: BrokerDeps, trustedProxies: string[]): Pro
       noteBrokerErrorDetail(reply, err.detail);
       // Unknown user and unknown domain tell an unauthenticated caller who exists: unless the
       // operator wants the reference's codes, they are a wrong password like any other.
-      if ((err.code === 15 || err.code === 16) && !deps.config.broker.revealUnknownAccounts) {
+      const unknownAccount = err.code === BrokerCode.DomainNotFound || err.code === BrokerCode.UserNotFound;
+      if (unknownAccount && !deps.config.broker.revealUnknownAccounts) {
         noteBrokerErrorDetail(reply, `code ${err.code} answered as 6${err.detail ? `: ${err.detail}` : ""}`);
-        sendBrokerError(reply, 6);
+        sendBrokerError(reply, BrokerCode.AuthenticationFailed);
       } else sendBrokerError(reply, err.code, err.data);
       return true;
     },
@@ -83,9 +89,11 @@ async function createBrokerBase(deps: BrokerDeps, trustedProxies: string[]): Pro
       const lang = preferredLang(reply.request.headers["accept-language"]);
       // An unknown path stays a 404; a body the framework refused is the client's (9); anything
       // else is unforeseen (1), without its stack or message.
-      if (status === 404) return brokerErrorBody(1, {}, lang);
+      if (status === 404) return brokerErrorBody(BrokerCode.Unexpected, {}, lang);
       reply.code(400);
-      return status < 500 ? brokerErrorBody(9, { reason: message }, lang) : brokerErrorBody(1, {}, lang);
+      return status < 500
+        ? brokerErrorBody(BrokerCode.InvalidRequest, { reason: message }, lang)
+        : brokerErrorBody(BrokerCode.Unexpected, {}, lang);
     },
   });
   logBrokerErrors(app);

@@ -2,7 +2,7 @@
 // failures are counted per client address and per user name (src/core/throttle.ts); a caller
 // over a limit is answered HTTP 429, code 28, with Retry-After, before Keystone is asked.
 import type { FastifyRequest } from "fastify";
-import { type BrokerErrorCode, isBrokerError } from "../core/broker-error.ts";
+import { BrokerCode, type BrokerErrorCode, isBrokerError } from "../core/broker-error.ts";
 import type { Limit, Throttle } from "../core/throttle.ts";
 import type { App } from "../http/app.ts";
 import { brokerErrorBody, preferredLang } from "./errors.ts";
@@ -10,7 +10,12 @@ import { brokerErrorBody, preferredLang } from "./errors.ts";
 const LOGIN_ROUTES = new Set(["/v1/request-vm", "/v1/get-projects", "/v1/change-password"]);
 
 /** Answers that mean the credentials were wrong: unknown user or domain, wrong password or OTP, invalid token. */
-const FAILED_LOGIN: ReadonlySet<BrokerErrorCode> = new Set<BrokerErrorCode>([6, 15, 16, 24]);
+const FAILED_LOGIN: ReadonlySet<BrokerErrorCode> = new Set<BrokerErrorCode>([
+  BrokerCode.AuthenticationFailed,
+  BrokerCode.DomainNotFound,
+  BrokerCode.UserNotFound,
+  BrokerCode.TokenInvalid,
+]);
 
 const limitsKey = Symbol("throttle limits");
 type Throttled = FastifyRequest & { [limitsKey]?: Limit[] };
@@ -32,7 +37,7 @@ export function throttleLogins(v1: App, throttle: Throttle): void {
     return reply
       .code(429)
       .header("Retry-After", String(wait))
-      .send(brokerErrorBody(28, { retry_after: wait }, lang));
+      .send(brokerErrorBody(BrokerCode.TooManyAttempts, { retry_after: wait }, lang));
   });
   v1.addHook("onError", async (req, _reply, err: unknown) => {
     const limits = (req as Throttled)[limitsKey];

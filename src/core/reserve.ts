@@ -23,11 +23,14 @@ export const RESERVE_ACTOR = "reserve";
 const MAX_BACKOFF_SECONDS = 3600;
 
 export interface ReserveKeeperDeps {
-  reserve: ReserveRepository;
-  pools: PoolRepository;
-  instances: InstanceService;
+  reserve: Pick<
+    ReserveRepository,
+    "withPoolLock" | "whilePoolLocked" | "failedFree" | "freeCounts" | "buildsInFlight" | "setState"
+  >;
+  pools: Pick<PoolRepository, "list" | "get">;
+  instances: Pick<InstanceService, "create" | "remove">;
   nova: Pick<NovaClient, "getFlavor" | "headroom">;
-  metrics: Metrics;
+  metrics: Pick<Metrics, "reserveCreate" | "reserveFailure">;
   logger: Logger;
   intervalSeconds: number;
   maxConcurrentBuilds: number;

@@ -4,11 +4,9 @@
 // guesser gets a few tries per window, and a flood of garbage tokens costs no validations.
 // Fixed windows: at a window's edge a key may see up to twice its limit, never more.
 
-export interface ThrottleCount {
-  key: string;
-  count: number;
-  retryAfterSeconds: number;
-}
+import type { ThrottleCount } from "../shared/types.ts";
+
+export type { ThrottleCount };
 
 export interface ThrottleStore {
   /** The counts of the keys whose window is still open. */

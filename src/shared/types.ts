@@ -52,3 +52,10 @@ export interface MetricsSnapshot {
  */
 export const OperationMode = { Standard: "1", Simultaneous: "2" } as const;
 export type OperationMode = (typeof OperationMode)[keyof typeof OperationMode];
+
+/** A key's failures in its open window (the rate limits: core/throttle.ts, store/rate-limits.ts). */
+export interface ThrottleCount {
+  key: string;
+  count: number;
+  retryAfterSeconds: number;
+}

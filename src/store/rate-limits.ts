@@ -2,13 +2,14 @@
 // counts together (an attacker spreading tries over broker nodes gains nothing). One statement
 // per change: concurrent failures of one key add up, never overwrite each other.
 import { type Kysely, sql } from "kysely";
-import type { ThrottleCount, ThrottleStore } from "../core/throttle.ts";
+import type { ThrottleCount } from "../shared/types.ts";
 import type { Database } from "./schema.ts";
 
 /** How often a process removes windows that ended (rows of keys that stopped failing). */
 const PRUNE_EVERY_MS = 60_000;
 
-export class RateLimitRepository implements ThrottleStore {
+/** The ThrottleStore of core/throttle.ts. */
+export class RateLimitRepository {
   private prunedAt = 0;
 
   constructor(private readonly db: Kysely<Database>) {}

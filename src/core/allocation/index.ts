@@ -15,6 +15,7 @@ import type { ClaimSource } from "../claims.ts";
 import { connectUser } from "./connect-user.ts";
 import { createInstance } from "./create-instance.ts";
 import { ACTOR, type AllocationDeps, type AllocationResult, Unusable } from "./deps.ts";
+import { giveBack } from "./give-back.ts";
 import { StepRecorder } from "./step-recorder.ts";
 import { waitActive } from "./wait-active.ts";
 
@@ -81,7 +82,7 @@ export class Allocation {
         // Another run of the task (this one's lease lapsed) ended the request first: its
         // outcome stands; undo what this run did so nothing is left held or open.
         await this.d.resources.removeRules(session.ruleIds);
-        await this.giveBack(requestId, request.user_id, ownClaim);
+        await giveBack(this.d, requestId, request.user_id, ownClaim);
         return { request_id: requestId, status: "finished_before" };
       }
       this.d.onFinished?.(secondsSince(request.created_at), "completed");
@@ -100,7 +101,7 @@ export class Allocation {
     } catch (err) {
       // Revoked, or the lease went to another runner: that one (if any) records the outcome.
       if (signal?.aborted) {
-        await this.giveBack(requestId, request.user_id, ownClaim).catch((e) =>
+        await giveBack(this.d, requestId, request.user_id, ownClaim).catch((e) =>
           this.d.logger.warn({ err: e, request_id: requestId }, "cannot give back a claimed instance"),
         );
         throw err;
@@ -117,32 +118,9 @@ export class Allocation {
   }
 
   /**
-   * Gives back the instance this run claimed or created when the request ended without it (a
-   * run whose lease lapsed while it waited for a connection may claim after another run had
-   * already failed the request), or when its task was revoked. While the request is still
-   * open another run is on it and finds the hold as the user's own instance, so it stays.
+   * Steps 1-5 of docs/broker-api.md#the-allocation, then the wait for ACTIVE; a broken claimed
+   * instance is replaced.
    */
-  private async giveBack(requestId: string, userId: string, instanceId: string | undefined): Promise<void> {
-    if (!instanceId) return;
-    const row = await this.d.requests.get(requestId);
-    if (!row) return;
-    const open = row.status !== "completed" && row.status !== "failed";
-    // An open request is another run's, unless its task was revoked: then no run will come.
-    if (open && !(row.task_id && (await this.d.taskRevoked?.(row.task_id)))) return;
-    if (row.status === "completed" && row.instance_id === instanceId) return;
-    await this.d.claims.release(
-      instanceId,
-      userId,
-      ACTOR,
-      open ? `broker request ${requestId} was revoked` : `broker request ${requestId} ended in another run`,
-    );
-    this.d.logger.info(
-      { request_id: requestId, instance_id: instanceId },
-      "gave back an instance its request did not get",
-    );
-  }
-
-  /** Steps 1-5 of docs/broker-api.md#the-allocation, then the wait for ACTIVE; a broken claimed instance is replaced. */
   private async instanceFor(
     request: RequestRow,
     pool: Pool,
