@@ -28,8 +28,11 @@ export interface AdminDeps {
 
 export type AdminRoutes = (app: App, deps: AdminDeps) => void | Promise<void>;
 
-/** Who may call a route: an admin (the default), or any valid user token (`config.access`). */
-export type Access = "admin" | "user";
+/**
+ * Who may call a route: an admin (the default); any valid user token, the core authorizing
+ * the caller itself (`config: { access: "user" }`); anyone (`"public"`, e.g. signing in).
+ */
+export type Access = "admin" | "user" | "public";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -41,18 +44,21 @@ const TOKEN_SECURITY = [{ token: [] }];
 
 /**
  * What every /v1 route needs, applied once to the scope so that a new route cannot forget
- * it: the token in its OpenAPI description, the NUL check (PostgreSQL text cannot hold NUL)
- * and authentication — the admin role unless the route says `config: { access: "user" }`,
- * in which case the core authorizes the caller itself.
+ * it: authentication first, before the body is even read (the admin role unless the route's
+ * `config.access` says otherwise), the token in its OpenAPI description, and the NUL check
+ * (PostgreSQL text cannot hold NUL). test/e2e/auth-walk.test.ts walks the OpenAPI document
+ * and proves every route refuses a missing and a member token.
  */
 function guardScope(v1: App, auth: TokenAuth): void {
   v1.addHook("onRoute", (route) => {
-    if (route.schema) route.schema.security ??= TOKEN_SECURITY;
+    if (route.config?.access !== "public" && route.schema) route.schema.security ??= TOKEN_SECURITY;
+  });
+  v1.addHook("onRequest", async (req, reply) => {
+    const access = req.routeOptions.config.access ?? "admin";
+    if (access === "admin") await auth.requireAdmin(req, reply);
+    else if (access === "user") await auth.requireUser(req, reply);
   });
   v1.addHook("preValidation", noNulBytes);
-  v1.addHook("preHandler", (req, reply) =>
-    req.routeOptions.config.access === "user" ? auth.requireUser(req, reply) : auth.requireAdmin(req, reply),
-  );
 }
 
 function sendApiError(err: ApiError, reply: FastifyReply) {
