@@ -5,8 +5,7 @@
 // 10 unknown request, 11 someone else's (or a desktop no longer theirs), 9 not completed,
 // 18 no recorded address, 17 Nova refuses a console in the server's state.
 import { Type as T } from "@sinclair/typebox";
-import { isCloudError } from "../cloud/http.ts";
-import { BrokerError } from "../core/broker-error.ts";
+import { BrokerCode, BrokerError, orKeystoneUnavailable } from "../core/broker-error.ts";
 import type { BrokerRoutes } from "./app.ts";
 import { GATEWAY_PATH } from "./console-gateway.ts";
 import { tokenOf } from "./get-vm.ts";
@@ -29,12 +28,10 @@ export const consoleTicketRoute: BrokerRoutes = (app, { core, validator }) => {
     },
     async (req, reply) => {
       const token = tokenOf(req.headers);
-      if (!token) throw new BrokerError(24, {}, "no token in Authorization or X-Auth-Token");
-      const caller = await validator.validate(token).catch((err) => {
-        if (isCloudError(err, "unavailable")) throw new BrokerError(21, {}, err.message);
-        throw err;
-      });
-      if (!caller) throw new BrokerError(24, {}, "Keystone does not accept the token");
+      if (!token)
+        throw new BrokerError(BrokerCode.TokenInvalid, {}, "no token in Authorization or X-Auth-Token");
+      const caller = await orKeystoneUnavailable(() => validator.validate(token));
+      if (!caller) throw new BrokerError(BrokerCode.TokenInvalid, {}, "Keystone does not accept the token");
       const access = await core.console.open({
         userId: caller.userId,
         userName: caller.userName,

@@ -24,6 +24,8 @@ export function pool(overrides: Partial<Pool> = {}): Pool {
     user_volume_enabled: false,
     volume_size: null,
     volume_type_id: null,
+    console_port: null,
+    console_kind: "gateway",
     reserve_state: "ok",
     reserve_failures: 0,
     reserve_backoff_until: null,
