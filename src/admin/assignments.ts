@@ -28,7 +28,7 @@ export const assignmentRoutes: AdminRoutes = (app, { core }) => {
     },
     async (req, reply) => {
       await core.assignments.assignUsers(req.params.server_id, req.body.users, callerOf(req).userId);
-      reply.code(204).send(null);
+      return reply.code(204).send(null);
     },
   );
 
@@ -46,7 +46,7 @@ export const assignmentRoutes: AdminRoutes = (app, { core }) => {
     },
     async (req, reply) => {
       await core.assignments.assignGroups(req.params.server_id, req.body.groups, callerOf(req).userId);
-      reply.code(204).send(null);
+      return reply.code(204).send(null);
     },
   );
 
@@ -65,7 +65,7 @@ export const assignmentRoutes: AdminRoutes = (app, { core }) => {
     },
     async (req, reply) => {
       await core.assignments.assignUserToServers(req.params.user_id, req.body.servers, callerOf(req).userId);
-      reply.code(204).send(null);
+      return reply.code(204).send(null);
     },
   );
 
@@ -87,7 +87,7 @@ export const assignmentRoutes: AdminRoutes = (app, { core }) => {
         req.body.servers,
         callerOf(req).userId,
       );
-      reply.code(204).send(null);
+      return reply.code(204).send(null);
     },
   );
 
@@ -178,7 +178,7 @@ export const assignmentRoutes: AdminRoutes = (app, { core }) => {
     },
     async (req, reply) => {
       await core.assignments.unassignUser(req.params.server_id, req.params.user_id, callerOf(req).userId);
-      reply.code(204).send(null);
+      return reply.code(204).send(null);
     },
   );
 
@@ -196,7 +196,7 @@ export const assignmentRoutes: AdminRoutes = (app, { core }) => {
     },
     async (req, reply) => {
       await core.assignments.unassignGroup(req.params.server_id, req.params.group_id, callerOf(req).userId);
-      reply.code(204).send(null);
+      return reply.code(204).send(null);
     },
   );
 };

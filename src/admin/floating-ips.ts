@@ -76,7 +76,7 @@ export const floatingIpRoutes: AdminRoutes = (app, { core }) => {
     },
     async (req, reply) => {
       await core.floatingIps.create(req.params.user_id, req.body.floating_ip_id);
-      reply.code(204).send(null);
+      return reply.code(204).send(null);
     },
   );
 
@@ -95,7 +95,7 @@ export const floatingIpRoutes: AdminRoutes = (app, { core }) => {
     },
     async (req, reply) => {
       await core.floatingIps.replace(req.params.user_id, req.body.floating_ip_id);
-      reply.code(204).send(null);
+      return reply.code(204).send(null);
     },
   );
 
@@ -112,7 +112,7 @@ export const floatingIpRoutes: AdminRoutes = (app, { core }) => {
     },
     async (req, reply) => {
       await core.floatingIps.remove(req.params.user_id);
-      reply.code(204).send(null);
+      return reply.code(204).send(null);
     },
   );
 };

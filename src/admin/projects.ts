@@ -180,7 +180,7 @@ export const projectRoutes: AdminRoutes = (app, { core }) => {
         force: parseBool(plain.force, "force") ?? false,
         actor: callerOf(req).userId,
       });
-      reply.code(204).send(null);
+      return reply.code(204).send(null);
     },
   );
 };

@@ -248,7 +248,7 @@ export const serverRoutes: AdminRoutes = (app, { core }) => {
     },
     async (req, reply) => {
       await core.instances.remove(req.params.server_id, callerOf(req).userId);
-      reply.code(204).send(null);
+      return reply.code(204).send(null);
     },
   );
 };

@@ -126,7 +126,7 @@ export const volumeAssignmentRoutes: AdminRoutes = (app, { core }) => {
     },
     async (req, reply) => {
       await core.volumeAssignments.remove(req.params.assignment_id);
-      reply.code(204).send(null);
+      return reply.code(204).send(null);
     },
   );
 };
