@@ -30,6 +30,9 @@ export function pool(overrides: Partial<Pool> = {}): Pool {
     reserve_failures: 0,
     reserve_backoff_until: null,
     reserve_message: null,
+    build_failures: 0,
+    last_build_failure: null,
+    last_build_failure_at: null,
     created_at: new Date(0),
     updated_at: new Date(0),
     ...overrides,
@@ -52,6 +55,7 @@ export function instance(overrides: Partial<InstanceRow> = {}): InstanceRow {
     created_at: new Date(0),
     updated_at: new Date(0),
     deleted_at: null,
+    build_failed_at: null,
     ...overrides,
   };
 }
