@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import pino, { type Logger } from "pino";
 import { createAdminApp } from "./admin/app.ts";
+import { dashboardRoutes } from "./admin/dashboard-routes.ts";
 import { httpMetrics, metricsRoute } from "./admin/metrics.ts";
 import { createBrokerApp, createPortalApp } from "./broker/app.ts";
 import { createCloud } from "./cloud/cloud.ts";
@@ -241,6 +242,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       const admin = await createAdminApp({ config, core, auth, logger, health, version: VERSION, throttle });
       const metricsRepo = new MetricsRepository(store.db);
       metricsRoute(admin, { snapshot: () => metricsRepo.snapshot() });
+      await dashboardRoutes(admin, { config, keystone, db: store.db, auth });
       httpMetrics(admin, "admin");
       apps.push(admin);
       runtime.admin = admin;
