@@ -36,8 +36,13 @@ export function TimeChart({ id, title, times, series, height = 180 }) {
           {
             values: (_u, ticks) =>
               ticks.map((ts) =>
-                new Date(ts * 1000).toLocaleTimeString(language(), { hour: "2-digit", minute: "2-digit" }),
+                new Date(ts * 1000).toLocaleTimeString(language(), {
+                  hour: "2-digit",
+                  minute: "2-digit",
+                  hourCycle: "h23",
+                }),
               ),
+            space: 60,
           },
           { size: 40 },
         ],

@@ -56,8 +56,8 @@ function Holders({ server, onChanged }) {
   };
   return html`<div>
     <ul class="holders">
-      ${server.users.map((/** @type {string} */ u) => html`<li key=${u}><span aria-hidden="true">👤</span> ${nameOf(u)} <button type="button" class="small secondary" aria-label=${`${t("action.unassign")} ${nameOf(u)}`} onClick=${() => unassign("users", u)}>×</button></li>`)}
-      ${server.groups.map((/** @type {string} */ g) => html`<li key=${g}><span aria-hidden="true">👥</span> ${nameOf(g)} <button type="button" class="small secondary" aria-label=${`${t("action.unassign")} ${nameOf(g)}`} onClick=${() => unassign("groups", g)}>×</button></li>`)}
+      ${server.users.map((/** @type {string} */ u) => html`<li key=${u}><span class="kind">${t("holder.user")}</span> ${nameOf(u)} <button type="button" class="small secondary" aria-label=${`${t("action.unassign")} ${nameOf(u)}`} onClick=${() => unassign("users", u)}>×</button></li>`)}
+      ${server.groups.map((/** @type {string} */ g) => html`<li key=${g}><span class="kind">${t("holder.group")}</span> ${nameOf(g)} <button type="button" class="small secondary" aria-label=${`${t("action.unassign")} ${nameOf(g)}`} onClick=${() => unassign("groups", g)}>×</button></li>`)}
     </ul>
     <${ErrorLine} message=${error} />
   </div>`;
@@ -105,8 +105,8 @@ function Access({ poolId }) {
     <p class="hint">${t("access.hint")}</p>
     <${ErrorLine} message=${error ?? err2} />
     <ul id="access-list" class="holders">
-      ${(data?.users ?? []).map((/** @type {any} */ u) => html`<li key=${u.id}><span aria-hidden="true">👤</span> ${u.name} <button type="button" class="small secondary" onClick=${() => revoke("users", u.id)}>${t("action.revoke")} ${u.name}</button></li>`)}
-      ${(data?.groups ?? []).map((/** @type {any} */ g) => html`<li key=${g.id}><span aria-hidden="true">👥</span> ${g.name} <button type="button" class="small secondary" onClick=${() => revoke("groups", g.id)}>${t("action.revoke")} ${g.name}</button></li>`)}
+      ${(data?.users ?? []).map((/** @type {any} */ u) => html`<li key=${u.id}><span class="kind">${t("holder.user")}</span> ${u.name} <button type="button" class="small secondary" onClick=${() => revoke("users", u.id)}>${t("action.revoke")} ${u.name}</button></li>`)}
+      ${(data?.groups ?? []).map((/** @type {any} */ g) => html`<li key=${g.id}><span class="kind">${t("holder.group")}</span> ${g.name} <button type="button" class="small secondary" onClick=${() => revoke("groups", g.id)}>${t("action.revoke")} ${g.name}</button></li>`)}
       ${data && !data.users.length && !data.groups.length ? html`<li class="none">${t("access.none")}</li>` : null}
     </ul>
     <div role="radiogroup" aria-label=${t("assign.kind")} class="radios">
@@ -132,7 +132,7 @@ export function PoolDetail({ id }) {
   const servers = useLoad(
     async () => {
       const [s, sessions] = await Promise.all([
-        api.get(`/servers/${api.query({ project_id: id })}`),
+        api.get(`/servers/${api.query({ project_id: id, with_os_object: true })}`),
         api.get(`/sessions/${api.query({ project_id: id })}`),
       ]);
       remember(sessions.sessions.map((/** @type {any} */ x) => ({ id: x.user_id, name: x.user_name })));

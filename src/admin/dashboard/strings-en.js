@@ -116,6 +116,8 @@ export const en = {
   "assign.users": "Users",
   "assign.groups": "Groups",
   "assign.search": "Find by name",
+  "holder.user": "user",
+  "holder.group": "group",
   "search.none": "Nothing found.",
   "access.title": "Access",
   "access.hint":

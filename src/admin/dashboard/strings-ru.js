@@ -116,6 +116,8 @@ export const ru = {
   "assign.users": "Пользователи",
   "assign.groups": "Группы",
   "assign.search": "Найти по имени",
+  "holder.user": "польз.",
+  "holder.group": "группа",
   "search.none": "Ничего не найдено.",
   "access.title": "Доступ",
   "access.hint": "Кто может получить рабочий стол этого пула через брокер (роль доступа на проекте пула).",
