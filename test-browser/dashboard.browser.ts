@@ -124,6 +124,25 @@ describe("dashboard in chromium", () => {
     await page.getByRole("button", { name: "Grant demo", exact: true }).click();
     await page.locator("#access-list", { hasText: "demo" }).waitFor();
     await page.locator("#pool-stats").waitFor();
+
+    // Edit: only what changed is sent, the init script as base64.
+    await page.getByRole("button", { name: "Edit settings" }).click();
+    const edit = page.locator("#pool-form");
+    await edit.getByLabel("Description").fill("Desktops for the dashboard test");
+    await edit.getByLabel("Free desktops kept in reserve").fill("1");
+    await edit.getByLabel("Init script").fill("#!/bin/sh\necho привет");
+    await edit.getByRole("button", { name: "Save" }).click();
+    await page.locator("[role=status]", { hasText: "Settings saved." }).waitFor();
+    const edited = await call(s.adminUrl, "GET", `/v1/projects/${poolId}?with_os_object=true`, {
+      headers: { "X-Auth-Token": s.adminToken },
+    });
+    assert.equal(edited.body.project.min_reserve_vm, 1);
+    assert.equal(edited.body.project.os_project.description, "Desktops for the dashboard test");
+    assert.equal(
+      Buffer.from(edited.body.project.instance_init_script, "base64").toString("utf8"),
+      "#!/bin/sh\necho привет",
+    );
+    assert.equal(edited.body.project.flavor_id, s.sim.seed.flavorId);
     await shot(page, "pool", true);
 
     // The demo user gets a desktop through the broker, as a desktop client does.
@@ -199,6 +218,20 @@ describe("dashboard in chromium", () => {
     await page.locator("#pools-table").waitFor();
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth));
     await shot(page, "pools-tablet");
+
+    // Delete, confirmed by the pool's name, with its desktops.
+    await page.getByRole("link", { name: poolName }).click();
+    await page.getByRole("button", { name: "Delete pool" }).click();
+    const confirm = page.getByRole("button", { name: "Delete", exact: true });
+    assert.equal(await confirm.isDisabled(), true);
+    await page.getByLabel("Type the pool's name to confirm").fill(poolName);
+    await page.getByLabel("Also delete its desktops").check();
+    await confirm.click();
+    await page.locator("#pools-table").waitFor();
+    const gone = await call(s.adminUrl, "GET", `/v1/projects/${poolId}`, {
+      headers: { "X-Auth-Token": s.adminToken },
+    });
+    assert.equal(gone.status, 404);
 
     // Sign-out forgets the token: back to the form, nothing stored anywhere.
     await page.getByRole("button", { name: "Sign out" }).click();

@@ -44,6 +44,7 @@ const TasksQuery = T.Object(
 const Activity = T.Object({
   since: T.String({ description: "Start of the first bucket (UTC)." }),
   step_seconds: T.Integer({ description: "Length of each bucket." }),
+  open_sessions: T.Integer({ description: "Sessions open now." }),
   buckets: T.Array(
     T.Object({
       at: T.String({ description: "Start of the bucket (UTC)." }),
@@ -102,7 +103,7 @@ export function activityRoutes(app: DashboardDeps["app"], deps: DashboardDeps) {
         summary: "Allocations and sessions over time (extension)",
         description:
           "Counts per time bucket over the last `hours`: broker allocations completed and failed (by " +
-          "completion time), sessions opened. Every bucket is present, empty ones with zeros.",
+          "completion time), sessions opened; and the sessions open now. Every bucket is present, empty ones with zeros.",
         security: [{ token: [] }],
         querystring: ActivityQuery,
         response: { 200: Activity, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody },
@@ -114,7 +115,10 @@ export function activityRoutes(app: DashboardDeps["app"], deps: DashboardDeps) {
       const step = stepFor(hours);
       const now = Date.now();
       const first = Math.floor((now - hours * 3600_000) / (step * 1000)) * step * 1000;
-      const found = await repo.buckets(new Date(first), step, req.query.pool_id);
+      const [found, open] = await Promise.all([
+        repo.buckets(new Date(first), step, req.query.pool_id),
+        repo.openSessions(req.query.pool_id),
+      ]);
       const byTime = new Map(found.map((b) => [b.at.getTime(), b]));
       const buckets = [];
       for (let t = first; t <= now; t += step * 1000) {
@@ -126,7 +130,7 @@ export function activityRoutes(app: DashboardDeps["app"], deps: DashboardDeps) {
           sessions_opened: b?.sessionsOpened ?? 0,
         });
       }
-      return { since: isoUtc(new Date(first)) as string, step_seconds: step, buckets };
+      return { since: isoUtc(new Date(first)) as string, step_seconds: step, open_sessions: open, buckets };
     },
   );
 

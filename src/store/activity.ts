@@ -75,6 +75,16 @@ export class ActivityRepository {
     return [...byTime.values()].sort((a, b) => a.at.getTime() - b.at.getTime());
   }
 
+  /** Sessions not closed, of every pool or of one. */
+  async openSessions(poolId?: string): Promise<number> {
+    let q = this.db
+      .selectFrom("sessions")
+      .select(sql<number>`count(*)::int`.as("n"))
+      .where("closed_at", "is", null);
+    if (poolId) q = q.where("project_id", "=", poolId);
+    return (await q.executeTakeFirstOrThrow()).n;
+  }
+
   /** The most recent tasks, newest first, optionally only those of one pool. */
   async tasks(limit: number, poolId?: string): Promise<TaskActivity[]> {
     let q = this.db

@@ -34,12 +34,15 @@ describe("dashboard activity", () => {
     assert.ok(hour.body.buckets.length >= 60 && hour.body.buckets.length <= 61);
     assert.equal(sum(hour.body, "allocations"), sum(before.body, "allocations") + 1);
     assert.equal(sum(hour.body, "sessions_opened"), sum(before.body, "sessions_opened") + 1);
+    assert.equal(hour.body.open_sessions, before.body.open_sessions + 1);
     const mine = await get(`/v1/activity?hours=24&pool_id=${pool.id}`);
+    assert.equal(mine.body.open_sessions, 1);
     assert.equal(mine.body.step_seconds, 1800);
     assert.equal(sum(mine.body, "allocations"), 1);
     assert.equal(sum(mine.body, "failures"), 0);
     const theirs = await get(`/v1/activity?pool_id=${other.id}`);
     assert.equal(sum(theirs.body, "allocations"), 0);
+    assert.equal(theirs.body.open_sessions, 0);
 
     const tasks = await get(`/v1/activity/tasks?pool_id=${pool.id}`);
     assert.equal(tasks.status, 200);
