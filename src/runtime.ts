@@ -242,7 +242,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       const admin = await createAdminApp({ config, core, auth, logger, health, version: VERSION, throttle });
       const metricsRepo = new MetricsRepository(store.db);
       metricsRoute(admin, { snapshot: () => metricsRepo.snapshot() });
-      await dashboardRoutes(admin, { config, keystone, db: store.db, auth });
+      await dashboardRoutes(admin, { config, keystone, db: store.db, auth, throttle });
       httpMetrics(admin, "admin");
       apps.push(admin);
       runtime.admin = admin;

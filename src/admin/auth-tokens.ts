@@ -85,11 +85,34 @@ export function authTokenRoutes(app: DashboardDeps["app"], deps: DashboardDeps) 
           "for a Keystone token with an admin role. 401 for wrong credentials (with `otp_required` when " +
           "a one-time code is needed), 403 for a user without an admin role.",
         body: SignInBody,
-        response: { 201: SignedIn, 400: ErrorBody, 401: Refused, 403: ErrorBody, 503: ErrorBody },
+        response: {
+          201: SignedIn,
+          400: ErrorBody,
+          401: Refused,
+          403: ErrorBody,
+          429: ErrorBody,
+          503: ErrorBody,
+        },
       },
     },
     async (req, reply) => {
       const b = req.body;
+      // The broker's login limits apply here too (per address and per user name, or per address
+      // for tokens), checked before Keystone is asked, counted on each refused attempt.
+      const throttle = deps.throttle;
+      const limits = !throttle
+        ? []
+        : b.token !== undefined
+          ? throttle.tokenLimits(req.ip)
+          : throttle.loginLimits(req.ip, b.user, b.domain ?? "Default");
+      const wait = throttle ? await throttle.refusal(limits) : undefined;
+      if (wait !== undefined)
+        return reply
+          .code(429)
+          .header("Retry-After", String(wait))
+          .send(
+            envelope(429, "Too Many Requests", `Too many failed sign-ins; try again in ${wait} seconds.`),
+          );
       let outcome: Awaited<ReturnType<DashboardSignIn["withToken"]>>;
       if (b.token !== undefined) {
         if (b.user !== undefined || b.password !== undefined)
@@ -116,6 +139,7 @@ export function authTokenRoutes(app: DashboardDeps["app"], deps: DashboardDeps) 
             .code(401)
             .send({ error: { ...envelope(401, "Unauthorized", outcome.message).error, otp_required: true } });
         case "invalid_credentials":
+          await throttle?.failed(limits);
           return reply.code(401).send(envelope(401, "Unauthorized", outcome.message));
         case "not_admin":
           return reply.code(403).send(envelope(403, "Forbidden", outcome.message));

@@ -4,6 +4,7 @@
 import type { Kysely } from "kysely";
 import type { KeystoneClient } from "../cloud/keystone.ts";
 import type { Config } from "../config/schema.ts";
+import type { Throttle } from "../core/throttle.ts";
 import type { App } from "../http/app.ts";
 import type { TokenAuth } from "../http/auth.ts";
 import type { Database } from "../store/schema.ts";
@@ -17,6 +18,8 @@ export interface DashboardDeps {
   keystone: Pick<KeystoneClient, "authenticatePassword" | "authenticateTotp" | "validateToken">;
   db: Kysely<Database>;
   auth: TokenAuth;
+  /** The authentication rate limits (none: unlimited). */
+  throttle?: Throttle;
 }
 
 export async function dashboardRoutes(app: App, deps: Omit<DashboardDeps, "app">): Promise<void> {

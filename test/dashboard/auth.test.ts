@@ -121,3 +121,42 @@ describe("dashboard sign-in (POST /v1/auth/tokens)", () => {
     }
   });
 });
+
+describe("dashboard sign-in rate limit", () => {
+  let s: Stack;
+  before(async () => {
+    s = await startStack({
+      broker: { enabled: false },
+      rateLimit: {
+        enabled: true,
+        loginFailuresPerUser: 2,
+        loginFailuresPerAddress: 100,
+        invalidTokensPerAddress: 2,
+      },
+    });
+  });
+  after(async () => {
+    await s?.stop();
+  });
+  const signIn = (body: unknown) => call(s.adminUrl, "POST", "/v1/auth/tokens", { body });
+
+  it("refuses a user name with 429 and Retry-After after too many failures, before Keystone is asked", async () => {
+    const wrong = { user: s.sim.admin.username, password: "wrong", domain: "Default" };
+    assert.equal((await signIn(wrong)).status, 401);
+    assert.equal((await signIn(wrong)).status, 401);
+    const limited = await signIn({ ...wrong, password: s.sim.admin.password });
+    assert.equal(limited.status, 429, JSON.stringify(limited.body));
+    assert.ok(Number(limited.headers.get("retry-after")) > 0);
+    assert.equal(limited.body.error.code, 429);
+    assert.match(limited.body.error.message, /^Too many failed sign-ins; try again in \d+ seconds\.$/);
+    // Another user from the same address is not held back.
+    const demo = await signIn({ user: s.sim.demo.username, password: s.sim.demo.password, domain: "demo" });
+    assert.equal(demo.status, 403);
+  });
+
+  it("limits bad pasted tokens per address", async () => {
+    assert.equal((await signIn({ token: "bad-1" })).status, 401);
+    assert.equal((await signIn({ token: "bad-2" })).status, 401);
+    assert.equal((await signIn({ token: s.adminToken })).status, 429);
+  });
+});
