@@ -22,7 +22,7 @@ export function Pools() {
               const res = await api.call("POST", "/projects/", { project: body });
               location.hash = `#/pools/${res.project.id}`;
             }} /></section>`
-        : html`<p><button type="button" onClick=${() => setCreating(true)}>${t("pools.create")}</button>
+        : html`<p class="actions"><button type="button" onClick=${() => setCreating(true)}>${t("pools.create")}</button>
           <button type="button" class="secondary" onClick=${reload}>${t("action.refresh")}</button></p>`
     }
     <${Loading} when=${loading && !data} />
@@ -31,7 +31,7 @@ export function Pools() {
         <th scope="col">${t("pool.name")}</th><th scope="col">${t("pool.operation_mode")}</th>
         <th scope="col">${t("pool.enabled")}</th><th scope="col">${t("reserve.state")}</th>
         <th scope="col" class="num">${t("reserve.target")}</th><th scope="col" class="num">${t("reserve.free")}</th>
-        <th scope="col" class="num">${t("reserve.building")}</th><th scope="col">${t("pool.id")}</th>
+        <th scope="col" class="num">${t("reserve.building")}</th><th scope="col" class="col-id">${t("pool.id")}</th>
       </tr></thead>
       <tbody>${pools.map(
         (/** @type {any} */ p) => html`<tr key=${p.id}>
@@ -42,7 +42,7 @@ export function Pools() {
           <td class="num">${p.reserve?.target ?? p.min_reserve_vm}</td>
           <td class="num">${p.reserve?.free ?? "—"}</td>
           <td class="num">${p.reserve?.building ?? "—"}</td>
-          <td class="mono">${p.id}</td>
+          <td class="mono col-id">${p.id}</td>
         </tr>`,
       )}</tbody>
     </table></div>

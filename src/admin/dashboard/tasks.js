@@ -26,8 +26,8 @@ function Progress({ task }) {
   </div>`;
 }
 
-/** @param {{ tasks: any[], id?: string }} p */
-export function TaskTable({ tasks, id = "tasks-table" }) {
+/** @param {{ tasks: any[], id?: string, poolNames?: Record<string, string> }} p */
+export function TaskTable({ tasks, id = "tasks-table", poolNames = {} }) {
   if (!tasks.length) return html`<p>${t("tasks.none")}</p>`;
   return html`<div class="scroll"><table id=${id}>
     <thead><tr>
@@ -37,7 +37,7 @@ export function TaskTable({ tasks, id = "tasks-table" }) {
     </tr></thead>
     <tbody>${tasks.map(
       (x) => html`<tr key=${x.id} data-task=${x.id}>
-        <td><span class="mono">${x.name}</span>${x.pool_id ? html`<br /><a href=${`#/pools/${x.pool_id}`} class="small">${t("task.pool")}</a>` : null}</td>
+        <td><span class="mono">${x.name}</span>${x.pool_id ? html`<br /><a href=${`#/pools/${x.pool_id}`} class="small">${poolNames[x.pool_id] ?? t("task.pool")}</a>` : null}</td>
         <td><${Status} status=${x.status} />${x.retries ? html` <small>${t("task.retries", { n: x.retries })}</small>` : null}</td>
         <td>${when(x.created_at)}</td>
         <td>${when(x.finished_at)}</td>
@@ -54,9 +54,13 @@ export function Tasks() {
   const { data, error, loading, reload } = useLoad(() => api.get("/activity/tasks?limit=100"), [], {
     everyMs: 3000,
   });
+  const pools = useLoad(() => api.get("/projects/"), []);
+  /** @type {Record<string, string>} */
+  const poolNames = {};
+  for (const p of pools.data?.projects ?? []) poolNames[p.id] = p.name;
   return html`<h1>${t("nav.tasks")}</h1>
     <p><button type="button" class="secondary" onClick=${reload}>${t("action.refresh")}</button></p>
     <${ErrorLine} message=${error} />
     <${Loading} when=${loading && !data} />
-    ${data ? html`<${TaskTable} tasks=${data.tasks} />` : null}`;
+    ${data ? html`<${TaskTable} tasks=${data.tasks} poolNames=${poolNames} />` : null}`;
 }
