@@ -79,7 +79,7 @@ async function failure(res) {
 
 /**
  * Signs in with a password (and a one-time code when asked) or a pasted token.
- * @param {{ user?: string, password?: string, domain?: string, otp?: string, token?: string }} creds
+ * @param {{ user?: string, password?: string, domain?: string, project?: string, otp?: string, token?: string }} creds
  */
 export async function signIn(creds) {
   /** @type {Record<string, string>} */

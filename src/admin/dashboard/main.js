@@ -20,6 +20,7 @@ function SignIn({ onSignedIn, notice }) {
   const [user, setUser] = useState("");
   const [password, setPassword] = useState("");
   const [domain, setDomain] = useState("Default");
+  const [project, setProject] = useState("");
   const [otp, setOtp] = useState("");
   const [needOtp, setNeedOtp] = useState(false);
   const [useToken, setUseToken] = useState(false);
@@ -40,7 +41,7 @@ function SignIn({ onSignedIn, notice }) {
     try {
       const s = useToken
         ? await api.signIn({ token })
-        : await api.signIn({ user, password, domain, otp: needOtp ? otp : undefined });
+        : await api.signIn({ user, password, domain, project, otp: needOtp ? otp : undefined });
       setPassword("");
       setToken("");
       onSignedIn(s);
@@ -74,6 +75,7 @@ function SignIn({ onSignedIn, notice }) {
           <${Field} id="user" label=${t("signin.user")} value=${user} onInput=${setUser} required autocomplete="username" />
           <${Field} id="password" type="password" label=${t("signin.password")} value=${password} onInput=${setPassword} required autocomplete="current-password" />
           <${Field} id="domain" label=${t("signin.domain")} value=${domain} onInput=${setDomain} required />
+          <${Field} id="project" label=${t("signin.project")} value=${project} onInput=${setProject} hint=${t("signin.projectHint")} />
           ${needOtp ? html`<${Field} id="otp" label=${t("signin.otp")} value=${otp} onInput=${setOtp} required autocomplete="one-time-code" />` : null}`
       }
       <${ErrorLine} message=${error} />

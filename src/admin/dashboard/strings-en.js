@@ -19,6 +19,8 @@ export const en = {
   "signin.user": "User name",
   "signin.password": "Password",
   "signin.domain": "Domain",
+  "signin.project": "Project (optional)",
+  "signin.projectHint": "Empty: your default project. The admin role is needed on it.",
   "signin.otp": "One-time code",
   "signin.otpNeeded": "Keystone asks for a second factor: enter the one-time code and sign in again.",
   "signin.token": "Keystone token",

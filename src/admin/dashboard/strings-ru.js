@@ -19,6 +19,8 @@ export const ru = {
   "signin.user": "Имя пользователя",
   "signin.password": "Пароль",
   "signin.domain": "Домен",
+  "signin.project": "Проект (необязательно)",
+  "signin.projectHint": "Пусто: ваш проект по умолчанию. На нём нужна роль администратора.",
   "signin.otp": "Одноразовый код",
   "signin.otpNeeded": "Keystone запрашивает второй фактор: введите одноразовый код и войдите снова.",
   "signin.token": "Токен Keystone",
