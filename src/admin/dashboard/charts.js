@@ -4,7 +4,7 @@
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import { html } from "./html.js";
-import { language } from "./i18n.js";
+import { language, t } from "./i18n.js";
 
 const COLORS = ["#1f5fbf", "#b3261e", "#2e7d32", "#8a4f00"];
 
@@ -23,7 +23,7 @@ export function TimeChart({ id, title, times, series, height = 180 }) {
         width,
         height,
         series: [
-          {},
+          { label: t("chart.time") },
           ...series.map((s, i) => ({
             label: s.label,
             stroke: COLORS[i % COLORS.length],

@@ -69,7 +69,7 @@ export function Overview() {
           <th scope="col">${t("pool.name")}</th><th scope="col">${t("reserve.state")}</th>
           <th scope="col" class="num">${t("reserve.target")}</th><th scope="col" class="num">${t("reserve.free")}</th>
           <th scope="col" class="num">${t("reserve.building")}</th><th scope="col" class="num">${t("reserve.failures")}</th>
-          <th scope="col" class="num">${t("overview.instances")}</th><th scope="col">${t("reserve.message")}</th>
+          <th scope="col" class="num">${t("overview.desktopsCol")}</th><th scope="col">${t("reserve.message")}</th>
         </tr></thead>
         <tbody>
           ${pools.map(
