@@ -63,7 +63,7 @@ describe("dashboard in chromium", () => {
     await page.goto(`${s.adminUrl}/`);
     assert.equal(new URL(page.url()).pathname, "/dashboard/");
     await page.waitForSelector("body[data-ready=true]");
-    assert.equal(await page.evaluate(() => document.activeElement?.id), "user");
+    await page.waitForFunction(() => document.activeElement?.id === "user");
     await shot(page, "signin");
 
     // The demo user has no admin role: refused, and told why.
@@ -301,7 +301,8 @@ describe("dashboard in chromium", () => {
     await form.getByRole("button", { name: "Sign in" }).click();
     const otp = page.getByLabel("One-time code");
     await otp.waitFor();
-    assert.equal(await page.evaluate(() => document.activeElement?.id), "otp");
+    // Focus moves in an effect, after the field is painted.
+    await page.waitForFunction(() => document.activeElement?.id === "otp");
     assert.match((await page.locator("#signin [role=alert]").textContent()) ?? "", /second factor/);
     await otp.fill("000000");
     await page.getByRole("button", { name: "Sign in" }).click();

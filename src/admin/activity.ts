@@ -45,6 +45,11 @@ const Activity = T.Object({
   since: T.String({ description: "Start of the first bucket (UTC)." }),
   step_seconds: T.Integer({ description: "Length of each bucket." }),
   open_sessions: T.Integer({ description: "Sessions open now." }),
+  open_by_instance: T.Optional(
+    T.Record(T.String(), T.Integer(), {
+      description: "With pool_id: sessions open now per instance of the pool.",
+    }),
+  ),
   buckets: T.Array(
     T.Object({
       at: T.String({ description: "Start of the bucket (UTC)." }),
@@ -130,7 +135,15 @@ export function activityRoutes(app: DashboardDeps["app"], deps: DashboardDeps) {
           sessions_opened: b?.sessionsOpened ?? 0,
         });
       }
-      return { since: isoUtc(new Date(first)) as string, step_seconds: step, open_sessions: open, buckets };
+      let total = 0;
+      for (const n of open.values()) total += n;
+      return {
+        since: isoUtc(new Date(first)) as string,
+        step_seconds: step,
+        open_sessions: total,
+        ...(req.query.pool_id ? { open_by_instance: Object.fromEntries(open) } : {}),
+        buckets,
+      };
     },
   );
 

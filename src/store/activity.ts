@@ -75,14 +75,15 @@ export class ActivityRepository {
     return [...byTime.values()].sort((a, b) => a.at.getTime() - b.at.getTime());
   }
 
-  /** Sessions not closed, of every pool or of one. */
-  async openSessions(poolId?: string): Promise<number> {
+  /** Sessions not closed, per instance, of every pool or of one. */
+  async openSessions(poolId?: string): Promise<Map<string, number>> {
     let q = this.db
       .selectFrom("sessions")
-      .select(sql<number>`count(*)::int`.as("n"))
-      .where("closed_at", "is", null);
+      .select(["instance_id", sql<number>`count(*)::int`.as("n")])
+      .where("closed_at", "is", null)
+      .groupBy("instance_id");
     if (poolId) q = q.where("project_id", "=", poolId);
-    return (await q.executeTakeFirstOrThrow()).n;
+    return new Map((await q.execute()).map((r) => [r.instance_id, r.n]));
   }
 
   /** The most recent tasks, newest first, optionally only those of one pool. */

@@ -37,6 +37,8 @@ describe("dashboard activity", () => {
     assert.equal(hour.body.open_sessions, before.body.open_sessions + 1);
     const mine = await get(`/v1/activity?hours=24&pool_id=${pool.id}`);
     assert.equal(mine.body.open_sessions, 1);
+    assert.deepEqual(Object.values(mine.body.open_by_instance), [1]);
+    assert.equal(hour.body.open_by_instance, undefined);
     assert.equal(mine.body.step_seconds, 1800);
     assert.equal(sum(mine.body, "allocations"), 1);
     assert.equal(sum(mine.body, "failures"), 0);

@@ -129,14 +129,15 @@ export function PoolDetail({ id }) {
   const [notice, setNotice] = useState(/** @type {string | null} */ (null));
   const [actionError, setActionError] = useState(/** @type {string | null} */ (null));
   const pool = useLoad(() => api.get(`/projects/${id}?with_os_object=true`), [id]);
+  // Open sessions per desktop come counted with the pool's activity: the pool's session list
+  // would grow with its whole history, and this is polled.
   const servers = useLoad(
     async () => {
-      const [s, sessions] = await Promise.all([
+      const [s, activity] = await Promise.all([
         api.get(`/servers/${api.query({ project_id: id, with_os_object: true })}`),
-        api.get(`/sessions/${api.query({ project_id: id })}`),
+        api.get(`/activity${api.query({ hours: 1, pool_id: id })}`),
       ]);
-      remember(sessions.sessions.map((/** @type {any} */ x) => ({ id: x.user_id, name: x.user_name })));
-      return { servers: s.servers, sessions: sessions.sessions };
+      return { servers: s.servers, openOn: activity.open_by_instance ?? {} };
     },
     [id],
     { everyMs: 3000 },
@@ -156,9 +157,7 @@ export function PoolDetail({ id }) {
   if (!p)
     return html`<h1>${t("nav.pools")}</h1><${Loading} when=${pool.loading} /><${ErrorLine} message=${pool.error} />`;
   /** @type {Record<string, number>} */
-  const openOn = {};
-  for (const s of servers.data?.sessions ?? [])
-    if (!s.closed_at) openOn[s.instance_id] = (openOn[s.instance_id] ?? 0) + 1;
+  const openOn = servers.data?.openOn ?? {};
   const refreshAll = () => {
     pool.reload();
     servers.reload();
