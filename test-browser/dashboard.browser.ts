@@ -202,7 +202,32 @@ describe("dashboard in chromium", () => {
     await page.getByLabel("Find a user by name").fill("demo");
     await page.getByRole("button", { name: "Show demo", exact: true }).click();
     await page.locator("#user-desktops", { hasText: poolName }).waitFor();
+    // Floating IP: set, move to another, (removed below); a data volume assigned for the pool.
+    const neutron = s.runtime.deps.cloud.neutron;
+    const [fip1, fip2] = [
+      (await neutron.createFloatingIp({ floatingNetworkId: s.sim.seed.externalNetworkId })).id,
+      (await neutron.createFloatingIp({ floatingNetworkId: s.sim.seed.externalNetworkId })).id,
+    ];
+    await page.getByLabel("Floating IP id").fill(fip1);
+    await page.getByRole("button", { name: "Set", exact: true }).click();
+    await page.locator("#user-fip", { hasText: fip1 }).waitFor();
+    await page.getByLabel("Floating IP id").fill(fip2);
+    await page.getByRole("button", { name: "Move to this IP" }).click();
+    await page.locator("#user-fip", { hasText: fip2 }).waitFor();
+    const volumeId = (await s.runtime.deps.cloud.cinder.createVolume({ size: 1, projectId: poolId })).id;
+    await page.locator("#u-vol-pool").selectOption(poolId);
+    await page.getByLabel("Volume id").fill(volumeId);
+    await page.getByRole("button", { name: "Add", exact: true }).click();
+    await page.locator("#user-volumes", { hasText: volumeId }).waitFor();
     await shot(page, "users");
+    await page.getByRole("button", { name: "Remove", exact: true }).first().click();
+    await page.locator("#user-fip", { hasText: "None" }).waitFor();
+    await page.locator("#user-volumes").getByRole("button", { name: "Remove" }).click();
+    await page.locator("#user-volumes", { hasText: "No volume assigned." }).waitFor();
+    const fips = await call(s.adminUrl, "GET", `/v1/users/${s.sim.demo.userId}`, {
+      headers: { "X-Auth-Token": s.adminToken },
+    });
+    assert.equal(fips.body.user[0].floating_ip_id, null);
 
     // Russian with the switch: the whole page changes, dates too.
     await page.getByRole("button", { name: "RU" }).click();
