@@ -39,8 +39,9 @@ export function Sessions() {
       api.get(
         `/sessions/${api.query({ user_name__contains: user.trim(), project_id: pool, connection_type: conn })}`,
       ),
+    // Not polled: the admin API answers every matching session at once (no paging), which can be
+    // a long history; the list is read on each filter change and on Refresh.
     [user, pool, conn],
-    { everyMs: 5000 },
   );
   const history = useLoad(() => api.get(`/activity${api.query({ hours, pool_id: pool })}`), [hours, pool]);
   /** @type {Record<string, string>} */
@@ -89,7 +90,8 @@ export function Sessions() {
     <${Notice} message=${notice} />
     <${ErrorLine} message=${error ?? list.error} />
     <${Loading} when=${list.loading && !list.data} />
-    <p id="sessions-count">${t("sessions.count", { n: shown.length })}</p>
+    <p class="actions"><span id="sessions-count">${t("sessions.count", { n: shown.length })}</span>
+      <button type="button" class="secondary" onClick=${list.reload}>${t("action.refresh")}</button></p>
     <div class="scroll"><table id="sessions-table">
       <thead><tr>
         <th scope="col">${t("sessions.user")}</th><th scope="col">${t("sessions.pool")}</th>
