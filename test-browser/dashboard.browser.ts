@@ -120,6 +120,23 @@ describe("dashboard in chromium", () => {
     await first.locator(".holders", { hasText: "demo" }).waitFor();
     await page.getByRole("button", { name: "Close", exact: true }).click();
 
+    // A group onto the second desktop, then unassigned again.
+    const groupName = uniq("dash-group");
+    await s.runtime.deps.cloud.keystone.createGroup({ name: groupName, domainId: "default" });
+    const second = page.locator("#instances-table tbody tr").nth(1);
+    const secondName = (await second.getAttribute("data-instance")) ?? "";
+    await second.getByRole("button", { name: `Assign ${secondName}` }).click();
+    await page.locator(".panel").getByLabel("Groups", { exact: true }).check();
+    await page.getByLabel("Find by name").fill(groupName);
+    await page.getByRole("button", { name: `Assign ${groupName}`, exact: true }).click();
+    await second.locator(".holders", { hasText: groupName }).waitFor();
+    await page.getByRole("button", { name: "Close", exact: true }).click();
+    await second.getByRole("button", { name: `Unassign ${groupName}` }).click();
+    await page.waitForFunction(
+      (name) => !document.querySelectorAll("#instances-table tbody tr")[1]?.textContent?.includes(name),
+      groupName,
+    );
+
     // Access for the demo user: the broker lets them use the pool.
     await page.getByLabel("Find a user or group to grant access").fill("demo");
     await page.getByRole("button", { name: "Grant demo", exact: true }).click();
