@@ -9,7 +9,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { authenticator } from "otplib";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { broker, call, finished, uniq } from "../test/helpers/broker-stack.ts";
+import { broker, call, finished, makePool, uniq } from "../test/helpers/broker-stack.ts";
 import { issueToken, type Stack, startStack } from "../test/helpers/stack.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -79,6 +79,9 @@ describe("dashboard in chromium", () => {
     await signIn(page, s.sim.admin);
     await page.getByRole("heading", { name: "Overview" }).waitFor();
     assert.equal(await page.locator("#signin").count(), 0);
+
+    // A pool whose reserve cannot fill (no network): the overview lists it first, in trouble.
+    const blocked = await makePool(s, { name: uniq("no-network"), network_id: null, min_reserve_vm: 1 });
 
     // A new pool from the form.
     const poolName = uniq("dash-pool");
@@ -200,6 +203,10 @@ describe("dashboard in chromium", () => {
     // The overview: the pool, open sessions, and charts with the allocation in them.
     await page.getByRole("link", { name: "Overview" }).click();
     await page.locator(`#reserve-table tr[data-pool="${poolName}"]`).waitFor();
+    const firstRow = page.locator("#reserve-table tbody tr").first();
+    await page.locator(`#reserve-table tbody tr.trouble[data-pool="${blocked.name}"]`).waitFor();
+    assert.equal(await firstRow.getAttribute("data-pool"), blocked.name);
+    assert.match((await firstRow.textContent()) ?? "", /blocked/);
     for (const id of ["chart-hour", "chart-day"]) {
       await page.locator(`#${id} canvas`).first().waitFor();
       assert.match((await page.locator(`#${id} figcaption`).textContent()) ?? "", /allocations: [1-9]/);
