@@ -105,6 +105,10 @@ describe("dashboard sign-in (POST /v1/auth/tokens)", () => {
     assert.equal(ok.status, 201, JSON.stringify(ok.body));
     assert.equal(ok.body.token.user.id, user.id);
     assert.equal(ok.body.token.project.name, project);
+    // Without the project: the user has no default one, so the token has no role at all.
+    const unscoped = await signIn({ ...creds, project: undefined, otp: authenticator.generate(secret) });
+    assert.equal(unscoped.status, 403);
+    assert.match(unscoped.body.error.message, /\(the token has no project scope\)\.$/);
   });
 
   it("answers 400 for a body that is neither credentials nor a token, and changes nothing", async () => {
