@@ -30,7 +30,7 @@ for pkg in playwright-core preact htm uplot; do
   fi
 done
 
-echo "== dashboard: types of the browser modules and of the browser test, lint"
+echo "== the admin dashboard in a real browser: types of the browser modules and of the browser test, lint"
 npx tsc --noEmit -p src/admin/dashboard
 npx tsc --noEmit -p test-browser
 npx biome check test-browser src/admin/dashboard
