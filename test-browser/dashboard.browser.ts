@@ -152,6 +152,7 @@ describe("dashboard in chromium", () => {
     await edit.getByLabel("Description").fill("Desktops for the dashboard test");
     await edit.getByLabel("Free desktops kept in reserve").fill("1");
     await edit.getByLabel("Init script").fill("#!/bin/sh\necho привет");
+    await edit.getByLabel("Desktops' VNC port").fill("5901");
     await edit.getByRole("button", { name: "Save" }).click();
     await page.locator("[role=status]", { hasText: "Settings saved." }).waitFor();
     const edited = await call(s.adminUrl, "GET", `/v1/projects/${poolId}?with_os_object=true`, {
@@ -164,6 +165,8 @@ describe("dashboard in chromium", () => {
       "#!/bin/sh\necho привет",
     );
     assert.equal(edited.body.project.flavor_id, s.sim.seed.flavorId);
+    assert.equal(edited.body.project.console_port, 5901);
+    assert.equal(edited.body.project.console_kind, "gateway");
     await shot(page, "pool", true);
 
     // The demo user gets a desktop through the broker, as a desktop client does.

@@ -18,7 +18,7 @@ const TEXT = [
   "volume_type_id",
   "tags",
 ];
-const INTS = ["min_reserve_vm", "max_users_per_instance", "volume_size"];
+const INTS = ["min_reserve_vm", "max_users_per_instance", "volume_size", "console_port"];
 
 /** UTF-8 text → base64, and back. @param {string} s */
 export const toBase64 = (s) => btoa(String.fromCharCode(...new TextEncoder().encode(s)));
@@ -52,6 +52,8 @@ export function formOf(p) {
     user_volume_enabled: p?.user_volume_enabled ?? false,
     volume_size: p?.volume_size == null ? "" : String(p.volume_size),
     volume_type_id: p?.volume_type_id ?? "",
+    console_port: p?.console_port == null ? "" : String(p.console_port),
+    console_kind: p?.console_kind ?? "gateway",
   };
 }
 
@@ -82,7 +84,8 @@ export function bodyOf(v, initial) {
     if (s) out[k] = Number(s);
     else if (initial && k !== "min_reserve_vm") out[k] = null;
   }
-  for (const k of ["enabled", "user_volume_enabled", "operation_mode"]) if (changed(k)) out[k] = v[k];
+  for (const k of ["enabled", "user_volume_enabled", "operation_mode", "console_kind"])
+    if (changed(k)) out[k] = v[k];
   if (changed("instance_init_script"))
     out.instance_init_script = v.instance_init_script
       ? toBase64(v.instance_init_script)
@@ -155,6 +158,15 @@ export function PoolForm({ initial, templates = [], onSubmit, onCancel, submitLa
       <div class="field check"><input id="pf-volume" type="checkbox" checked=${v.user_volume_enabled} onChange=${(/** @type {any} */ e) => set("user_volume_enabled")(e.currentTarget.checked)} />
         <label for="pf-volume">${t("pool.user_volume_enabled")}</label></div>
       ${text("volume_size")} ${text("volume_type_id")}
+    </fieldset>
+    <fieldset><legend>${t("pool.console")}</legend>
+      <div class="field"><label for="pf-console-kind">${t("pool.console_kind")}</label>
+        <select id="pf-console-kind" value=${v.console_kind} onChange=${(/** @type {any} */ e) => set("console_kind")(e.currentTarget.value)}>
+          <option value="gateway">${t("console.gateway")}</option>
+          <option value="nova-novnc">${t("console.nova-novnc")}</option>
+          <option value="nova-spice">${t("console.nova-spice")}</option>
+        </select></div>
+      ${text("console_port", t("pool.consolePortHint"))}
     </fieldset>
     <${ErrorLine} message=${error} />
     <div class="actions">
