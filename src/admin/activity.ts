@@ -41,24 +41,34 @@ const TasksQuery = T.Object(
   { additionalProperties: false },
 );
 
-const Activity = T.Object({
-  since: T.String({ description: "Start of the first bucket (UTC)." }),
-  step_seconds: T.Integer({ description: "Length of each bucket." }),
-  open_sessions: T.Integer({ description: "Sessions open now." }),
-  open_by_instance: T.Optional(
-    T.Record(T.String(), T.Integer(), {
-      description: "With pool_id: sessions open now per instance of the pool.",
-    }),
-  ),
-  buckets: T.Array(
-    T.Object({
-      at: T.String({ description: "Start of the bucket (UTC)." }),
-      allocations: T.Integer({ description: "Broker allocations completed with a desktop." }),
-      failures: T.Integer({ description: "Broker allocations that failed." }),
-      sessions_opened: T.Integer(),
-    }),
-  ),
-});
+const Activity = T.Object(
+  {
+    since: T.String({ description: "Start of the first bucket (UTC)." }),
+    step_seconds: T.Integer({ description: "Length of each bucket." }),
+    open_sessions: T.Integer({ description: "Sessions open now." }),
+    open_by_instance: T.Optional(
+      T.Record(T.String(), T.Integer(), {
+        description: "With pool_id: sessions open now per instance of the pool.",
+      }),
+    ),
+    buckets: T.Array(
+      T.Object({
+        at: T.String({ description: "Start of the bucket (UTC)." }),
+        allocations: T.Integer({ description: "Broker allocations completed with a desktop." }),
+        failures: T.Integer({ description: "Broker allocations that failed." }),
+        sessions_opened: T.Integer(),
+      }),
+    ),
+  },
+  {
+    example: {
+      since: "2026-12-03T08:00:00",
+      step_seconds: 60,
+      open_sessions: 3,
+      buckets: [{ at: "2026-12-03T08:00:00", allocations: 2, failures: 0, sessions_opened: 2 }],
+    },
+  },
+);
 
 const Nullable = T.Union([T.String(), T.Null()]);
 const Step = T.Object({
@@ -69,31 +79,64 @@ const Step = T.Object({
   detail: T.Optional(T.String()),
 });
 
-const TaskList = T.Object({
-  tasks: T.Array(
-    T.Object({
-      id: T.String(),
-      name: T.String(),
-      status: T.String(),
-      args: T.Record(T.String(), T.Unknown()),
-      traceback: Nullable,
-      retries: T.Integer(),
-      created_at: T.String(),
-      started_at: Nullable,
-      finished_at: Nullable,
-      pool_id: Nullable,
-      request: T.Union([
-        T.Object({
-          id: T.String(),
-          status: T.String(),
-          error_code: T.Union([T.Integer(), T.Null()]),
-          steps: T.Array(Step),
-        }),
-        T.Null(),
-      ]),
-    }),
-  ),
-});
+const TaskList = T.Object(
+  {
+    tasks: T.Array(
+      T.Object({
+        id: T.String(),
+        name: T.String(),
+        status: T.String(),
+        args: T.Record(T.String(), T.Unknown()),
+        traceback: Nullable,
+        retries: T.Integer(),
+        created_at: T.String(),
+        started_at: Nullable,
+        finished_at: Nullable,
+        pool_id: Nullable,
+        request: T.Union([
+          T.Object({
+            id: T.String(),
+            status: T.String(),
+            error_code: T.Union([T.Integer(), T.Null()]),
+            steps: T.Array(Step),
+          }),
+          T.Null(),
+        ]),
+      }),
+    ),
+  },
+  {
+    example: {
+      tasks: [
+        {
+          id: "3519adaf-7669-499e-88eb-8f05f64514e2",
+          name: "broker.allocate",
+          status: "STARTED",
+          args: { request_id: "0b1c5a7e-2f4e-4c59-9d1e-6f0e7d3b2a11" },
+          traceback: null,
+          retries: 0,
+          created_at: "2026-12-03T08:30:16",
+          started_at: "2026-12-03T08:30:16",
+          finished_at: null,
+          pool_id: "d394da7c4d0747bd879e0e865222b3d9",
+          request: {
+            id: "0b1c5a7e-2f4e-4c59-9d1e-6f0e7d3b2a11",
+            status: "in_progress",
+            error_code: null,
+            steps: [
+              {
+                name: "find_instance",
+                started_at: "2026-12-03T08:30:16.120Z",
+                duration_ms: 6.4,
+                outcome: "ok",
+              },
+            ],
+          },
+        },
+      ],
+    },
+  },
+);
 
 export function activityRoutes(app: DashboardDeps["app"], deps: DashboardDeps) {
   const repo = new ActivityRepository(deps.db);
