@@ -605,6 +605,10 @@ test("the OpenAPI document lists every admin endpoint with tags, summary, descri
     "delete /v1/projects/{project_id}/access/groups/{group_id}",
     "get /v1/directory/users",
     "get /v1/directory/groups",
+    // The dashboard's: sign-in and activity.
+    "post /v1/auth/tokens",
+    "get /v1/activity",
+    "get /v1/activity/tasks",
   ];
   for (const route of expected) {
     const [method, path] = route.split(" ");
