@@ -5,6 +5,7 @@
 import type { Logger } from "pino";
 import { KerberosScript } from "./adapters/kerberos-script.ts";
 import { KeystoneDirectory } from "./cloud/keystone-directory.ts";
+import { KeystoneSignIn } from "./cloud/keystone-signin.ts";
 import type { Config } from "./config/schema.ts";
 import type { AdminCore } from "./core/admin-core.ts";
 import { ALLOCATION_TASK } from "./core/allocation/index.ts";
@@ -21,6 +22,7 @@ import { type Core, createCore } from "./core/index.ts";
 import type { License } from "./core/license.ts";
 import { RECONCILE_JOB } from "./core/reconciler.ts";
 import { RESERVE_JOB } from "./core/reserve.ts";
+import { ActivityRepository } from "./store/activity.ts";
 import { BuildFailureRepository } from "./store/build-failures.ts";
 import { ConsoleTicketRepository } from "./store/console-tickets.ts";
 import type { Store } from "./store/db.ts";
@@ -68,6 +70,7 @@ export function createRepositories(db: Store["db"]): Repositories {
     reconcile: new ReconcileRepository(db),
     buildFailures: new BuildFailureRepository(db),
     consoleTickets: new ConsoleTicketRepository(db),
+    activity: new ActivityRepository(db),
     metrics: new MetricsRepository(db, reserve),
     rateLimits: new RateLimitRepository(db),
   };
@@ -92,6 +95,7 @@ export function composeCore(parts: CoreParts): { core: Core; deps: RuntimeDeps }
   const deps: RuntimeDeps = {
     ...parts,
     directory: new KeystoneDirectory(cloud.keystone, cloud.session, config.openstack.serviceRole),
+    operatorKeystone: new KeystoneSignIn(cloud.keystone),
     passwordScript: new KerberosScript(),
     // A trigger that fails only delays the refill to the keeper's next period.
     requestReserve: () => void scheduler.trigger(RESERVE_JOB).catch(() => {}),

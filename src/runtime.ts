@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import pino, { type Logger } from "pino";
 import { LicenseService } from "./adapters/license-file.ts";
 import { createAdminApp } from "./admin/app.ts";
-import { dashboardRoutes } from "./admin/dashboard-routes.ts";
+import { dashboardAssetRoutes } from "./admin/dashboard.ts";
 import { httpMetrics, metricsRoute } from "./admin/metrics.ts";
 import { createBrokerApp, createPortalApp } from "./broker/app.ts";
 import { createCloud } from "./cloud/cloud.ts";
@@ -240,7 +240,8 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     if (config.admin.enabled) {
       const admin = await createAdminApp({ config, core, auth, logger, health, version: VERSION, throttle });
       metricsRoute(admin, { snapshot: () => repos.metrics.snapshot() });
-      await dashboardRoutes(admin, { config, keystone, db: store.db, auth, throttle });
+      // The dashboard's pages (/dashboard/, and / sending a browser there); its API is under /v1.
+      dashboardAssetRoutes(admin);
       httpMetrics(admin, "admin");
       apps.push(admin);
       runtime.admin = admin;

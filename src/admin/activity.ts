@@ -2,20 +2,10 @@
 // task list need and the reference API has no route for. Allocations (broker requests that
 // completed or failed) and sessions opened per time bucket; the recent tasks with their
 // times, arguments, tracebacks and, for a broker allocation, the steps so far (its progress).
+// Admin role required; the window and its buckets are core.dashboard.activity's.
 import { Type as T } from "@sinclair/typebox";
-import { badRequest } from "../http/errors.ts";
-import { ActivityRepository } from "../store/activity.ts";
-import type { DashboardDeps } from "./dashboard-routes.ts";
-import { ErrorBody } from "./tasks.ts";
-import { isoUtc } from "./wire.ts";
-
-/** Bucket lengths to choose from: the smallest that gives at most MAX_BUCKETS buckets. */
-const STEPS = [60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 86400];
-const MAX_BUCKETS = 72;
-
-export function stepFor(hours: number): number {
-  return STEPS.find((s) => (hours * 3600) / s <= MAX_BUCKETS) ?? 86400;
-}
+import type { AdminRoutes } from "./app.ts";
+import { errors, isoUtc } from "./wire.ts";
 
 const PoolFilter = T.Optional(
   T.String({ minLength: 1, maxLength: 64, description: "Only this pool (project id)." }),
@@ -138,54 +128,35 @@ const TaskList = T.Object(
   },
 );
 
-export function activityRoutes(app: DashboardDeps["app"], deps: DashboardDeps) {
-  const repo = new ActivityRepository(deps.db);
-  const guarded = { preHandler: deps.auth.requireAdmin };
+export const activityRoutes: AdminRoutes = (app, { core }) => {
+  const activity = core.dashboard.activity;
 
   app.get(
     "/activity",
     {
-      ...guarded,
       schema: {
         tags: ["dashboard"],
         summary: "Allocations and sessions over time (extension)",
         description:
           "Counts per time bucket over the last `hours`: broker allocations completed and failed (by " +
           "completion time), sessions opened; and the sessions open now. Every bucket is present, empty ones with zeros.",
-        security: [{ token: [] }],
         querystring: ActivityQuery,
-        response: { 200: Activity, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody },
+        response: { 200: Activity, ...errors(400) },
       },
     },
     async (req) => {
-      const hours = Number(req.query.hours ?? 24);
-      if (hours < 1 || hours > 720) throw badRequest("hours must be between 1 and 720.");
-      const step = stepFor(hours);
-      const now = Date.now();
-      const first = Math.floor((now - hours * 3600_000) / (step * 1000)) * step * 1000;
-      const [found, open] = await Promise.all([
-        repo.buckets(new Date(first), step, req.query.pool_id),
-        repo.openSessions(req.query.pool_id),
-      ]);
-      const byTime = new Map(found.map((b) => [b.at.getTime(), b]));
-      const buckets = [];
-      for (let t = first; t <= now; t += step * 1000) {
-        const b = byTime.get(t);
-        buckets.push({
-          at: isoUtc(new Date(t)) as string,
-          allocations: b?.allocations ?? 0,
-          failures: b?.failures ?? 0,
-          sessions_opened: b?.sessionsOpened ?? 0,
-        });
-      }
-      let total = 0;
-      for (const n of open.values()) total += n;
+      const w = await activity.window(Number(req.query.hours ?? 24), req.query.pool_id);
       return {
-        since: isoUtc(new Date(first)) as string,
-        step_seconds: step,
-        open_sessions: total,
-        ...(req.query.pool_id ? { open_by_instance: Object.fromEntries(open) } : {}),
-        buckets,
+        since: isoUtc(w.since) as string,
+        step_seconds: w.stepSeconds,
+        open_sessions: w.openSessions,
+        ...(req.query.pool_id ? { open_by_instance: Object.fromEntries(w.openByInstance) } : {}),
+        buckets: w.buckets.map((b) => ({
+          at: isoUtc(b.at) as string,
+          allocations: b.allocations,
+          failures: b.failures,
+          sessions_opened: b.sessionsOpened,
+        })),
       };
     },
   );
@@ -193,22 +164,18 @@ export function activityRoutes(app: DashboardDeps["app"], deps: DashboardDeps) {
   app.get(
     "/activity/tasks",
     {
-      ...guarded,
       schema: {
         tags: ["dashboard"],
         summary: "Recent tasks in detail (extension)",
         description:
           "The most recent tasks, newest first, with their times, arguments and traceback; a broker " +
           "allocation also carries its request's status and steps so far.",
-        security: [{ token: [] }],
         querystring: TasksQuery,
-        response: { 200: TaskList, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody },
+        response: { 200: TaskList, ...errors(400) },
       },
     },
     async (req) => {
-      const limit = Number(req.query.limit ?? 50);
-      if (limit < 1 || limit > 200) throw badRequest("limit must be between 1 and 200.");
-      const tasks = await repo.tasks(limit, req.query.pool_id);
+      const tasks = await activity.recentTasks(Number(req.query.limit ?? 50), req.query.pool_id);
       return {
         tasks: tasks.map((t) => ({
           id: t.id,
@@ -233,4 +200,4 @@ export function activityRoutes(app: DashboardDeps["app"], deps: DashboardDeps) {
       };
     },
   );
-}
+};

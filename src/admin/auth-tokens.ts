@@ -1,12 +1,12 @@
 // POST /v1/auth/tokens (extension): the dashboard's sign-in. The browser page calls only the
 // admin API, so the API itself trades a user name and password (and a one-time code when
 // Keystone's MFA rules ask for one), or a token pasted by the operator, for a Keystone token,
-// and refuses it unless it carries an admin role. No token is needed to call it.
+// and refuses it unless it carries an admin role (core.dashboard.signIn). No token is needed
+// to call it (`access: "public"`), so the login rate limits guard it here, as the broker's do.
 import { Type as T } from "@sinclair/typebox";
-import type { TokenInfo } from "../cloud/keystone.ts";
-import { DashboardSignIn } from "../core/dashboard-signin.ts";
-import { badRequest, envelope } from "../http/errors.ts";
-import type { DashboardDeps } from "./dashboard-routes.ts";
+import type { SignInOutcome } from "../core/dashboard-signin.ts";
+import { envelope } from "../http/errors.ts";
+import type { AdminRoutes } from "./app.ts";
 import { ErrorBody } from "./tasks.ts";
 import { isoUtc } from "./wire.ts";
 
@@ -55,7 +55,7 @@ const Refused = T.Object(
   { description: "Refused" },
 );
 
-function signedIn(token: string, info: TokenInfo) {
+function signedIn({ token, info }: Extract<SignInOutcome, { kind: "ok" }>) {
   return {
     token: {
       id: token,
@@ -72,11 +72,11 @@ function signedIn(token: string, info: TokenInfo) {
   };
 }
 
-export function authTokenRoutes(app: DashboardDeps["app"], deps: DashboardDeps) {
-  const signIn = new DashboardSignIn(deps.keystone, deps.config.auth.adminRoles);
+export const authTokenRoutes: AdminRoutes = (app, { core, throttle }) => {
   app.post(
     "/auth/tokens",
     {
+      config: { access: "public" },
       schema: {
         tags: ["dashboard"],
         summary: "Sign in (extension)",
@@ -99,7 +99,6 @@ export function authTokenRoutes(app: DashboardDeps["app"], deps: DashboardDeps) 
       const b = req.body;
       // The broker's login limits apply here too (per address and per user name, or per address
       // for tokens), checked before Keystone is asked, counted on each refused attempt.
-      const throttle = deps.throttle;
       const limits = !throttle
         ? []
         : b.token !== undefined
@@ -113,27 +112,19 @@ export function authTokenRoutes(app: DashboardDeps["app"], deps: DashboardDeps) 
           .send(
             envelope(429, "Too Many Requests", `Too many failed sign-ins; try again in ${wait} seconds.`),
           );
-      let outcome: Awaited<ReturnType<DashboardSignIn["withToken"]>>;
-      if (b.token !== undefined) {
-        if (b.user !== undefined || b.password !== undefined)
-          throw badRequest("Send either token or user and password, not both.");
-        outcome = await signIn.withToken(b.token);
-      } else {
-        if (b.user === undefined || b.password === undefined)
-          throw badRequest("user and password are required (or token).");
-        outcome = await signIn.withPassword({
-          user: b.user,
-          password: b.password,
-          domain: b.domain ?? "Default",
-          otp: b.otp,
-          project: b.project,
-          projectDomain: b.project_domain,
-        });
-      }
       reply.header("Cache-Control", "no-store");
+      const outcome = await core.dashboard.signIn.signIn({
+        user: b.user,
+        password: b.password,
+        domain: b.domain,
+        otp: b.otp,
+        project: b.project,
+        projectDomain: b.project_domain,
+        token: b.token,
+      });
       switch (outcome.kind) {
         case "ok":
-          return reply.code(201).send(signedIn(outcome.token, outcome.info));
+          return reply.code(201).send(signedIn(outcome));
         case "otp_required":
           return reply
             .code(401)
@@ -141,11 +132,7 @@ export function authTokenRoutes(app: DashboardDeps["app"], deps: DashboardDeps) 
         case "invalid_credentials":
           await throttle?.failed(limits);
           return reply.code(401).send(envelope(401, "Unauthorized", outcome.message));
-        case "not_admin":
-          return reply.code(403).send(envelope(403, "Forbidden", outcome.message));
-        case "unavailable":
-          return reply.code(503).send(envelope(503, "Service Unavailable", outcome.message));
       }
     },
   );
-}
+};

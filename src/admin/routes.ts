@@ -1,6 +1,8 @@
 // Every route module of the admin API, registered under /v1.
+import { activityRoutes } from "./activity.ts";
 import type { AdminRoutes } from "./app.ts";
 import { assignmentRoutes } from "./assignments.ts";
+import { authTokenRoutes } from "./auth-tokens.ts";
 import { directoryRoutes } from "./directory.ts";
 import { floatingIpRoutes } from "./floating-ips.ts";
 import { infoRoutes } from "./info.ts";
@@ -22,4 +24,7 @@ export const adminRoutes: AdminRoutes[] = [
   volumeAssignmentRoutes,
   poolAccessRoutes,
   directoryRoutes,
+  // The dashboard's: its sign-in (public) and the activity behind its charts and task list.
+  authTokenRoutes,
+  activityRoutes,
 ];

@@ -1,54 +1,82 @@
 // The dashboard's sign-in: a Keystone token for an operator, by password (completing
 // Keystone's MFA receipt with a one-time code, as the broker does) or by a token the operator
 // already holds, accepted only when it carries one of the admin roles, since every admin API
-// route would refuse it otherwise. Outcomes, not HTTP: the route maps them to its envelope.
-import { isCloudError } from "../cloud/http.ts";
-import type { AuthOutcome, AuthScope, KeystoneClient, TokenInfo } from "../cloud/keystone.ts";
+// route would refuse it otherwise. Keystone is reached through the OperatorKeystone port
+// (src/cloud/keystone-signin.ts adapts the client). A refused credential is an outcome (the
+// admin API answers it 401 and counts it for the rate limits); a user without an admin role
+// is `forbidden`, Keystone out of reach `unavailable`, a bad combination `invalid`.
+import type { AuthOutcome, AuthScope, TokenInfo } from "../cloud/keystone.ts";
+import { forbidden, invalid, unavailable } from "./errors.ts";
 
-export interface SignInPassword {
-  user: string;
-  password: string;
-  domain: string;
+/** What the sign-in needs from Keystone. Keystone out of reach is the outcome `unavailable`. */
+export interface OperatorKeystone {
+  password(input: {
+    user: string;
+    domain: string;
+    password: string;
+    scope?: AuthScope;
+  }): Promise<AuthOutcome>;
+  /** Continues an MFA receipt with a one-time code. */
+  totp(input: {
+    user: string;
+    domain: string;
+    passcode: string;
+    receipt: string;
+    scope?: AuthScope;
+  }): Promise<AuthOutcome>;
+  /** The token's details, `invalid_credentials` when Keystone does not accept it. */
+  validate(token: string): Promise<AuthOutcome>;
+}
+
+export interface SignInRequest {
+  user?: string;
+  password?: string;
+  /** The user's domain name (default Default). */
+  domain?: string;
   otp?: string;
   /** The project to scope the token to; none gives the user's default project. */
   project?: string;
   projectDomain?: string;
+  /** A token instead of a user name and password. */
+  token?: string;
 }
 
 export type SignInOutcome =
   | { kind: "ok"; token: string; info: TokenInfo }
   | { kind: "invalid_credentials"; message: string }
-  | { kind: "otp_required"; message: string }
-  | { kind: "not_admin"; message: string }
-  | { kind: "unavailable"; message: string };
+  | { kind: "otp_required"; message: string };
 
 export class DashboardSignIn {
   constructor(
-    private readonly keystone: Pick<
-      KeystoneClient,
-      "authenticatePassword" | "authenticateTotp" | "validateToken"
-    >,
+    private readonly keystone: OperatorKeystone,
     private readonly adminRoles: readonly string[],
   ) {}
 
-  async withPassword(c: SignInPassword): Promise<SignInOutcome> {
-    const user = { username: c.user, userDomainName: c.domain };
-    const scope: AuthScope | undefined = c.project
-      ? { projectName: c.project, projectDomainName: c.projectDomain ?? c.domain }
+  async signIn(r: SignInRequest): Promise<SignInOutcome> {
+    if (r.token !== undefined) {
+      if (r.user !== undefined || r.password !== undefined)
+        throw invalid("Send either token or user and password, not both.");
+      return this.withToken(r.token);
+    }
+    if (r.user === undefined || r.password === undefined)
+      throw invalid("user and password are required (or token).");
+    return this.withPassword(r.user, r.password, r);
+  }
+
+  private async withPassword(userName: string, password: string, r: SignInRequest): Promise<SignInOutcome> {
+    const user = userName;
+    const domain = r.domain ?? "Default";
+    const scope: AuthScope | undefined = r.project
+      ? { projectName: r.project, projectDomainName: r.projectDomain ?? domain }
       : undefined;
-    let outcome = await this.guard(() =>
-      this.keystone.authenticatePassword({ user, password: c.password, scope }),
-    );
+    let outcome = await this.keystone.password({ user, domain, password, scope });
     if (outcome.kind === "mfa_required") {
-      if (!c.otp)
+      if (!r.otp)
         return {
           kind: "otp_required",
           message: "Keystone asks for a second factor: enter the one-time code.",
         };
-      const receipt = outcome.receipt;
-      outcome = await this.guard(() =>
-        this.keystone.authenticateTotp({ user, passcode: c.otp as string, receipt, scope }),
-      );
+      outcome = await this.keystone.totp({ user, domain, passcode: r.otp, receipt: outcome.receipt, scope });
     }
     switch (outcome.kind) {
       case "ok":
@@ -56,7 +84,7 @@ export class DashboardSignIn {
       case "mfa_required":
         return { kind: "invalid_credentials", message: "Keystone wants more methods than a one-time code." };
       case "unavailable":
-        return { kind: "unavailable", message: `Keystone cannot be reached: ${outcome.message}` };
+        throw unavailable(`Keystone cannot be reached: ${outcome.message}`);
       case "password_expired":
         return { kind: "invalid_credentials", message: "The password has expired: change it first." };
       case "user_disabled":
@@ -70,38 +98,22 @@ export class DashboardSignIn {
     }
   }
 
-  async withToken(token: string): Promise<SignInOutcome> {
-    let info: TokenInfo | undefined;
-    try {
-      info = await this.keystone.validateToken(token);
-    } catch (err) {
-      if (isCloudError(err, "unavailable"))
-        return { kind: "unavailable", message: `Keystone cannot be reached: ${err.message}` };
-      if (!isCloudError(err, "bad_request") && !isCloudError(err, "unauthorized")) throw err;
-    }
-    if (!info)
+  private async withToken(token: string): Promise<SignInOutcome> {
+    const outcome = await this.keystone.validate(token);
+    if (outcome.kind === "unavailable") throw unavailable(`Keystone cannot be reached: ${outcome.message}`);
+    if (outcome.kind !== "ok")
       return { kind: "invalid_credentials", message: "Keystone does not accept the token (expired?)." };
-    return this.admitted(token, info);
+    return this.admitted(token, outcome.info);
   }
 
   private admitted(token: string, info: TokenInfo): SignInOutcome {
     const roles = info.roles.map((r) => r.name);
     if (!roles.some((r) => this.adminRoles.includes(r))) {
       const where = info.projectName ? `on project ${info.projectName}` : "(the token has no project scope)";
-      return {
-        kind: "not_admin",
-        message: `User ${info.userName} has none of the admin roles (${this.adminRoles.join(", ")}) ${where}.`,
-      };
+      throw forbidden(
+        `User ${info.userName} has none of the admin roles (${this.adminRoles.join(", ")}) ${where}.`,
+      );
     }
     return { kind: "ok", token, info };
-  }
-
-  private async guard(call: () => Promise<AuthOutcome>): Promise<AuthOutcome> {
-    try {
-      return await call();
-    } catch (err) {
-      if (isCloudError(err, "unavailable")) return { kind: "unavailable", message: err.message };
-      throw err;
-    }
   }
 }

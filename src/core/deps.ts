@@ -18,6 +18,8 @@ import type { SessionRepository } from "../store/sessions.ts";
 import type { UserResourcesRepository } from "../store/user-resources.ts";
 import type { VolumeAssignmentRepository } from "../store/volume-assignments.ts";
 import type { TaskService } from "../tasks/engine.ts";
+import type { ActivityReads } from "./activity.ts";
+import type { OperatorKeystone } from "./dashboard-signin.ts";
 import type { Directory } from "./directory.ts";
 import type { License } from "./license.ts";
 import type { PasswordScript } from "./password-script.ts";
@@ -37,6 +39,8 @@ export interface CoreRepositories {
   reconcile: ReconcileRepository;
   buildFailures: BuildFailureRepository;
   consoleTickets: ConsoleTicketRepository;
+  /** Read-only counts over requests, sessions and tasks, for the dashboard. */
+  activity: ActivityReads;
 }
 
 export type CoreCloud = Cloud<KeystoneClient> & { keystone: KeystoneClient };
@@ -47,6 +51,8 @@ export interface CoreDeps {
   cloud: CoreCloud;
   /** Keystone as the admin use cases need it (src/cloud/keystone-directory.ts). */
   directory: Directory;
+  /** Keystone as the dashboard's sign-in needs it (src/cloud/keystone-signin.ts). */
+  operatorKeystone: OperatorKeystone;
   /** Queues and reads tasks; the handlers are registered by the composition root. */
   tasks: TaskService;
   /** Asks the reserve keeper to run soon (after an allocation or a pool change). */

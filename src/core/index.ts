@@ -2,9 +2,11 @@
 // side effect (nothing registered, nothing started). Routes get `Core`; the composition root
 // (src/composition.ts) builds it and registers the tasks and schedules that run parts of it.
 import type { TaskService } from "../tasks/engine.ts";
+import { ActivityService } from "./activity.ts";
 import { type AdminCore, createAdminCore } from "./admin-core.ts";
 import { type BrokerCore, createBrokerCore } from "./broker/index.ts";
 import { type ConsoleCore, createConsoleCore } from "./console-tickets.ts";
+import { DashboardSignIn } from "./dashboard-signin.ts";
 import type { CoreDeps } from "./deps.ts";
 import type { License } from "./license.ts";
 import { userResourcesOf } from "./user-resources.ts";
@@ -14,8 +16,15 @@ export interface Core extends AdminCore {
   broker: BrokerCore;
   /** The web desktop: console tickets for the broker's gateway, or Nova's console URL. */
   console: ConsoleCore;
+  /** The admin dashboard's own use cases: its sign-in and the activity behind its charts. */
+  dashboard: DashboardCore;
   tasks: TaskService;
   license: License;
+}
+
+export interface DashboardCore {
+  signIn: DashboardSignIn;
+  activity: ActivityService;
 }
 
 export function createCore(deps: CoreDeps): Core {
@@ -24,6 +33,10 @@ export function createCore(deps: CoreDeps): Core {
     ...admin,
     broker: createBrokerCore(deps),
     console: createConsoleCore(deps, admin),
+    dashboard: {
+      signIn: new DashboardSignIn(deps.operatorKeystone, deps.config.auth.adminRoles),
+      activity: new ActivityService(deps.repos.activity),
+    },
     tasks: deps.tasks,
     license: deps.license,
   };

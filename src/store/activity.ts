@@ -2,7 +2,8 @@
 // sessions counted per time bucket, and the recent tasks with the allocation steps that show
 // a running one's progress. Read-only queries over the broker's requests, sessions and tasks.
 import { type Kysely, sql } from "kysely";
-import type { Database, RequestStep } from "./schema.ts";
+import type { RequestStep } from "../shared/types.ts";
+import type { Database } from "./schema.ts";
 
 export interface ActivityBucket {
   at: Date;
