@@ -36,6 +36,7 @@ import { ReconcileRepository } from "./store/reconcile.ts";
 import { RequestsRepository } from "./store/requests.ts";
 import { ReserveRepository } from "./store/reserve.ts";
 import { SessionRepository } from "./store/sessions.ts";
+import { PeriodicJobRepository } from "./store/tasks.ts";
 import { UserResourcesRepository } from "./store/user-resources.ts";
 import { VolumeAssignmentRepository } from "./store/volume-assignments.ts";
 import type { TaskEngine } from "./tasks/engine.ts";
@@ -52,6 +53,8 @@ export interface Repositories extends CoreRepositories {
   metrics: MetricsRepository;
   /** Failed authentications counted for the rate limits (core/throttle.ts, at the APIs' edge). */
   rateLimits: RateLimitRepository;
+  /** The scheduler's periodic jobs (tasks/scheduler.ts). */
+  periodicJobs: PeriodicJobRepository;
 }
 
 /** 1. One repository per aggregate, all on the same database. */
@@ -73,6 +76,7 @@ export function createRepositories(db: Store["db"]): Repositories {
     activity: new ActivityRepository(db),
     metrics: new MetricsRepository(db, reserve),
     rateLimits: new RateLimitRepository(db),
+    periodicJobs: new PeriodicJobRepository(db),
   };
 }
 

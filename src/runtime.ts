@@ -170,9 +170,9 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     const keystone = new KeystoneClient(session);
     const cloud = { ...createCloud(session), keystone };
     const tasks = new TaskEngine({ store, logger, workers: config.workers.enabled });
-    const scheduler = new Scheduler({ db: store.db, logger });
-    const license = new LicenseService(config.license);
     const repos = createRepositories(store.db);
+    const scheduler = new Scheduler({ jobs: repos.periodicJobs, logger });
+    const license = new LicenseService(config.license);
     const { core, deps } = composeCore({ config, repos, cloud, tasks, scheduler, license, logger });
     registerTasks(core, tasks);
     scheduleBrokerWork(core, scheduler);

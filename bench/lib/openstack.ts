@@ -25,18 +25,8 @@ export async function adminSession(
   authUrl: string,
   admin: { username: string; password: string },
 ): Promise<Catalog> {
-  const res = await fetch(`${authUrl}/auth/tokens`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({
-      auth: {
-        identity: {
-          methods: ["password"],
-          password: { user: { name: admin.username, domain: { id: "default" }, password: admin.password } },
-        },
-        scope: { project: { name: "admin", domain: { id: "default" } } },
-      },
-    }),
+  const res = await authenticate(authUrl, admin.username, admin.password, {
+    project: { name: "admin", domain: { id: "default" } },
   });
   const body = await ok(res, "admin token");
   const token = res.headers.get("x-subject-token")!;
@@ -115,20 +105,26 @@ export async function setComputeQuota(c: Catalog, projectId: string, instances: 
   });
 }
 
-/** A password authentication as the broker does it (unscoped), for the baseline. */
-export async function passwordAuth(authUrl: string, u: BenchUser): Promise<number> {
-  const res = await fetch(`${authUrl}/auth/tokens`, {
+/** A password authentication in the Default domain, scoped when `scope` is given. */
+function authenticate(authUrl: string, name: string, password: string, scope?: unknown): Promise<Response> {
+  return fetch(`${authUrl}/auth/tokens`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({
       auth: {
         identity: {
           methods: ["password"],
-          password: { user: { name: u.name, domain: { name: "Default" }, password: u.password } },
+          password: { user: { name, domain: { id: "default" }, password } },
         },
+        ...(scope ? { scope } : {}),
       },
     }),
   });
+}
+
+/** A password authentication as the broker does it (unscoped), for the baseline. */
+export async function passwordAuth(authUrl: string, u: BenchUser): Promise<number> {
+  const res = await authenticate(authUrl, u.name, u.password);
   await res.arrayBuffer();
   return res.status;
 }

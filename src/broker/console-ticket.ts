@@ -5,10 +5,9 @@
 // 10 unknown request, 11 someone else's (or a desktop no longer theirs), 9 not completed,
 // 18 no recorded address, 17 Nova refuses a console in the server's state.
 import { Type as T } from "@sinclair/typebox";
-import { BrokerCode, BrokerError, orKeystoneUnavailable } from "../core/broker-error.ts";
 import type { BrokerRoutes } from "./app.ts";
+import { brokerCaller } from "./caller.ts";
 import { GATEWAY_PATH } from "./console-gateway.ts";
-import { tokenOf } from "./get-vm.ts";
 
 const ConsoleTicketBody = T.Object({
   request: T.String({ minLength: 1, maxLength: 200, description: "A completed request's id." }),
@@ -27,11 +26,7 @@ export const consoleTicketRoute: BrokerRoutes = (app, { core, validator }) => {
       },
     },
     async (req, reply) => {
-      const token = tokenOf(req.headers);
-      if (!token)
-        throw new BrokerError(BrokerCode.TokenInvalid, {}, "no token in Authorization or X-Auth-Token");
-      const caller = await orKeystoneUnavailable(() => validator.validate(token));
-      if (!caller) throw new BrokerError(BrokerCode.TokenInvalid, {}, "Keystone does not accept the token");
+      const caller = await brokerCaller(req, validator);
       const access = await core.console.open({
         userId: caller.userId,
         userName: caller.userName,

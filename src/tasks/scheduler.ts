@@ -6,10 +6,8 @@
 // period, and a run whose process died is taken over once the lease lapses.
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import type { Kysely } from "kysely";
 import type { Logger } from "pino";
-import type { Database } from "../store/schema.ts";
-import { type PeriodicClaim, PeriodicJobRepository } from "../store/tasks.ts";
+import type { PeriodicClaim, PeriodicJobRepository } from "../store/tasks.ts";
 import { traceback } from "./engine.ts";
 
 export interface PeriodicContext {
@@ -21,7 +19,8 @@ export interface PeriodicContext {
 export type PeriodicFn = (ctx: PeriodicContext) => Promise<void> | void;
 
 export interface SchedulerOptions {
-  db: Kysely<Database>;
+  /** The periodic jobs' rows: their next run and who holds the current one. */
+  jobs: PeriodicJobRepository;
   logger: Logger;
   /** How often this process looks for due jobs (default 1000 ms). trigger() wakes it at once. */
   tickMs?: number;
@@ -53,7 +52,7 @@ export class Scheduler {
   private pass: Promise<unknown> = Promise.resolve();
 
   constructor(options: SchedulerOptions) {
-    this.repo = new PeriodicJobRepository(options.db);
+    this.repo = options.jobs;
     this.log = options.logger.child({ component: "scheduler" });
     this.tickMs = options.tickMs ?? 1000;
     this.leaseSeconds = options.leaseSeconds ?? 60;

@@ -10,6 +10,7 @@ import { createBackground } from "../../src/core/background.ts";
 import { metrics } from "../../src/core/metrics.ts";
 import { RESERVE_JOB } from "../../src/core/reserve.ts";
 import { NO_FAULTS } from "../../src/simulator/server.ts";
+import { PeriodicJobRepository } from "../../src/store/tasks.ts";
 import { Scheduler } from "../../src/tasks/scheduler.ts";
 import { makePool } from "../helpers/broker-stack.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
@@ -300,7 +301,12 @@ describe("reserve keeper on two schedulers", () => {
     // Two "processes": each its own scheduler (worker id) and keeper, on one database.
     const schedulers = ["w1", "w2"].map(
       (workerId) =>
-        new Scheduler({ db: s.runtime.store.db, logger: s.runtime.deps.logger, workerId, tickMs: 20 }),
+        new Scheduler({
+          jobs: new PeriodicJobRepository(s.runtime.store.db),
+          logger: s.runtime.deps.logger,
+          workerId,
+          tickMs: 20,
+        }),
     );
     for (const scheduler of schedulers) startBackgroundWork({ ...s.runtime.deps, scheduler }, core);
     await Promise.all(schedulers.map((x) => x.start()));

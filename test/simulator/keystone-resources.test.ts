@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { startSimulator } from "../../src/simulator/server.ts";
+import { freePort } from "../../src/store/embedded.ts";
 import { adminToken, identity, passwordAuth, useSimulator } from "../helpers/simulator.ts";
 
 const sim = useSimulator();
@@ -238,7 +239,9 @@ describe("persistence", () => {
     await first.stop();
     assert.equal(statSync(join(dir, "simulator.json")).mode & 0o777, 0o600);
 
-    const second = await startSimulator({ port: 0, dataDir: dir });
+    // On another port: this process's fetch still holds keep-alive connections to the first
+    // one's (the saved port, which port 0 would take again: test/simulator/persist-port.test.ts).
+    const second = await startSimulator({ port: await freePort(), dataDir: dir });
     try {
       assert.equal(second.admin.password, first.admin.password);
       assert.equal(second.demo.userId, first.demo.userId);

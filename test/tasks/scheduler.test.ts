@@ -19,7 +19,12 @@ after(async () => {
 
 /** A scheduler whose loop does not tick on its own during the test (tickMs of an hour). */
 function scheduler(options: Partial<SchedulerOptions> = {}) {
-  const s = new Scheduler({ db: store.db, logger: silent, tickMs: 3_600_000, ...options });
+  const s = new Scheduler({
+    jobs: new PeriodicJobRepository(store.db),
+    logger: silent,
+    tickMs: 3_600_000,
+    ...options,
+  });
   schedulers.push(s);
   return s;
 }
