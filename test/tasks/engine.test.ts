@@ -348,6 +348,9 @@ describe("lost database connections", () => {
     // Only this test's engine on the database: the connections counted and terminated below
     // are its own (earlier tests' engines, with silent loggers, would otherwise match too).
     for (const other of engines.splice(0)) await other.stop({ timeoutMs: 1000 });
+    // Their connections may linger in pg_stat_activity for a moment after the stop: counted
+    // below, they would pass for this engine's, and terminating them would log nothing here.
+    await waitFor("the earlier engines' connections to end", async () => (await engineConnections()) === 0);
     const lines: string[] = [];
     const logger = pino({ level: "warn" }, { write: (line: string) => lines.push(line) });
     const e = engine({ logger, leaseSeconds: 1 });
