@@ -31,11 +31,25 @@ export const Id = (description: string) => T.String({ minLength: 1, maxLength: 2
 
 export const IdList = (description: string) => T.Array(Id(description), { maxItems: 1000, description });
 
-function hasNul(value: unknown): boolean {
-  if (typeof value === "string") return value.includes("\u0000");
-  if (Array.isArray(value)) return value.some(hasNul);
-  if (value && typeof value === "object")
-    return Object.entries(value).some(([k, v]) => k.includes("\u0000") || hasNul(v));
+/**
+ * Whether a NUL is in any string or key of a parsed input, walked with a stack of its own:
+ * JSON nested thousands deep (which JSON.parse accepts) would overflow a recursive walk.
+ */
+function hasNul(input: unknown): boolean {
+  const pending: unknown[] = [input];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value === "string") {
+      if (value.includes("\u0000")) return true;
+    } else if (Array.isArray(value)) {
+      for (const item of value) pending.push(item);
+    } else if (value && typeof value === "object") {
+      for (const [k, v] of Object.entries(value)) {
+        if (k.includes("\u0000")) return true;
+        pending.push(v);
+      }
+    }
+  }
   return false;
 }
 

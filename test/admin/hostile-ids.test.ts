@@ -1,7 +1,8 @@
 // Ids an attacker picks: "." and ".." (fetch resolves them, so a Keystone or Nova URL built from
 // them would name another resource, often a whole collection) and "__proto__" / "constructor"
 // (members of every plain JavaScript object). In a path or in a body, each is an unknown id:
-// 404 or 400 in the envelope, and nothing is assigned.
+// 404 or 400 in the envelope, and nothing is assigned. And a body nested deeper than a recursive
+// walk can go.
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { test } from "node:test";
@@ -81,4 +82,18 @@ test("hostile ids in a path are unknown (404 or 400), never a 5xx", async () => 
     }
   }
   assert.deepEqual((await call("GET", `/v1/servers/${instance}/users/`)).body.users, []);
+});
+
+test("JSON nested 20,000 deep is a 400 with a token and a 401 without, never a 500", async () => {
+  const deep = `{"users": ${"[".repeat(20_000)}${"]".repeat(20_000)}}`;
+  const send = (token?: string) =>
+    fetch(`${stack.adminUrl}/v1/servers/${instance}/users/`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", ...(token ? { "X-Auth-Token": token } : {}) },
+      body: deep,
+    });
+  const withToken = await send(stack.adminToken);
+  assert.equal(withToken.status, 400, await withToken.text());
+  const without = await send();
+  assert.equal(without.status, 401, await without.text());
 });
