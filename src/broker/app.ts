@@ -22,6 +22,7 @@ import { consoleTicketRoute } from "./console-ticket.ts";
 import { brokerErrorBody, preferredLang } from "./errors.ts";
 import { getProjectsRoute } from "./get-projects.ts";
 import { getVmRoute } from "./get-vm.ts";
+import { refuseControlCharacters } from "./input-hygiene.ts";
 import { registerPortal } from "./portal.ts";
 import { requestVmRoute } from "./request-vm.ts";
 import { throttleLogins } from "./throttle.ts";
@@ -99,6 +100,7 @@ async function createBrokerBase(deps: BrokerDeps, trustedProxies: string[]): Pro
   logBrokerErrors(app);
   await app.register(
     async (v1) => {
+      refuseControlCharacters(v1 as App);
       if (deps.throttle) throttleLogins(v1 as App, deps.throttle);
       for (const route of ROUTES) route(v1 as App, deps);
     },

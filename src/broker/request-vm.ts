@@ -43,7 +43,8 @@ export const requestVmRoute: BrokerRoutes = (app, { config, core }) => {
           reason: "give either token, or user and password",
         });
       }
-      if (b.ip_address !== undefined && isIP(b.ip_address) === 0) {
+      // A zone id (fe80::1%eth0) names an interface of the client's host: no rule can use it.
+      if (b.ip_address !== undefined && (isIP(b.ip_address) === 0 || b.ip_address.includes("%"))) {
         throw new BrokerError(BrokerCode.InvalidRequest, { reason: "ip_address is not an IP address" });
       }
       if (b.conn_type !== undefined && !Object.hasOwn(config.connTypes, b.conn_type)) {
