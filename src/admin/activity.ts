@@ -129,8 +129,6 @@ const TaskList = T.Object(
 );
 
 export const activityRoutes: AdminRoutes = (app, { core }) => {
-  const activity = core.dashboard.activity;
-
   app.get(
     "/activity",
     {
@@ -145,7 +143,7 @@ export const activityRoutes: AdminRoutes = (app, { core }) => {
       },
     },
     async (req) => {
-      const w = await activity.window(Number(req.query.hours ?? 24), req.query.pool_id);
+      const w = await core.dashboard.activity.window(Number(req.query.hours ?? 24), req.query.pool_id);
       return {
         since: isoUtc(w.since) as string,
         step_seconds: w.stepSeconds,
@@ -175,7 +173,7 @@ export const activityRoutes: AdminRoutes = (app, { core }) => {
       },
     },
     async (req) => {
-      const tasks = await activity.recentTasks(Number(req.query.limit ?? 50), req.query.pool_id);
+      const tasks = await core.dashboard.activity.recentTasks(Number(req.query.limit ?? 50), req.query.pool_id);
       return {
         tasks: tasks.map((t) => ({
           id: t.id,
