@@ -173,7 +173,10 @@ export const activityRoutes: AdminRoutes = (app, { core }) => {
       },
     },
     async (req) => {
-      const tasks = await core.dashboard.activity.recentTasks(Number(req.query.limit ?? 50), req.query.pool_id);
+      const tasks = await core.dashboard.activity.recentTasks(
+        Number(req.query.limit ?? 50),
+        req.query.pool_id,
+      );
       return {
         tasks: tasks.map((t) => ({
           id: t.id,
