@@ -53,8 +53,12 @@ export class ClaimService {
     ];
     if (r.operationMode === OperationMode.Simultaneous) order.push({ kind: "shared", statuses: ["ACTIVE"] });
     for (const step of order) {
-      const instance = await this.claimRetrying(r, step.kind, step.statuses, groupIds);
-      if (instance) return { instance, source: step.kind, claimedNow: true };
+      const claimed = await this.claimRetrying(r, step.kind, step.statuses, groupIds);
+      if (!claimed) continue;
+      // Another request of this user claimed one meanwhile: the same desktop, not a second one.
+      const { alreadyHeld, ...instance } = claimed;
+      if (alreadyHeld) return { instance, source: "assigned", claimedNow: false };
+      return { instance, source: step.kind, claimedNow: true };
     }
     return undefined;
   }
@@ -70,6 +74,7 @@ export class ClaimService {
           statuses,
           actor: r.actor,
           reason: r.reason,
+          exclude: r.exclude,
         });
       } catch (err) {
         // A holder appeared outside the claim protocol (an admin assignment): look again.

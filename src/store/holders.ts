@@ -93,7 +93,15 @@ export interface ClaimOptions {
   statuses: string[];
   actor: string | null;
   reason: string | null;
+  /** Instances the caller found unusable: never answered as the one the user holds. */
+  exclude?: string[];
 }
+
+/** What a claim answers: the instance, and whether the user already held it (no new holder). */
+export type ClaimedRow = InstanceRow & { alreadyHeld?: true };
+
+/** The class of the per-user claim lock (pg's two-key advisory locks; the second key is hashed). */
+const USER_CLAIM_LOCK = 0x7273_0003;
 
 interface Claim extends ClaimOptions {
   /** Standard pool: the user becomes the only holder (enforced by the unique partial index). */
@@ -370,9 +378,28 @@ export class HolderRepository {
    * Claims one instance for the user; undefined when none is left. Throws a unique violation
    * only if a holder appeared outside the claim protocol (the caller retries).
    */
-  async claim(options: ClaimOptions): Promise<InstanceRow | undefined> {
+  async claim(options: ClaimOptions): Promise<ClaimedRow | undefined> {
     if (options.kind === "group" && !options.groupIds?.length) return undefined;
-    return this.db.transaction().execute(async (trx) => {
+    return this.db.transaction().execute(async (trx): Promise<ClaimedRow | undefined> => {
+      // One claim at a time per user and pool, in every process: a user's concurrent requests
+      // (a double click, a client retrying) would each claim a free instance. The second waits
+      // here for the first to commit, then finds the instance the first claimed and gets it too.
+      await sql`SELECT pg_advisory_xact_lock(${USER_CLAIM_LOCK}, hashtext(${`${options.poolId}/${options.userId}`}))`.execute(
+        trx,
+      );
+      const held = await trx
+        .selectFrom("instances as i")
+        .innerJoin("instance_users as u", "u.instance_id", "i.id")
+        .selectAll("i")
+        .where("i.pool_id", "=", options.poolId)
+        .where("u.user_id", "=", options.userId)
+        .where("i.deleted_at", "is", null)
+        .where("i.status", "in", ["ACTIVE", "BUILD"])
+        .$if(!!options.exclude?.length, (q) => q.where("i.id", "not in", options.exclude!))
+        .orderBy("u.assigned_at")
+        .limit(1)
+        .executeTakeFirst();
+      if (held) return { ...held, alreadyHeld: true };
       // FOR SHARE: a switch of the pool's mode (which takes it FOR UPDATE) waits for us, and
       // we read the mode it leaves; claims never block each other on it.
       const pool = await trx

@@ -1,0 +1,66 @@
+// One user, many requests at once (a double click, a client that retries, a script): 20
+// parallel request-vm of one user in a Standard pool, half through another broker process.
+// Every request ends with the same desktop, the user holds exactly one instance of the pool,
+// and the other free instances stay free.
+import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
+import { after, before, describe, it } from "node:test";
+import {
+  broker,
+  call,
+  finished,
+  login,
+  makeInstances,
+  makePool,
+  makeUser,
+  startBrokerProcess,
+  stopBrokerProcess,
+} from "../helpers/broker-stack.ts";
+import { type Stack, startStack } from "../helpers/stack.ts";
+
+const PARALLEL = 20;
+
+describe("one user's parallel requests", () => {
+  let s: Stack;
+  let other: { child: ChildProcess; url: string } | undefined;
+  before(async () => {
+    s = await startStack({ admin: { enabled: false } });
+    other = await startBrokerProcess(s);
+  });
+  after(async () => {
+    await stopBrokerProcess(other);
+    await s?.stop();
+  });
+
+  it("get one desktop, the same for every request, whatever the race", async () => {
+    const pool = await makePool(s, { operation_mode: "1" });
+    const free = await makeInstances(s, pool.id, 10);
+    const u = await makeUser(s, [pool.id]);
+    const outcomes = await Promise.all(
+      Array.from({ length: PARALLEL }, async (_, i) => {
+        const base = i % 2 === 0 ? s.brokerUrl : other!.url;
+        const accepted = await call(base, "POST", "/v1/request-vm/", { body: login(u) });
+        assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
+        const token = accepted.headers.get("x-auth-token")!;
+        const done = await finished(s, token, accepted.body.request_id);
+        assert.equal(done.body.status, "completed", JSON.stringify(done.body));
+        return done.body.server.id as string;
+      }),
+    );
+    assert.deepEqual(new Set(outcomes).size, 1, `desktops handed out: ${[...new Set(outcomes)].join(", ")}`);
+    const held = await s.runtime.store.db
+      .selectFrom("instance_users")
+      .select("instance_id")
+      .where("user_id", "=", u.id)
+      .execute();
+    assert.deepEqual(
+      held.map((h) => h.instance_id),
+      [outcomes[0]],
+    );
+    assert.ok(free.includes(outcomes[0]));
+    // A later request of the same user still gets the same desktop.
+    const again = await broker(s, "/v1/request-vm/", login(u));
+    const last = await finished(s, again.headers.get("x-auth-token")!, again.body.request_id);
+    assert.equal(last.body.server.id, outcomes[0]);
+  });
+});
