@@ -70,6 +70,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         RS_SERVER_ADMIN_PORT: String(adminPort),
         RS_SERVER_BROKER_PORT: String(brokerPort),
         RS_SERVER_LOG_LEVEL: "warn",
+        // The original platform's portal address (:8888) is one per host; the bench needs none.
+        RS_SERVER_PORTAL_ENABLED: "false",
         ...o.env,
       });
       const server: Server = {
