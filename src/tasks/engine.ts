@@ -166,22 +166,23 @@ export class TaskEngine implements TaskService {
   constructor(options: TaskEngineOptions) {
     this.log = options.logger.child({ component: "tasks" });
     this.repo = TaskRepository.of(options.store.db);
+    this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.leaseDb = connect(
       options.store.url,
       1,
       (err) => this.log.warn({ err }, "task lease connection lost: reconnecting"),
-      "rs-server task leases",
+      // Named after the worker, so an operator (or a test) can tell one engine's connections apart.
+      `rs-server task leases ${this.workerId}`.slice(0, 63),
     );
     this.leases = TaskRepository.of(this.leaseDb);
     this.workersEnabled = options.workers ?? true;
     this.leaseSeconds = options.leaseSeconds ?? 30;
     this.pollingIntervalSeconds = Math.max(0.5, options.pollingIntervalSeconds ?? 0.5);
     this.maxLostRuns = options.maxLostRuns ?? 3;
-    this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.bossPool = new PgPool({
       url: options.store.url,
       max: options.poolSize ?? 4,
-      applicationName: "rs-server tasks",
+      applicationName: `rs-server tasks ${this.workerId}`.slice(0, 63),
       onError: (err) => this.log.warn({ err }, "pg-boss connection lost: reconnecting"),
     });
     const bossDb: PgBoss.Db = { executeSql: (text, values) => this.bossPool.pool.query(text, values) };

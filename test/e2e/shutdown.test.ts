@@ -139,7 +139,10 @@ test("the server outlives its database connections being terminated, then stops 
       "pg-boss and the store connected",
       async () => {
         const names = await connections(client);
-        return names.includes("rs-server") && names.includes("rs-server tasks") ? true : undefined;
+        // pg-boss's connections are named after the engine's worker: "rs-server tasks <worker>".
+        return names.includes("rs-server") && names.some((n) => n.startsWith("rs-server tasks "))
+          ? true
+          : undefined;
       },
       s,
       30_000,
@@ -162,7 +165,8 @@ test("the server outlives its database connections being terminated, then stops 
   await withDatabase((client) =>
     until(
       "pg-boss reconnected",
-      async () => ((await connections(client)).includes("rs-server tasks") ? true : undefined),
+      async () =>
+        (await connections(client)).some((n) => n.startsWith("rs-server tasks ")) ? true : undefined,
       s,
       30_000,
     ),

@@ -367,17 +367,30 @@ describe("lost database connections", () => {
     const first = await e.enqueue("outlive", { n: 1 });
     await started.promise;
     // pg-boss's pool and the lease connection (renewed every 1/3 s), not the test's store.
-    await waitFor("the lease connection", async () => (await engineConnections()) >= 2);
+    // Exactly this engine's connections: its application names end with its worker id.
+    const OF_THIS = sql`${OF_ENGINES} AND application_name LIKE ${`%${e.workerId}`.slice(0, 64)}`;
+    const own = () =>
+      sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE ${OF_THIS}`
+        .execute(store.db)
+        .then((r) => r.rows[0].n);
+    await waitFor("the lease connection", async () => (await own()) >= 2);
     const { rows } = await sql<{ n: number }>`
       SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
-      WHERE ${OF_ENGINES}`.execute(store.db);
+      WHERE ${OF_THIS}`.execute(store.db);
     assert.ok(rows[0].n >= 2, `terminated ${rows[0].n}`);
     try {
       // An idle connection reports its loss itself ("connection lost"); one cut in the middle of
       // a query (a lease renewal, pg-boss's poll) fails that query, which is logged instead.
       await waitFor("a log of the lost connections", async () =>
         lines.some((l) => /connection lost|terminating connection|Connection terminated/.test(l)),
-      );
+      ).catch(async (err) => {
+        // What there was instead, for whoever reads a failed run.
+        const now = await sql<{ application_name: string; state: string }>`
+          SELECT application_name, state FROM pg_stat_activity WHERE ${OF_ENGINES}`.execute(store.db);
+        throw new Error(
+          `${(err as Error).message}; terminated ${rows[0].n}; connections now ${JSON.stringify(now.rows)}; logged ${JSON.stringify(lines)}`,
+        );
+      });
       // Past a lease renewal on a new connection: the run still holds its claim.
       await new Promise((r) => setTimeout(r, 1500));
     } finally {
