@@ -11,7 +11,10 @@ const DEFAULT_DATA_DIR = resolve("./.data");
 export function banner(runtime: Runtime, version: string): string {
   const { config, simulator: sim, cloudsYaml } = runtime;
   const lines = [`rs-server ${version} is running`];
-  if (runtime.adminUrl) lines.push(`  admin API   ${runtime.adminUrl}/v1   docs ${runtime.adminUrl}/docs`);
+  if (runtime.adminUrl) {
+    lines.push(`  admin API   ${runtime.adminUrl}/v1   docs ${runtime.adminUrl}/docs`);
+    lines.push(`  dashboard   ${runtime.adminUrl}/dashboard/ (operators: the admin account of clouds.yaml)`);
+  }
   if (runtime.brokerUrl) {
     lines.push(`  broker API  ${runtime.brokerUrl}/v1   docs ${runtime.brokerUrl}/docs`);
     if (config.broker.portal) lines.push(`  user portal ${runtime.brokerUrl}/portal/`);

@@ -79,7 +79,7 @@ test("rs-server start --config f.yaml --data-dir d --no-broker starts the admin 
   assert.deepEqual(await s.exited, { code: 0, signal: null }, s.output());
 });
 
-test("the banner (rs-server with options only starts) shows the portal, a CLI line and clouds.yaml, no password", async () => {
+test("the banner (rs-server with options only starts) shows the portal, the dashboard, a CLI line and clouds.yaml, no password", async () => {
   const admin = await freePort();
   const broker = await freePort();
   const portal = await freePort();
@@ -97,6 +97,7 @@ test("the banner (rs-server with options only starts) shows the portal, a CLI li
   const cloudsYaml = join(dataDir, "clouds.yaml");
   assert.ok(out.includes(`user portal http://127.0.0.1:${broker}/portal/`), out);
   assert.ok(out.includes(`user portal http://127.0.0.1:${portal}/trs/`), out);
+  assert.ok(out.includes(`dashboard   http://127.0.0.1:${admin}/dashboard/`), out);
   assert.ok(
     out.includes(`clouds.yaml (clouds rs-admin and rs-demo, with their passwords): ${cloudsYaml}`),
     out,
