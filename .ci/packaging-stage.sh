@@ -5,18 +5,9 @@
 set -euo pipefail
 echo "== packaging: systemd unit, sysusers, LICENSE"
 cd "$(dirname "$0")/.."
+. .ci/apt-install.sh
 
-if ! command -v systemd-analyze >/dev/null; then
-  echo "== installing systemd (Debian package) for systemd-analyze"
-  export DEBIAN_FRONTEND=noninteractive
-  # The mirror sometimes drops a connection: try again before giving up.
-  for attempt in 1 2 3; do
-    if apt-get update -qq && apt-get install -y -qq --no-install-recommends systemd; then break; fi
-    [ "$attempt" -lt 3 ] || { echo "systemd could not be installed"; exit 1; }
-    echo "apt-get failed (attempt $attempt); retrying"
-    sleep 15
-  done
-fi
+command -v systemd-analyze >/dev/null || apt_install --no-install-recommends systemd
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

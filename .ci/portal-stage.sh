@@ -6,19 +6,10 @@
 #   CHROMIUM_PATH  the browser to drive (default /usr/bin/chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. .ci/apt-install.sh
 export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
 
-if [ ! -x "$CHROMIUM_PATH" ]; then
-  echo "== installing chromium (Debian package)"
-  export DEBIAN_FRONTEND=noninteractive
-  # The mirror sometimes drops a connection: try again before giving up.
-  for attempt in 1 2 3; do
-    if apt-get update -qq && apt-get install -y -qq chromium; then break; fi
-    [ "$attempt" -lt 3 ] || { echo "chromium could not be installed"; exit 1; }
-    echo "apt-get failed (attempt $attempt); retrying"
-    sleep 15
-  done
-fi
+[ -x "$CHROMIUM_PATH" ] || apt_install chromium
 echo "== $("$CHROMIUM_PATH" --version 2>/dev/null || echo "$CHROMIUM_PATH")"
 
 if [ ! -d node_modules/playwright-core ]; then

@@ -9,6 +9,7 @@
 #   ARTIFACTS_DIR  where the screenshot goes (default .data/artifacts)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. .ci/apt-install.sh
 export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
 
 missing=()
@@ -17,17 +18,7 @@ command -v Xvnc >/dev/null || missing+=(tigervnc-standalone-server)
 command -v xsetroot >/dev/null || missing+=(x11-xserver-utils)
 command -v xev >/dev/null || missing+=(x11-utils)
 command -v xclip >/dev/null || missing+=(xclip)
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "== installing ${missing[*]} (Debian packages)"
-  export DEBIAN_FRONTEND=noninteractive
-  # The mirror sometimes drops a connection: try again before giving up.
-  for attempt in 1 2 3; do
-    if apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; then break; fi
-    [ "$attempt" -lt 3 ] || { echo "${missing[*]} could not be installed"; exit 1; }
-    echo "apt-get failed (attempt $attempt); retrying"
-    sleep 15
-  done
-fi
+[ "${#missing[@]}" -eq 0 ] || apt_install --no-install-recommends "${missing[@]}"
 echo "== $("$CHROMIUM_PATH" --version 2>/dev/null || echo "$CHROMIUM_PATH"); $(Xvnc -version 2>&1 | grep -m1 TigerVNC || echo Xvnc)"
 
 if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/@novnc/novnc ]; then

@@ -11,21 +11,13 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { App } from "../http/app.ts";
+import { PAGE_SECURITY_HEADERS } from "../http/page-headers.ts";
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
   ".css": "text/css; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
   ".svg": "image/svg+xml",
-};
-
-export const SECURITY_HEADERS = {
-  "Content-Security-Policy":
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
-    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-  "X-Content-Type-Options": "nosniff",
-  "X-Frame-Options": "DENY",
-  "Referrer-Policy": "no-referrer",
 };
 
 /** Bare specifier → [package, file in the package, name served under vendor/]. */
@@ -93,7 +85,7 @@ export function loadDashboardAssets(dir: URL = new URL("./dashboard/", import.me
 function send(req: FastifyRequest, reply: FastifyReply, a: Asset) {
   // Not fingerprinted: the browser keeps a copy but asks again (a cheap 304), so an upgraded
   // server's dashboard is picked up at the next load.
-  reply.headers({ ...SECURITY_HEADERS, "Cache-Control": "no-cache", ETag: a.etag });
+  reply.headers({ ...PAGE_SECURITY_HEADERS, "Cache-Control": "no-cache", ETag: a.etag });
   if (req.headers["if-none-match"] === a.etag) return reply.code(304).send();
   return reply.type(a.type).send(a.body);
 }

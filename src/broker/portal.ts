@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { App } from "../http/app.ts";
+import { PAGE_SECURITY_HEADERS } from "../http/page-headers.ts";
 import type { BrokerDeps, BrokerRoutes } from "./app.ts";
 import { novncRoute } from "./portal-novnc.ts";
 
@@ -18,16 +19,6 @@ const TYPES: Record<string, string> = {
   ".svg": "image/svg+xml",
   ".ico": "image/x-icon",
   ".png": "image/png",
-};
-
-// Everything the pages load comes from here; the token is sent by fetch to our own origin.
-const SECURITY_HEADERS = {
-  "Content-Security-Policy":
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
-    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-  "X-Content-Type-Options": "nosniff",
-  "X-Frame-Options": "DENY",
-  "Referrer-Policy": "no-referrer",
 };
 
 export interface Asset {
@@ -52,7 +43,7 @@ export function loadPortalAssets(dir: URL = new URL("./portal/", import.meta.url
 export function sendAsset(req: FastifyRequest, reply: FastifyReply, asset: Asset) {
   // Names are not fingerprinted: browsers keep a copy but ask again (a 304 is cheap), so an
   // upgraded broker's portal is picked up at the next load.
-  reply.headers({ ...SECURITY_HEADERS, "Cache-Control": "no-cache", ETag: asset.etag });
+  reply.headers({ ...PAGE_SECURITY_HEADERS, "Cache-Control": "no-cache", ETag: asset.etag });
   if (req.headers["if-none-match"] === asset.etag) return reply.code(304).send();
   return reply.type(asset.type).send(asset.body);
 }
@@ -73,7 +64,7 @@ export const portalPages: BrokerRoutes = (scope, { config }) => {
   });
 
   scope.get("/config.json", hidden, (_req, reply) => {
-    reply.headers({ ...SECURITY_HEADERS, "Cache-Control": "no-store" });
+    reply.headers({ ...PAGE_SECURITY_HEADERS, "Cache-Control": "no-store" });
     return { connTypes: config.connTypes };
   });
 
