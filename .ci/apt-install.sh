@@ -1,7 +1,7 @@
 # Sourced by the CI stages: apt_install [apt-get install options] PACKAGE... installs Debian
 # packages, trying again when the mirror drops a connection, and exits the stage if it cannot.
 apt_install() {
-  echo "== installing ${*##-* } (Debian packages)"
+  echo "== installing (Debian packages): $*"
   export DEBIAN_FRONTEND=noninteractive
   local attempt
   for attempt in 1 2 3; do
