@@ -23,6 +23,7 @@ import type { License } from "./core/license.ts";
 import { RECONCILE_JOB } from "./core/reconciler.ts";
 import { RESERVE_JOB } from "./core/reserve.ts";
 import { ActivityRepository } from "./store/activity.ts";
+import { AuditRepository } from "./store/audit.ts";
 import { BuildFailureRepository } from "./store/build-failures.ts";
 import { ConsoleTicketRepository } from "./store/console-tickets.ts";
 import type { Store } from "./store/db.ts";
@@ -74,6 +75,7 @@ export function createRepositories(db: Store["db"]): Repositories {
     buildFailures: new BuildFailureRepository(db),
     consoleTickets: new ConsoleTicketRepository(db),
     activity: new ActivityRepository(db),
+    audit: new AuditRepository(db),
     metrics: new MetricsRepository(db, reserve),
     rateLimits: new RateLimitRepository(db),
     periodicJobs: new PeriodicJobRepository(db),

@@ -10,6 +10,7 @@ import { type App, createApp, type HealthCheck } from "../http/app.ts";
 import type { TokenAuth } from "../http/auth.ts";
 import { type ApiError, envelope, titleFor } from "../http/errors.ts";
 import { logAdminChanges } from "../http/request-log.ts";
+import { auditChanges } from "./audit.ts";
 import { toApiError } from "./errors.ts";
 import { adminRoutes } from "./routes.ts";
 import { throttleInvalidTokens } from "./throttle.ts";
@@ -87,6 +88,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<App> {
   await app.register(
     async (v1) => {
       guardScope(v1 as App, deps.auth);
+      auditChanges(v1 as App, deps.core);
       for (const routes of adminRoutes) await routes(v1 as App, deps);
     },
     { prefix: "/v1" },

@@ -2,6 +2,7 @@
 import { activityRoutes } from "./activity.ts";
 import type { AdminRoutes } from "./app.ts";
 import { assignmentRoutes } from "./assignments.ts";
+import { auditRoutes } from "./audit.ts";
 import { authTokenRoutes } from "./auth-tokens.ts";
 import { directoryRoutes } from "./directory.ts";
 import { floatingIpRoutes } from "./floating-ips.ts";
@@ -27,4 +28,6 @@ export const adminRoutes: AdminRoutes[] = [
   // The dashboard's: its sign-in (public) and the activity behind its charts and task list.
   authTokenRoutes,
   activityRoutes,
+  // The audit trail of every change above (issue 16).
+  auditRoutes,
 ];

@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import type { Cloud } from "../cloud/cloud.ts";
 import type { KeystoneClient } from "../cloud/keystone.ts";
 import type { Config } from "../config/schema.ts";
+import type { AuditRepository } from "../store/audit.ts";
 import type { BuildFailureRepository } from "../store/build-failures.ts";
 import type { ConsoleTicketRepository } from "../store/console-tickets.ts";
 import type { FloatingIpRepository } from "../store/floating-ips.ts";
@@ -41,6 +42,8 @@ export interface CoreRepositories {
   consoleTickets: ConsoleTicketRepository;
   /** Read-only counts over requests, sessions and tasks, for the dashboard. */
   activity: ActivityReads;
+  /** The admin API's audit trail (append-only). */
+  audit: AuditRepository;
 }
 
 export type CoreCloud = Cloud<KeystoneClient> & { keystone: KeystoneClient };

@@ -4,6 +4,7 @@
 import type { TaskService } from "../tasks/engine.ts";
 import { ActivityService } from "./activity.ts";
 import { type AdminCore, createAdminCore } from "./admin-core.ts";
+import { AuditService } from "./audit.ts";
 import { type BrokerCore, createBrokerCore } from "./broker/index.ts";
 import { type ConsoleCore, createConsoleCore } from "./console-tickets.ts";
 import { DashboardSignIn } from "./dashboard-signin.ts";
@@ -20,6 +21,8 @@ export interface Core extends AdminCore {
   dashboard: DashboardCore;
   tasks: TaskService;
   license: License;
+  /** The audit trail of the admin API's changes (issue 16). */
+  audit: AuditService;
 }
 
 export interface DashboardCore {
@@ -39,5 +42,6 @@ export function createCore(deps: CoreDeps): Core {
     },
     tasks: deps.tasks,
     license: deps.license,
+    audit: new AuditService(deps.repos.audit, deps.logger),
   };
 }

@@ -178,6 +178,23 @@ export interface ConsoleTicketsTable {
   used_at: NullableTimestamp;
 }
 
+/** The audit trail (migration 090): append-only, enforced by a trigger. */
+export interface AuditEventsTable {
+  id: ColumnType<string, never, never>;
+  at: Timestamp;
+  user_id: string | null;
+  user_name: string | null;
+  domain_id: string | null;
+  method: string;
+  route: string;
+  target: Json<Record<string, string>>;
+  changed_keys: Json<string[]>;
+  changed_values: Json<Record<string, unknown>>;
+  client_ip: string | null;
+  status: number;
+  request_id: string | null;
+}
+
 export interface Database {
   pools: PoolsTable;
   instances: InstancesTable;
@@ -191,4 +208,5 @@ export interface Database {
   tasks: TasksTable;
   rate_limits: RateLimitsTable;
   console_tickets: ConsoleTicketsTable;
+  audit_events: AuditEventsTable;
 }
