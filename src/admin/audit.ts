@@ -98,7 +98,10 @@ function parseTime(raw: string, name: string): Date {
 }
 
 function auditFilter(query: Record<string, unknown>) {
-  const { filters, plain } = parseFilters(query, { modifiable: [...MODIFIABLE, "at"], plain: ["limit"] });
+  const { filters, plain } = parseFilters(query, {
+    modifiable: [...MODIFIABLE, "at"],
+    plain: ["limit", "before_id"],
+  });
   const at = [];
   for (const f of filters.filter((f) => f.field === "at")) {
     if (!AT_OPS.has(f.op)) throw badRequest(`Unknown modifier ${f.op} on at (gt, gte, lt, lte)`);
@@ -110,7 +113,10 @@ function auditFilter(query: Record<string, unknown>) {
       throw badRequest(`limit must be an integer from 1 to ${MAX_LIMIT}`);
     limit = Number(plain.limit);
   }
-  return { filters: filters.filter((f) => f.field !== "at"), at, limit };
+  const beforeId = plain.before_id;
+  if (beforeId !== undefined && !/^\d{1,18}$/.test(beforeId))
+    throw badRequest("before_id must be an event id (a whole number)");
+  return { filters: filters.filter((f) => f.field !== "at"), at, limit, beforeId };
 }
 
 export const auditRoutes: AdminRoutes = (app, { core }) => {
@@ -123,7 +129,8 @@ export const auditRoutes: AdminRoutes = (app, { core }) => {
         description:
           "Every write request (POST, PUT, PATCH, DELETE) the admin API answered, refused ones included, newest first. " +
           `Filters with modifiers (\`__contains\`, \`__in\`, ...): ${MODIFIABLE.join(", ")}; time range: ` +
-          `at__gt, at__gte, at__lt, at__lte (ISO 8601, UTC without offset); limit (1-${MAX_LIMIT}, default ${DEFAULT_LIMIT}).`,
+          `at__gt, at__gte, at__lt, at__lte (ISO 8601, UTC without offset); limit (1-${MAX_LIMIT}, default ${DEFAULT_LIMIT}); ` +
+          "before_id (the next page: events older than that id).",
         querystring: T.Object(
           {
             user_id: T.Optional(T.String({ description: "User id (modifiers allowed)." })),

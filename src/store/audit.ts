@@ -39,6 +39,8 @@ export interface AuditFilter {
   filters: Filter[];
   /** Time bounds on `at` (op gt, gte, lt, lte, eq). */
   at: { op: "gt" | "gte" | "lt" | "lte" | "eq"; value: Date }[];
+  /** Only events older than this one (its id): the cursor that pages through the trail. */
+  beforeId?: string;
   limit: number;
 }
 
@@ -73,6 +75,7 @@ export class AuditRepository {
       q = q.where((eb) => filterCondition(eb, sql.ref(f.field), f));
     }
     for (const b of filter.at) q = q.where("at", AT_OPS[b.op], b.value);
+    if (filter.beforeId !== undefined) q = q.where(sql<string>`id`, "<", filter.beforeId);
     return q.orderBy("at", "desc").orderBy("id", "desc").limit(filter.limit).execute();
   }
 }

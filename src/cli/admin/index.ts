@@ -1,6 +1,7 @@
 // The operator CLI over the admin API: one command group per area of docs/admin-api.md.
 import type { Command } from "commander";
 import { assignCommand, unassignCommand, userServersCommand } from "./assignments.ts";
+import { auditCommand } from "./audit.ts";
 import { groupsCommand, usersCommand } from "./directory.ts";
 import { floatingIpsCommand } from "./floating-ips.ts";
 import { infoCommand } from "./info.ts";
@@ -25,6 +26,7 @@ export function addAdminCommands(program: Command): void {
     usersCommand(),
     groupsCommand(),
     infoCommand(),
+    auditCommand(),
   ])
     program.addCommand(cmd);
 }
