@@ -453,6 +453,14 @@ export class NovaClient {
     );
   }
 
+  /**
+   * Re-images the server from an image (202; status REBUILD, then ACTIVE): a fresh disk,
+   * the same id, ports and attached volumes.
+   */
+  async rebuildServer(serverId: string, imageId: string): Promise<void> {
+    await this.action(serverId, { rebuild: { imageRef: imageId } });
+  }
+
   /** Pass the group's id: Nova resolves a name only within the token's own project. */
   async addSecurityGroup(serverId: string, group: string): Promise<void> {
     await this.action(serverId, { addSecurityGroup: { name: group } });

@@ -236,6 +236,27 @@ describe("Nova contract", () => {
     assert.equal(await kindOf(cut.cloud.nova.removeSecurityGroup(id, sg.id)), "not_found");
   });
 
+  test("a rebuild re-images the server: REBUILD (or straight back), then ACTIVE, same id and ports; a bad image is bad_request", async () => {
+    const id = ids[0];
+    const [portBefore] = await cut.cloud.neutron.listPorts({ deviceId: id });
+    assert.equal(
+      await kindOf(cut.cloud.nova.rebuildServer(id, "00000000-0000-0000-0000-000000000000")),
+      "bad_request",
+    );
+    await cut.cloud.nova.rebuildServer(id, d.image.id);
+    const rebuilt = await waitFor(
+      cut,
+      "server ACTIVE again after its rebuild",
+      () => cut.cloud.nova.getServer(id),
+      (s) => s.status === "ACTIVE" && s.taskState === null,
+      cut.buildTimeoutMs,
+    );
+    assert.equal(rebuilt.id, id);
+    assert.equal(rebuilt.imageId, d.image.id);
+    const [portAfter] = await cut.cloud.neutron.listPorts({ deviceId: id });
+    assert.equal(portAfter.id, portBefore.id);
+  });
+
   test("deleted servers disappear, and changes-since still lists them as DELETED", async () => {
     for (const id of ids) assert.equal(await cut.cloud.nova.deleteServer(id), true);
     for (const id of ids)

@@ -1,10 +1,12 @@
-// POST /servers/{id}/action: os-stop, os-start, reboot, addSecurityGroup, removeSecurityGroup,
-// lock and unlock, with Nova's state checks (409 for a server in the wrong state).
+// POST /servers/{id}/action: os-stop, os-start, reboot, rebuild, addSecurityGroup,
+// removeSecurityGroup, lock and unlock, with Nova's state checks (409 for a server in the
+// wrong state).
 import type { FastifyInstance } from "fastify";
 import { badRequest, invalidState, NovaFault, notFound, policyDenied } from "./errors.ts";
 import { actionDelay, begin, novaTime } from "./lifecycle.ts";
 import { call, type NovaEnv } from "./scope.ts";
 import { visibleServer } from "./servers.ts";
+import { serverView } from "./views.ts";
 import type { ServerRecord } from "./state.ts";
 
 function requireState(s: ServerRecord, action: string, states: ServerRecord["vm_state"][]): void {
@@ -48,6 +50,23 @@ export function actionRoutes(app: FastifyInstance, env: NovaEnv): void {
         s.updated = novaTime();
         begin(env, s, "reboot", actionDelay(env));
         return reply.code(202).send();
+      }
+      case "rebuild": {
+        // Nova: 202 with the server (REBUILD); the image may be a new one (a roll-out) or the
+        // same (a fresh desktop); the disk is re-imaged, ports and volumes stay attached.
+        const ref = typeof arg?.imageRef === "string" ? arg.imageRef.replace(/\/+$/, "").split("/").pop()! : "";
+        if (!ref) throw badRequest("Invalid imageRef provided.");
+        const image = env.glance.images.get(ref);
+        if (!image || !env.glance.visibleTo(image, c.projectId, c.admin))
+          throw badRequest(`Image ${ref} could not be found.`);
+        if (image.status !== "active") throw badRequest(`Image ${ref} is not active.`);
+        requireState(s, "rebuild", ["active", "stopped", "error"]);
+        if (s.task_state) throw new NovaFault(409, `Instance ${s.id} is in task_state ${s.task_state}`);
+        s.image_id = image.id;
+        s.task_state = "rebuilding";
+        s.updated = novaTime();
+        begin(env, s, "rebuild", actionDelay(env));
+        return reply.code(202).send({ server: serverView(env, s, c, { show: true }) });
       }
       case "addSecurityGroup":
       case "removeSecurityGroup": {

@@ -1,5 +1,5 @@
 // Asynchronous server transitions on the cloud's single timeline: BUILD → ACTIVE (or ERROR
-// with a fault, or forever BUILD when told to stick), stop/start/reboot, and deletion, which
+// with a fault, or forever BUILD when told to stick), stop/start/reboot/rebuild, and deletion, which
 // releases the server's ports and detaches its volumes once the server is gone.
 import { isoSeconds } from "../context.ts";
 import type { NovaEnv } from "./scope.ts";
@@ -68,6 +68,14 @@ function complete(env: NovaEnv, s: ServerRecord): void {
       s.vm_state = "stopped";
       s.task_state = null;
       s.power_state = 4;
+      return;
+    case "rebuild":
+      // Nova boots the rebuilt server whatever state it was in.
+      s.vm_state = "active";
+      s.task_state = null;
+      s.power_state = 1;
+      s.fault = null;
+      s.launched_at = novaMicro();
       return;
     case "start":
     case "reboot":

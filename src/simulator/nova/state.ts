@@ -34,7 +34,7 @@ export interface VolumeAttachment {
   tag: string | null;
 }
 
-export type PendingKind = "build" | "delete" | "stop" | "start" | "reboot";
+export type PendingKind = "build" | "delete" | "stop" | "start" | "reboot" | "rebuild";
 
 export interface ServerRecord {
   id: string;

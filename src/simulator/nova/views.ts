@@ -21,11 +21,12 @@ export function statusOf(s: ServerRecord): string {
         return "REBOOT";
       }
       if (s.task_state === "rebooting_hard") return "HARD_REBOOT";
+      if (s.task_state?.startsWith("rebuild")) return "REBUILD";
       return "ACTIVE";
     case "stopped":
-      return "SHUTOFF";
+      return s.task_state?.startsWith("rebuild") ? "REBUILD" : "SHUTOFF";
     case "error":
-      return "ERROR";
+      return s.task_state?.startsWith("rebuild") ? "REBUILD" : "ERROR";
     case "deleted":
       return "DELETED";
   }
