@@ -22,6 +22,7 @@ import { type Core, createCore } from "./core/index.ts";
 import type { License } from "./core/license.ts";
 import { RECONCILE_JOB } from "./core/reconciler.ts";
 import { RESERVE_JOB } from "./core/reserve.ts";
+import { SESSION_POLICY_JOB, SESSION_POLICY_SECONDS } from "./core/session-policy.ts";
 import { ActivityRepository } from "./store/activity.ts";
 import { AuditRepository } from "./store/audit.ts";
 import { BuildFailureRepository } from "./store/build-failures.ts";
@@ -36,6 +37,7 @@ import { RateLimitRepository } from "./store/rate-limits.ts";
 import { ReconcileRepository } from "./store/reconcile.ts";
 import { RequestsRepository } from "./store/requests.ts";
 import { ReserveRepository } from "./store/reserve.ts";
+import { SessionPolicyRepository } from "./store/session-policy.ts";
 import { SessionRepository } from "./store/sessions.ts";
 import { PeriodicJobRepository } from "./store/tasks.ts";
 import { UserResourcesRepository } from "./store/user-resources.ts";
@@ -76,6 +78,7 @@ export function createRepositories(db: Store["db"]): Repositories {
     consoleTickets: new ConsoleTicketRepository(db),
     activity: new ActivityRepository(db),
     audit: new AuditRepository(db),
+    sessionPolicy: new SessionPolicyRepository(db),
     metrics: new MetricsRepository(db, reserve),
     rateLimits: new RateLimitRepository(db),
     periodicJobs: new PeriodicJobRepository(db),
@@ -144,6 +147,9 @@ export function scheduleBackground(scheduler: Scheduler, config: Config, parts: 
   });
   scheduler.every(HOUSEKEEPING_JOB, HOUSEKEEPING_SECONDS, async () => {
     await parts.housekeeping.run();
+  });
+  scheduler.every(SESSION_POLICY_JOB, SESSION_POLICY_SECONDS, async (ctx) => {
+    await parts.sessionPolicy.run(ctx.signal);
   });
 }
 

@@ -1,6 +1,7 @@
 // The OpenAPI schemas of the TRS project routes (admin/projects.ts): request bodies, queries
 // and answers with their descriptions and examples, apart from the handlers they describe.
 import { Type as T } from "@sinclair/typebox";
+import { SessionPolicyInput, SessionPolicyOutput, sessionPolicyExample } from "./session-policy.ts";
 import { errors, Id, LenientBool, NoContent, Timestamp } from "./wire.ts";
 
 export const NullableString = (description: string) =>
@@ -62,6 +63,7 @@ export const settingsFields = {
         "nova-novnc or nova-spice (Nova's own console proxy). See docs/web-desktop.md.",
     }),
   ),
+  session_policy: SessionPolicyInput,
 };
 
 export const keystoneFields = {
@@ -170,6 +172,7 @@ export const Project = T.Object({
   volume_type_id: T.Union([T.String(), T.Null()]),
   console_port: T.Union([T.Integer(), T.Null()]),
   console_kind: T.String(),
+  session_policy: SessionPolicyOutput,
   os_project: T.Optional(
     T.Union([T.Object({}, { additionalProperties: true }), T.Null()], {
       description: "The Keystone project (with_os_object=true); null when Keystone no longer has it.",
@@ -196,6 +199,7 @@ export const projectExample = {
   volume_type_id: null,
   console_port: null,
   console_kind: "gateway",
+  session_policy: sessionPolicyExample,
   reserve: {
     state: "backoff",
     message:

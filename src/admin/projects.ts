@@ -5,6 +5,7 @@ import { badRequest } from "../http/errors.ts";
 import { parseBool, parseFilters } from "../http/query.ts";
 import type { AdminRoutes } from "./app.ts";
 import * as schemas from "./project-schemas.ts";
+import { sessionPolicyJson } from "./session-policy.ts";
 import { isoUtc } from "./wire.ts";
 
 function projectJson(view: PoolView) {
@@ -27,6 +28,7 @@ function projectJson(view: PoolView) {
     volume_type_id: p.volume_type_id,
     console_port: p.console_port,
     console_kind: p.console_kind,
+    session_policy: sessionPolicyJson(view),
     ...(view.osProject !== undefined ? { os_project: view.osProject } : {}),
     ...(view.reserve ? { reserve: reserveJson(view.reserve) } : {}),
   };

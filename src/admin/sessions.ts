@@ -25,6 +25,9 @@ const SessionBody = T.Object({
   client_os: Nullable("Client operating system."),
   client_info: Nullable("Client information."),
   created_at: Timestamp("Opening time."),
+  active_at: Timestamp("Extension: the last activity reported (null: none since it opened)."),
+  disconnected_at: Timestamp("Extension: when its client reported it disconnected (null: connected)."),
+  closed_reason: Nullable("Extension: idle, disconnected or max_length when a session policy closed it."),
 });
 
 const sessionExample = {
@@ -41,6 +44,9 @@ const sessionExample = {
   client_os: "Ubuntu 16.04",
   client_info: "RSclient 0.1.0",
   created_at: "2018-10-31T12:59:43",
+  active_at: "2018-10-31T13:20:00",
+  disconnected_at: null,
+  closed_reason: null,
 };
 
 function sessionJson(s: Session) {
@@ -58,6 +64,9 @@ function sessionJson(s: Session) {
     client_os: s.client_os,
     client_info: s.client_info,
     created_at: isoUtc(s.created_at),
+    active_at: isoUtc(s.active_at),
+    disconnected_at: isoUtc(s.disconnected_at),
+    closed_reason: s.closed_reason,
   };
 }
 
@@ -89,6 +98,14 @@ function sessionFilter(query: Record<string, unknown>): SessionFilter {
 }
 
 const tags = ["sessions"];
+
+/** An ISO 8601 time; no offset means UTC, as the API writes its own timestamps. */
+function isoTime(raw: string, name: string): Date {
+  const at = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(raw) ? raw : `${raw}Z`);
+  if (!/^\d{4}-\d\d-\d\d/.test(raw) || Number.isNaN(at.getTime()))
+    throw badRequest(`${name} must be an ISO 8601 time`);
+  return at;
+}
 const NullableInput = (description: string) =>
   T.Optional(T.Union([T.String({ maxLength: 255 }), T.Null()], { description }));
 
@@ -169,33 +186,65 @@ export const sessionRoutes: AdminRoutes = (app, { core, config }) => {
       config: { access: "user" },
       schema: {
         tags,
-        summary: "Close a session (extension)",
+        summary: "Close a session, or report on it (extension)",
         description:
-          "Sets closed_at (ISO 8601; default now) and removes the client rules the session opened. An admin token closes any session; another token only its own user's (else 404).",
+          "Sets closed_at (ISO 8601; default now) and removes the client rules the session opened. " +
+          "With active_at or disconnected_at (and no closed_at) it closes nothing: it reports the session's last " +
+          "activity, or that its client disconnected (null: reconnected), for the pool's session policies " +
+          "(409 on a closed session). An admin token closes any session; another token only its own user's (else 404).",
         params: T.Object({ session_id: Id("Session id.") }),
         body: T.Optional(
           T.Object(
-            { session: T.Optional(T.Object({ closed_at: T.Optional(T.Union([T.String(), T.Null()])) })) },
-            { examples: [{ session: { closed_at: "2018-10-31T13:40:00" } }] },
+            {
+              session: T.Optional(
+                T.Object({
+                  closed_at: T.Optional(T.Union([T.String(), T.Null()])),
+                  active_at: T.Optional(
+                    T.String({ description: "Last activity (ISO 8601): a report, not a close." }),
+                  ),
+                  disconnected_at: T.Optional(
+                    T.Union([T.String(), T.Null()], {
+                      description: "Disconnected at (ISO 8601), or null: reconnected. A report, not a close.",
+                    }),
+                  ),
+                }),
+              ),
+            },
+            {
+              examples: [
+                { session: { closed_at: "2018-10-31T13:40:00" } },
+                { session: { active_at: "2018-10-31T13:20:00" } },
+                { session: { disconnected_at: "2018-10-31T13:25:00" } },
+              ],
+            },
           ),
         ),
         response: {
           200: T.Object({ session: SessionBody }, { example: { session: sessionExample } }),
-          ...errors(400, 404),
+          ...errors(400, 404, 409),
         },
       },
     },
     async (req) => {
-      const raw = req.body?.session?.closed_at;
-      let at: Date | undefined;
-      if (raw != null) {
-        // No offset means UTC, as the API writes its own timestamps.
-        at = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(raw) ? raw : `${raw}Z`);
-        if (!/^\d{4}-\d\d-\d\d/.test(raw) || Number.isNaN(at.getTime()))
-          throw badRequest("closed_at must be an ISO 8601 time");
-      }
+      const body = req.body?.session;
+      const raw = body?.closed_at;
       const caller = callerOf(req);
       const isAdmin = hasAnyRole(caller, config.auth.adminRoles);
+      if (raw === undefined && (body?.active_at !== undefined || body?.disconnected_at !== undefined)) {
+        const report = {
+          activeAt: body.active_at !== undefined ? isoTime(body.active_at, "active_at") : undefined,
+          disconnectedAt:
+            body.disconnected_at === undefined
+              ? undefined
+              : body.disconnected_at === null
+                ? null
+                : isoTime(body.disconnected_at, "disconnected_at"),
+        };
+        return {
+          session: sessionJson(await core.sessions.report(req.params.session_id, report, caller, isAdmin)),
+        };
+      }
+      const at = raw != null ? isoTime(raw, "closed_at") : undefined;
       return { session: sessionJson(await core.sessions.close(req.params.session_id, at, caller, isAdmin)) };
     },
   );

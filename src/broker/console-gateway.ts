@@ -17,6 +17,8 @@ import type { ConsoleBinding, ConsoleCore } from "../core/console-tickets.ts";
 export const GATEWAY_PATH = "/v1/console-gateway";
 /** How long the desktop's VNC port may take to accept the connection. */
 const CONNECT_TIMEOUT_MS = 10_000;
+/** The browser's input is noted as the session's activity at most this often (the idle policy counts minutes). */
+const ACTIVITY_EVERY_MS = 60_000;
 /** A noVNC frame is at most a screen update; anything larger is not RFB from a browser. */
 const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
@@ -213,6 +215,16 @@ export function attachConsoleGateway(server: Server, deps: GatewayDeps): Gateway
       closing.add(done);
     };
     open.set(ws, end);
+    // Frames from the browser are its keyboard and mouse (and RFB's replies): activity.
+    let noted = 0;
+    ws.on("message", () => {
+      const now = Date.now();
+      if (now - noted < ACTIVITY_EVERY_MS) return;
+      noted = now;
+      void sessionId
+        .then((id) => (id ? consoleCore.active(id) : undefined))
+        .catch((err) => log.warn({ err }, "console: cannot note the session's activity"));
+    });
     pipeline(stream, tcp, end);
     pipeline(tcp, stream, end);
     ws.once("close", end);

@@ -77,6 +77,7 @@ export function createAdminCore(deps: CoreDeps, resources: UserResources): Admin
       instanceService: instances,
       assignments,
       resources,
+      reports: repos.sessionPolicy,
     }),
     floatingIps: new FloatingIpService({ floatingIps: repos.floatingIps, directory, cloud }),
     volumeAssignments: new VolumeAssignmentService({

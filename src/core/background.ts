@@ -1,5 +1,5 @@
 // The background work of a worker process: the reserve keeper, the reconciler, session
-// housekeeping and the build watcher. This only builds them; the composition root
+// housekeeping, session policies and the build watcher. This only builds them; the composition root
 // (src/composition.ts) schedules each as a periodic job of the shared scheduler.
 import type { AdminCore } from "./admin-core.ts";
 import { BuildWatcher } from "./build-watch.ts";
@@ -8,6 +8,7 @@ import { Housekeeping } from "./housekeeping.ts";
 import { metrics } from "./metrics.ts";
 import { Reconciler } from "./reconciler.ts";
 import { ReserveKeeper } from "./reserve.ts";
+import { SessionPolicyJob } from "./session-policy.ts";
 import { userResourcesOf } from "./user-resources.ts";
 
 export const HOUSEKEEPING_JOB = "sessions.housekeeping";
@@ -19,6 +20,8 @@ export interface Background {
   reconciler: Reconciler;
   housekeeping: Housekeeping;
   buildWatcher: BuildWatcher;
+  /** Session policies: closes sessions past their pool's times, recycles non-persistent desktops. */
+  sessionPolicy: SessionPolicyJob;
 }
 
 export interface BackgroundOptions {
@@ -74,5 +77,17 @@ export function createBackground(
     nova: cloud.nova,
     logger,
   });
-  return { keeper, reconciler, housekeeping, buildWatcher };
+  const sessionPolicy = new SessionPolicyJob({
+    repo: repos.sessionPolicy,
+    resources,
+    instances: adminCore.instances,
+    nova: cloud.nova,
+    neutron: cloud.neutron,
+    requestReserve: () => deps.requestReserve(),
+    logger,
+    pollIntervalMs: config.allocation.pollIntervalMs,
+    detachTimeoutMs: config.allocation.buildTimeoutSeconds * 1000,
+    now: options.now,
+  });
+  return { keeper, reconciler, housekeeping, buildWatcher, sessionPolicy };
 }

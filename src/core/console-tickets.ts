@@ -5,7 +5,7 @@
 // taken from our records when it is issued; the WebSocket URL can add nothing to it.
 // API (the broker's console-ticket route and its gateway):
 //   open(input) → ticket or Nova URL / redeem(ticket) → the binding, once
-//   connected(binding, clientIp) → session id / disconnected(sessionId)
+//   connected(binding, clientIp) → session id / disconnected(sessionId) / active(sessionId)
 //   limiter: connections per user and in total, in this process
 //   purgeExpired() → removes tickets expired an hour ago (a periodic job, src/composition.ts)
 import { createHash, randomBytes } from "node:crypto";
@@ -54,6 +54,8 @@ export interface ConsoleCore {
   connected(binding: ConsoleBinding, clientIp: string | null): Promise<string>;
   /** Closes that session (closed_at now). */
   disconnected(sessionId: string): Promise<void>;
+  /** The browser sent input on that session: its activity for the idle policy (core/session-policy.ts). */
+  active(sessionId: string): Promise<void>;
   /** Deletes tickets expired over an hour ago (a replay until then is logged as such). */
   purgeExpired(): Promise<void>;
   limiter: ConnectionLimiter;
@@ -229,6 +231,10 @@ export function createConsoleCore(deps: CoreDeps, admin: AdminCore): ConsoleCore
         requestId: binding.requestId,
       });
       return session.id;
+    },
+
+    async active(sessionId) {
+      await deps.repos.sessionPolicy.report(sessionId, { activeAt: new Date() });
     },
 
     async disconnected(sessionId) {

@@ -15,6 +15,7 @@ import type { PoolRepository } from "../store/pools.ts";
 import type { ReconcileRepository } from "../store/reconcile.ts";
 import type { RequestsRepository } from "../store/requests.ts";
 import type { ReserveRepository } from "../store/reserve.ts";
+import type { SessionPolicyRepository } from "../store/session-policy.ts";
 import type { SessionRepository } from "../store/sessions.ts";
 import type { UserResourcesRepository } from "../store/user-resources.ts";
 import type { VolumeAssignmentRepository } from "../store/volume-assignments.ts";
@@ -42,6 +43,8 @@ export interface CoreRepositories {
   consoleTickets: ConsoleTicketRepository;
   /** Read-only counts over requests, sessions and tasks, for the dashboard. */
   activity: ActivityReads;
+  /** Session policies: sessions they close, desktops taken back after a session. */
+  sessionPolicy: SessionPolicyRepository;
   /** The admin API's audit trail (append-only). */
   audit: AuditRepository;
 }

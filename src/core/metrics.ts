@@ -77,6 +77,13 @@ export class Metrics {
     labelNames: ["kind"],
     registers: [this.registry],
   });
+  /** Read from the sessions' records at scrape time: every process reports the shared count. */
+  private readonly closedByPolicy = new Counter({
+    name: "rs_sessions_closed_by_policy_total",
+    help: "Sessions a pool's session policy closed, per pool and reason (idle, disconnected, max_length).",
+    labelNames: ["pool", "reason"],
+    registers: [this.registry],
+  });
   private readonly http = new Histogram({
     name: "rs_http_request_duration_seconds",
     help: "HTTP latency by app, method, route and status.",
@@ -117,6 +124,9 @@ export class Metrics {
       this.reserveTarget.set({ pool: p.id }, p.target);
       this.reserveBackoffGauge.set({ pool: p.id }, p.backoff ? 1 : 0);
     }
+    this.closedByPolicy.reset();
+    for (const c of snapshot.closedByPolicy ?? [])
+      this.closedByPolicy.inc({ pool: c.pool, reason: c.reason }, c.count);
     this.builds.set(snapshot.buildsInFlight);
     this.sessions.set(snapshot.sessionsOpen);
     this.queue.reset();

@@ -17,6 +17,7 @@ import type { VolumeAssignmentRepository } from "../store/volume-assignments.ts"
 import type { Directory, DirectoryProject, DirectoryProjectPatch } from "./directory.ts";
 import { conflict, invalid, notFound, unavailable } from "./errors.ts";
 import { patternProblem } from "./naming.ts";
+import { type SessionPolicyInput, sessionPolicyPatch } from "./session-policy.ts";
 
 export const TRS_TAG = "trs";
 export const OPERATION_MODES = ["1", "2"] as const;
@@ -39,6 +40,8 @@ export interface PoolSettingsInput {
   /** The web desktop: the VNC port (null: console.defaultPort) and gateway or Nova's console. */
   console_port?: number | null;
   console_kind?: "gateway" | "nova-novnc" | "nova-spice";
+  /** Idle/disconnected/maximum times and the post-session action (core/session-policy.ts). */
+  session_policy?: SessionPolicyInput;
 }
 
 export interface PoolCreateInput extends PoolSettingsInput {
@@ -168,6 +171,7 @@ export class PoolService {
       const problem = patternProblem(s.instance_name_pattern);
       if (problem) throw invalid(problem);
     }
+    sessionPolicyPatch(s.session_policy);
     if (s.min_reserve_vm !== undefined && s.min_reserve_vm < 0)
       throw invalid("min_reserve_vm must be 0 or more");
     if (s.volume_size != null && s.volume_size < 1) throw invalid("volume_size must be 1 GB or more");
@@ -214,6 +218,7 @@ export class PoolService {
     for (const key of keys) {
       if (s[key] !== undefined) (patch as Record<string, unknown>)[key] = s[key];
     }
+    Object.assign(patch, sessionPolicyPatch(s.session_policy));
     return patch;
   }
 

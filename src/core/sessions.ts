@@ -3,13 +3,14 @@
 //   record(input) → the session, for the broker after it hands out an address (no checks)
 import { isIP } from "node:net";
 import type { Config } from "../config/schema.ts";
+import type { SessionPolicyRepository } from "../store/session-policy.ts";
 import type { Session, SessionFilter, SessionRepository } from "../store/sessions.ts";
 
 /** Records as the routes shape them. */
 export type { Session, SessionFilter };
 
 import type { AssignmentService } from "./assignments.ts";
-import { forbidden, invalid, notFound } from "./errors.ts";
+import { conflict, forbidden, invalid, notFound } from "./errors.ts";
 import type { Caller } from "./identity.ts";
 import type { InstanceService } from "./instances.ts";
 import type { UserResources } from "./user-resources.ts";
@@ -45,6 +46,8 @@ export class SessionService {
       assignments: AssignmentService;
       /** Removes the client rules a closed session opened. */
       resources: Pick<UserResources, "sweepRules">;
+      /** Where a client's activity and disconnection reports go (session policies). */
+      reports: Pick<SessionPolicyRepository, "report">;
     },
   ) {}
 
@@ -104,6 +107,28 @@ export class SessionService {
       request_id: input.requestId ?? null,
       rule_ids: JSON.stringify(input.ruleIds ?? []),
     });
+  }
+
+  /**
+   * A client's report on its open session (session policies, core/session-policy.ts): it was
+   * active at `activeAt`, or disconnected at `disconnectedAt` (null: connected again). Same
+   * access as closing; a closed session takes no report (409).
+   */
+  async report(
+    id: string,
+    report: { activeAt?: Date; disconnectedAt?: Date | null },
+    caller?: Caller,
+    isAdmin = true,
+  ): Promise<Session> {
+    const existing = UUID.test(id) ? await this.d.sessions.get(id) : undefined;
+    if (!existing || (!isAdmin && existing.user_id !== caller?.userId))
+      throw notFound(`Session ${id} not found`);
+    for (const at of [report.activeAt, report.disconnectedAt])
+      if (at && at < existing.created_at) throw invalid("a reported time is before the session was created");
+    const state = await this.d.reports.report(id, report);
+    if (state === "closed") throw conflict(`Session ${id} is closed`);
+    if (state === "unknown") throw notFound(`Session ${id} not found`);
+    return (await this.d.sessions.get(id)) as Session;
   }
 
   /**

@@ -44,6 +44,8 @@ export interface MetricsSnapshot {
   sessionsOpen: number;
   /** Tasks by state, PENDING and STARTED at least. */
   tasks: Record<string, number>;
+  /** Sessions closed by a session policy, ever, per pool and reason (idle, disconnected, max_length). */
+  closedByPolicy: { pool: string; reason: string; count: number }[];
 }
 
 /**

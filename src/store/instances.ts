@@ -10,6 +10,7 @@ import { sql } from "kysely";
 import type { Filter } from "../shared/types.ts";
 import { filterCondition } from "./filters.ts";
 import type { Database, InstancesTable } from "./schema.ts";
+import { RECYCLING } from "./session-policy.ts";
 
 export type Instance = Selectable<InstancesTable>;
 export type NewInstance = Insertable<InstancesTable>;
@@ -154,6 +155,9 @@ export class InstanceRepository {
         })
         .where("id", "=", u.id)
         .where("deleted_at", "is", null)
+        // Taken back by a session policy: Nova still says ACTIVE until the rebuild call, and
+        // copying that would make the old desktop claimable (store/session-policy.ts).
+        .where("status", "!=", RECYCLING)
         .where((eb) =>
           eb.or([
             eb("status", "is distinct from", u.status),

@@ -12,7 +12,7 @@ export class MetricsRepository {
   ) {}
 
   async snapshot(): Promise<MetricsSnapshot> {
-    const [pools, builds, sessions, tasks] = await Promise.all([
+    const [pools, builds, sessions, tasks, closedByPolicy] = await Promise.all([
       sql<{ id: string; name: string | null; target: number; free: string; backoff: boolean }>`
         SELECT p.id, p.name, p.min_reserve_vm AS target, p.reserve_state = 'backoff' AS backoff,
                (SELECT count(*) FROM instances i
@@ -23,6 +23,10 @@ export class MetricsRepository {
       sql<{ status: string; n: string }>`
         SELECT status, count(*) AS n FROM tasks WHERE status IN ('PENDING', 'STARTED')
          GROUP BY status`.execute(this.db),
+      sql<{ pool: string; reason: string; n: string }>`
+        SELECT project_id AS pool, closed_reason AS reason, count(*) AS n FROM sessions
+         WHERE closed_reason IS NOT NULL AND project_id IS NOT NULL
+         GROUP BY project_id, closed_reason`.execute(this.db),
     ]);
     return {
       pools: pools.rows.map((p) => ({
@@ -35,6 +39,11 @@ export class MetricsRepository {
       buildsInFlight: builds,
       sessionsOpen: Number(sessions.rows[0].n),
       tasks: Object.fromEntries(tasks.rows.map((t) => [t.status, Number(t.n)])),
+      closedByPolicy: closedByPolicy.rows.map((r) => ({
+        pool: r.pool,
+        reason: r.reason,
+        count: Number(r.n),
+      })),
     };
   }
 }

@@ -35,6 +35,12 @@ export interface PoolsTable {
   build_failures: Generated<number>;
   last_build_failure: string | null;
   last_build_failure_at: NullableTimestamp;
+  /** Session policies (migration 091; null: no limit): see core/session-policy.ts. */
+  session_idle_minutes: number | null;
+  session_disconnected_minutes: number | null;
+  session_max_minutes: number | null;
+  /** keep, rebuild or replace: what becomes of the desktop after its session ends. */
+  session_end_action: Generated<string>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -114,6 +120,12 @@ export interface SessionsTable {
   rule_ids: Json<string[]>;
   created_at: Timestamp;
   closed_at: NullableTimestamp;
+  /** Last activity a client or the web console gateway reported (migration 091). */
+  active_at: NullableTimestamp;
+  /** When the client reported it disconnected (null: connected). */
+  disconnected_at: NullableTimestamp;
+  /** idle, disconnected or max_length when a session policy closed it. */
+  closed_reason: string | null;
 }
 
 export interface RequestsTable {

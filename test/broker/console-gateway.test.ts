@@ -160,6 +160,11 @@ describe("console gateway", () => {
     assert.equal(session.client_ip, "127.0.0.1");
     assert.equal(session.client_os, "Linux");
     assert.equal(session.closed_at, null);
+    // The browser's input is the session's activity (the idle session policy counts from it).
+    await waitFor("the browser's input noted as activity", async () => {
+      const [now] = await webSessions(aliceReq.requestId);
+      return now.active_at !== null && now.active_at >= now.created_at;
+    });
     opened.ws.close();
     await waitFor(
       "the session to close",

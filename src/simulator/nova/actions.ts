@@ -6,8 +6,8 @@ import { badRequest, invalidState, NovaFault, notFound, policyDenied } from "./e
 import { actionDelay, begin, novaTime } from "./lifecycle.ts";
 import { call, type NovaEnv } from "./scope.ts";
 import { visibleServer } from "./servers.ts";
-import { serverView } from "./views.ts";
 import type { ServerRecord } from "./state.ts";
+import { serverView } from "./views.ts";
 
 function requireState(s: ServerRecord, action: string, states: ServerRecord["vm_state"][]): void {
   if (!states.includes(s.vm_state) || s.task_state === "deleting") {
@@ -54,7 +54,8 @@ export function actionRoutes(app: FastifyInstance, env: NovaEnv): void {
       case "rebuild": {
         // Nova: 202 with the server (REBUILD); the image may be a new one (a roll-out) or the
         // same (a fresh desktop); the disk is re-imaged, ports and volumes stay attached.
-        const ref = typeof arg?.imageRef === "string" ? arg.imageRef.replace(/\/+$/, "").split("/").pop()! : "";
+        const ref =
+          typeof arg?.imageRef === "string" ? arg.imageRef.replace(/\/+$/, "").split("/").pop()! : "";
         if (!ref) throw badRequest("Invalid imageRef provided.");
         const image = env.glance.images.get(ref);
         if (!image || !env.glance.visibleTo(image, c.projectId, c.admin))

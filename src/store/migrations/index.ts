@@ -8,6 +8,7 @@ import * as m045 from "./045_build_failures.ts";
 import * as m050 from "./050_console_tickets.ts";
 import * as m065 from "./065_rate_limits.ts";
 import * as m090 from "./090_audit_trail.ts";
+import * as m091 from "./091_session_policies.ts";
 
 export const migrations: Record<string, Migration> = {
   "001_initial": m001,
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   "050_console_tickets": m050,
   "065_rate_limits": m065,
   "090_audit_trail": m090,
+  "091_session_policies": m091,
 };
