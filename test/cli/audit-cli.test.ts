@@ -66,3 +66,35 @@ describe("rs-server audit", () => {
     failed(await cli(["audit", "export", "--since", "yesterday"]), 2, /ISO 8601/);
   });
 });
+
+describe("rs-server pools update: session policy options", () => {
+  test("set the pool's session_policy, none clears a limit, a bad action is a usage error", async () => {
+    const set = json(
+      await cli([
+        "pools",
+        "update",
+        pool,
+        "--idle-minutes",
+        "30",
+        "--max-minutes",
+        "600",
+        "--after-session",
+        "rebuild",
+        "--json",
+      ]),
+    );
+    assert.deepEqual(set.project.session_policy, {
+      idle_minutes: 30,
+      disconnected_minutes: null,
+      max_minutes: 600,
+      after_session: "rebuild",
+    });
+    const cleared = json(await cli(["pools", "update", pool, "--idle-minutes", "none", "--json"]));
+    assert.equal(cleared.project.session_policy.idle_minutes, null);
+    assert.equal(cleared.project.session_policy.max_minutes, 600);
+    failed(await cli(["pools", "update", pool, "--after-session", "burn"]), 2, /after-session/);
+    // The change is in the audit trail with its keys and values.
+    const [e] = json(await cli(["audit", "list", "--target", pool, "--limit", "1", "--json"])).events;
+    assert.deepEqual(e.changed_values, { "project.session_policy.idle_minutes": null });
+  });
+});

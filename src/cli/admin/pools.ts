@@ -1,7 +1,7 @@
 // `rs-server pools ...`: TRS projects (pools) — list, show, create, update, delete, statistics
 // and the server-wide settings (POST/PUT/GET/DELETE /projects/...).
 import { readFileSync } from "node:fs";
-import { type Command, InvalidArgumentError } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { accessCommand } from "./access.ts";
 import { CliError } from "./client.ts";
 import { flavorId, imageId, networkId } from "./cloud-names.ts";
@@ -47,7 +47,26 @@ function settingsOptions(cmd: Command): Command {
     .option("--user-volume <bool>", "give each user a personal volume (true/false)")
     .option("--volume-size <gb>", "size of user volumes, GB", positiveInt)
     .option("--volume-type <id>", "volume type of user volumes")
-    .option("--max-users <n>", "most users of one instance (simultaneous mode)", positiveInt);
+    .option("--max-users <n>", "most users of one instance (simultaneous mode)", positiveInt)
+    .option("--idle-minutes <n|none>", "session policy: close sessions idle this long", minutesOrNone)
+    .option(
+      "--disconnected-minutes <n|none>",
+      "session policy: close sessions disconnected this long",
+      minutesOrNone,
+    )
+    .option("--max-minutes <n|none>", "session policy: close sessions open this long", minutesOrNone)
+    .addOption(
+      new Option("--after-session <action>", "what becomes of a desktop after its session").choices([
+        "keep",
+        "rebuild",
+        "replace",
+      ]),
+    );
+}
+
+/** A number of minutes, or "none" (no limit: null in the API; commander turns a null into ""). */
+function minutesOrNone(value: string): number | "none" {
+  return value === "none" ? value : positiveInt(value);
 }
 
 function readScript(file: string): string {
@@ -56,6 +75,20 @@ function readScript(file: string): string {
   } catch (err) {
     throw new CliError(`cannot read ${file}: ${(err as Error).message}`, 2);
   }
+}
+
+/** The pool's session_policy object from the options given (undefined: none given). */
+function sessionPolicy(o: Record<string, any>): Record<string, unknown> | undefined {
+  const minutes = (v: number | "none" | undefined) => (v === "none" ? null : v);
+  const policy = Object.fromEntries(
+    Object.entries({
+      idle_minutes: minutes(o.idleMinutes),
+      disconnected_minutes: minutes(o.disconnectedMinutes),
+      max_minutes: minutes(o.maxMinutes),
+      after_session: o.afterSession,
+    }).filter(([, v]) => v !== undefined),
+  );
+  return Object.keys(policy).length > 0 ? policy : undefined;
 }
 
 /** The API's project object from the options given (left-out options are left out); flavor,
@@ -84,6 +117,7 @@ async function projectBody(ctx: Ctx, o: Record<string, any>): Promise<Record<str
     volume_size: o.volumeSize,
     volume_type_id: o.volumeType,
     max_users_per_instance: o.maxUsers,
+    session_policy: sessionPolicy(o),
   };
   return Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
 }

@@ -58,6 +58,7 @@ export function sessionsCommand(): Command {
         { header: "Client IP", value: "client_ip" },
         { header: "Opened", value: "created_at" },
         { header: "Closed", value: "closed_at" },
+        { header: "Closed reason", value: "closed_reason" },
       ]);
     },
   );
