@@ -203,6 +203,17 @@ describe("dashboard in chromium", () => {
     assert.equal(sessions.body.sessions.length, 1);
     assert.notEqual(sessions.body.sessions[0].closed_at, null);
 
+    // Audit: the close made from the dashboard, by its signed-in admin, with its target.
+    await page.getByRole("link", { name: "Audit" }).click();
+    await page.getByLabel("Route", { exact: true }).fill("sessions");
+    await page.getByLabel("Target id", { exact: true }).fill(sessions.body.sessions[0].session_id);
+    const change = page.locator("#audit-table tbody tr", { hasText: "PUT" });
+    await change.waitFor();
+    assert.equal(await change.count(), 1);
+    assert.match((await change.textContent()) ?? "", /\/v1\/sessions\/:session_id/);
+    assert.equal(await change.getAttribute("data-status"), "200");
+    await shot(page, "audit");
+
     // The overview: the pool, open sessions, and charts with the allocation in them.
     await page.getByRole("link", { name: "Overview" }).click();
     await page.locator(`#reserve-table tr[data-pool="${poolName}"]`).waitFor();

@@ -1,10 +1,11 @@
 // @ts-check
 // The dashboard's shell: sign-in, the navigation, the language switch and the hash router
-// (#/overview, #/pools, #/pools/<id>, #/sessions, #/tasks, #/users). Everything it shows
+// (#/overview, #/pools, #/pools/<id>, #/sessions, #/tasks, #/users, #/audit). Everything it shows
 // comes from the admin API with the operator's token (api.js).
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import * as api from "./api.js";
+import { Audit } from "./audit.js";
 import { html } from "./html.js";
 import { LANGUAGES, setLanguage, t } from "./i18n.js";
 import { Overview } from "./overview.js";
@@ -106,7 +107,7 @@ function route() {
   return { screen: parts[0] ?? "overview", id: parts[1] };
 }
 
-const SCREENS = ["overview", "pools", "sessions", "tasks", "users"];
+const SCREENS = ["overview", "pools", "sessions", "tasks", "users", "audit"];
 
 function App() {
   const [signedIn, setSignedIn] = useState(/** @type {api.Session | null} */ (null));
@@ -147,6 +148,7 @@ function App() {
   else if (where.screen === "pools") body = html`<${Pools} />`;
   else if (where.screen === "sessions") body = html`<${Sessions} />`;
   else if (where.screen === "tasks") body = html`<${Tasks} />`;
+  else if (where.screen === "audit") body = html`<${Audit} />`;
   else if (where.screen === "users") body = html`<${Users} id=${where.id} key=${where.id ?? ""} />`;
   else body = html`<${Overview} />`;
 
