@@ -24,8 +24,19 @@ export interface AuditedRequest {
   requestId: string | null;
 }
 
-/** Keys whose values are never kept (their names are). Matched anywhere in the key path. */
-const SECRET = /pass|token|secret|otp|script|credential|key|cert|auth|cookie|ticket/i;
+/** Words that make a key secret: its value is never kept (its name is), nor anything under it. */
+const SECRET_WORD =
+  /^(pass|passwd|passphrase|.*password|.*token|.*secret|otp|totp|.*script|credentials?|keys?|private|cert|certificate|auth|authorization|cookie|ticket)$/;
+
+/** Whether a key names a secret: by its words (`api_key`, `adminPass`, `instance_init_script`), not by
+ * substrings (`description` holds "script" and is not one). */
+export function isSecretKey(key: string): boolean {
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .toLowerCase()
+    .split(/[^a-z0-9]+/);
+  return words.some((w) => SECRET_WORD.test(w));
+}
 /** Longer strings are cut: a value is there to say what changed, not to carry documents. */
 const MAX_VALUE_CHARS = 256;
 const MAX_LIST_ITEMS = 100;
@@ -68,9 +79,12 @@ export function changedKeys(body: unknown): { keys: string[]; values: Record<str
       }
       return;
     }
-    for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+    const entries = Object.entries(node as Record<string, unknown>);
+    // An empty object was sent all the same (`{"session": {}}` closes a session now).
+    if (entries.length === 0 && path) keys.push(path);
+    for (const [k, v] of entries) {
       const key = text(k);
-      walk(v, path ? `${path}.${key}` : key, depth + 1, secret || SECRET.test(key));
+      walk(v, path ? `${path}.${key}` : key, depth + 1, secret || isSecretKey(key));
     }
   };
   walk(body, "", 0, false);
@@ -80,7 +94,7 @@ export function changedKeys(body: unknown): { keys: string[]; values: Record<str
 function targetIds(params: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(params ?? {})) {
-    if (typeof v === "string" && !SECRET.test(k)) out[text(k)] = text(v);
+    if (typeof v === "string" && !isSecretKey(k)) out[text(k)] = text(v);
   }
   return out;
 }
