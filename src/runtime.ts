@@ -228,7 +228,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
         .catch(() => {});
     }
     const validator = new KeystoneTokenValidator(keystone, config.auth);
-    const auth = tokenAuth(validator, config.auth.adminRoles);
+    const auth = tokenAuth(validator, core.scopes);
     const throttle = new Throttle(repos.rateLimits, config.rateLimit);
     const runtime: Runtime = { config, store, core, deps, repos, simulator, cloudsYaml, stop: stopAll };
     // Both APIs stop accepting at once, before anything they use stops.

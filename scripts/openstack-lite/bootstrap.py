@@ -163,6 +163,9 @@ def identity(sess):
     admin_project = one(ks.get("/projects", params={"name": "admin", "domain_id": "default"})["projects"], "admin")
     # Options only: no password change, so no token revocation.
     ks.call("PATCH", f"/users/{admin_user['id']}", json={"user": {"options": PROTECTED}})
+    # The admin role on the system (keystone-manage bootstrap grants it too since Rocky; said
+    # here so that system-scoped admin tokens, rs-server's cloud admins, never depend on it).
+    ks.put(f"/system/users/{admin_user['id']}/roles/{roles['admin']['id']}")
 
     service = ensure_project(ks, "service", default["id"], "OpenStack services")
     for name in SERVICE_USERS:

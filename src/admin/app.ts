@@ -30,10 +30,13 @@ export interface AdminDeps {
 export type AdminRoutes = (app: App, deps: AdminDeps) => void | Promise<void>;
 
 /**
- * Who may call a route: an admin (the default); any valid user token, the core authorizing
- * the caller itself (`config: { access: "user" }`); anyone (`"public"`, e.g. signing in).
+ * Who may call a route: a cloud admin (the default); a cloud admin or a domain admin
+ * (`config: { access: "pool" }`: the pool routes, which limit a domain admin to its domain's
+ * pools, a `:project_id` of another domain being answered as unknown); any valid user token,
+ * the core authorizing the caller itself (`"user"`); anyone (`"public"`, e.g. signing in).
+ * docs/security.md#scopes has the table.
  */
-export type Access = "admin" | "user" | "public";
+export type Access = "admin" | "pool" | "user" | "public";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -50,16 +53,26 @@ const TOKEN_SECURITY = [{ token: [] }];
  * (PostgreSQL text cannot hold NUL). test/e2e/auth-walk.test.ts walks the OpenAPI document
  * and proves every route refuses a missing and a member token.
  */
-function guardScope(v1: App, auth: TokenAuth): void {
+function guardScope(v1: App, auth: TokenAuth, core: Core): void {
   v1.addHook("onRoute", (route) => {
     if (route.config?.access !== "public" && route.schema) route.schema.security ??= TOKEN_SECURITY;
   });
   v1.addHook("onRequest", async (req, reply) => {
     const access = req.routeOptions.config.access ?? "admin";
     if (access === "admin") await auth.requireAdmin(req, reply);
+    else if (access === "pool") await auth.requirePoolAdmin(req, reply);
     else if (access === "user") await auth.requireUser(req, reply);
   });
   v1.addHook("preValidation", noNulBytes);
+  // After validation (the id is a checked string by then): a domain admin's pool must be of
+  // its domain, else it is answered as an unknown pool.
+  v1.addHook("preHandler", async (req) => {
+    if (req.routeOptions.config.access !== "pool") return;
+    const reach = req.adminReach;
+    const id = (req.params as { project_id?: string } | undefined)?.project_id;
+    if (!reach || reach.kind === "cloud" || id === undefined) return;
+    core.scopes.checkPool(reach, await core.pools.find(id), id);
+  });
 }
 
 function sendApiError(err: ApiError, reply: FastifyReply) {
@@ -87,7 +100,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<App> {
   logAdminChanges(app);
   await app.register(
     async (v1) => {
-      guardScope(v1 as App, deps.auth);
+      guardScope(v1 as App, deps.auth, deps.core);
       auditChanges(v1 as App, deps.core);
       for (const routes of adminRoutes) await routes(v1 as App, deps);
     },

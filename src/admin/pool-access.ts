@@ -1,8 +1,10 @@
 // Access to a pool (extension): who holds the configured access role (pools.accessRole) on
 // the pool's Keystone project, and granting or revoking it for a user or a group, so that
-// giving a user a desktop needs no `openstack role add`. Admin role required.
+// giving a user a desktop needs no `openstack role add`. A cloud admin, or the domain admin
+// of the pool's domain (then for users and groups of that domain only).
 import { Type as T } from "@sinclair/typebox";
-import { callerOf } from "../http/auth.ts";
+import type { FastifyRequest } from "fastify";
+import { callerOf, reachOf } from "../http/auth.ts";
 import type { AdminRoutes } from "./app.ts";
 import { errors, Id, NoContent } from "./wire.ts";
 
@@ -12,6 +14,12 @@ const ProjectParams = T.Object({ project_id: Id("TRS project id.") });
 const UserParams = T.Object({ project_id: Id("TRS project id."), user_id: Id("User id.") });
 const GroupParams = T.Object({ project_id: Id("TRS project id."), group_id: Id("Group id.") });
 
+/** A domain admin's domain (its grants stay within it); undefined for a cloud admin. */
+const domainOf = (req: FastifyRequest) => {
+  const reach = reachOf(req);
+  return reach.kind === "domain" ? reach.domainId : undefined;
+};
+
 export const poolAccessRoutes: AdminRoutes = (app, { core, config }) => {
   const role = config.pools.accessRole;
   const access = core.poolAccess;
@@ -19,6 +27,7 @@ export const poolAccessRoutes: AdminRoutes = (app, { core, config }) => {
   app.get(
     "/projects/:project_id/access",
     {
+      config: { access: "pool" },
       schema: {
         tags,
         summary: "Who may use a TRS project through the broker (extension)",
@@ -42,6 +51,7 @@ export const poolAccessRoutes: AdminRoutes = (app, { core, config }) => {
   );
 
   const change = (kind: "users" | "groups", grant: boolean) => ({
+    config: { access: "pool" as const },
     schema: {
       tags,
       summary: `${grant ? "Grant" : "Revoke"} a ${kind === "users" ? "user's" : "group's"} access to a TRS project (extension)`,
@@ -62,8 +72,9 @@ export const poolAccessRoutes: AdminRoutes = (app, { core, config }) => {
       handler: async (req, reply) => {
         const { project_id, user_id } = req.params as { project_id: string; user_id: string };
         const by = callerOf(req).userId;
-        if (grant) await access.grant(project_id, { userId: user_id }, by);
-        else await access.revoke(project_id, { userId: user_id }, by);
+        const within = domainOf(req);
+        if (grant) await access.grant(project_id, { userId: user_id }, by, within);
+        else await access.revoke(project_id, { userId: user_id }, by, within);
         return reply.code(204).send(null);
       },
     });
@@ -74,8 +85,9 @@ export const poolAccessRoutes: AdminRoutes = (app, { core, config }) => {
       handler: async (req, reply) => {
         const { project_id, group_id } = req.params as { project_id: string; group_id: string };
         const by = callerOf(req).userId;
-        if (grant) await access.grant(project_id, { groupId: group_id }, by);
-        else await access.revoke(project_id, { groupId: group_id }, by);
+        const within = domainOf(req);
+        if (grant) await access.grant(project_id, { groupId: group_id }, by, within);
+        else await access.revoke(project_id, { groupId: group_id }, by, within);
         return reply.code(204).send(null);
       },
     });

@@ -1,6 +1,6 @@
 // TRS projects (#2-#8) and the DELETE extension: pools, their settings and statistics.
 import type { PoolCreateInput, PoolUpdateInput, PoolView, ReserveStatus } from "../core/pools.ts";
-import { callerOf } from "../http/auth.ts";
+import { callerOf, reachOf } from "../http/auth.ts";
 import { badRequest } from "../http/errors.ts";
 import { parseBool, parseFilters } from "../http/query.ts";
 import type { AdminRoutes } from "./app.ts";
@@ -84,14 +84,22 @@ function defined<O extends object>(o: O): O {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as O;
 }
 
+/** Cloud admins, and domain admins for the pools of their domain (docs/security.md#scopes). */
+const POOL = { access: "pool" } as const;
+
 export const projectRoutes: AdminRoutes = (app, { core }) => {
   app.post(
     "/projects",
     {
       schema: schemas.createProject,
+      config: POOL,
     },
     async (req) => {
       const input = defined(normalise(req.body.project)) as PoolCreateInput;
+      const reach = reachOf(req);
+      // A domain admin's pool goes to its domain unless the body says otherwise (then refused).
+      if (reach.kind === "domain") input.domain_id ??= reach.domainId;
+      core.scopes.checkDomain(reach, input.domain_id);
       const pool = await core.pools.create(input);
       return { project: { id: pool.id } };
     },
@@ -101,10 +109,12 @@ export const projectRoutes: AdminRoutes = (app, { core }) => {
     "/projects/:project_id",
     {
       schema: schemas.updateProject,
+      config: POOL,
     },
     async (req) => {
       const input = defined(normalise(req.body.project)) as PoolUpdateInput;
       if ("is_domain" in input) throw badRequest("is_domain cannot be changed");
+      core.scopes.checkDomain(reachOf(req), input.domain_id);
       const pool = await core.pools.update(req.params.project_id, input);
       return { project: projectJson(await core.pools.view(pool)) };
     },
@@ -114,13 +124,16 @@ export const projectRoutes: AdminRoutes = (app, { core }) => {
     "/projects",
     {
       schema: schemas.listProjects,
+      config: POOL,
     },
     async (req) => {
       const { plain } = parseFilters(req.query, {
         modifiable: [],
         plain: ["name", "enabled", "domain", "user", "operation_mode", "with_os_object"],
       });
+      const reach = reachOf(req);
       const views = await core.pools.list({
+        domainId: reach.kind === "domain" ? reach.domainId : undefined,
         name: plain.name,
         enabled: parseBool(plain.enabled, "enabled"),
         domain: plain.domain,
@@ -136,6 +149,7 @@ export const projectRoutes: AdminRoutes = (app, { core }) => {
     "/projects/actions/get-settings",
     {
       schema: schemas.getSettings,
+      config: POOL,
     },
     async () => ({ project_settings: core.pools.settings() }),
   );
@@ -144,6 +158,7 @@ export const projectRoutes: AdminRoutes = (app, { core }) => {
     "/projects/:project_id",
     {
       schema: schemas.showProject,
+      config: POOL,
     },
     async (req) => {
       const { plain } = parseFilters(req.query, { modifiable: [], plain: ["with_os_object"] });
@@ -159,6 +174,7 @@ export const projectRoutes: AdminRoutes = (app, { core }) => {
     "/projects/:project_id/statistics",
     {
       schema: schemas.projectStatistics,
+      config: POOL,
     },
     async (req) => ({ statistics: await core.statistics.of(req.params.project_id) }),
   );
@@ -167,6 +183,7 @@ export const projectRoutes: AdminRoutes = (app, { core }) => {
     "/projects/:project_id/actions/auto-allocate-users",
     {
       schema: schemas.autoAllocateUsers,
+      config: POOL,
     },
     async (req) => ({ task_id: await core.autoAllocate.start(req.params.project_id, callerOf(req).userId) }),
   );
@@ -175,6 +192,7 @@ export const projectRoutes: AdminRoutes = (app, { core }) => {
     "/projects/:project_id",
     {
       schema: schemas.deleteProject,
+      config: POOL,
     },
     async (req, reply) => {
       const { plain } = parseFilters(req.query, { modifiable: [], plain: ["force"] });

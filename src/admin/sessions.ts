@@ -1,7 +1,6 @@
 // Sessions (#26-#28) and the PUT extension that closes one. POST takes an admin token, or a
 // user token for an instance assigned to that user (directly or through a group).
 import { Type as T } from "@sinclair/typebox";
-import { hasAnyRole } from "../core/identity.ts";
 import type { Session, SessionFilter } from "../core/sessions.ts";
 import { callerOf } from "../http/auth.ts";
 import { badRequest } from "../http/errors.ts";
@@ -109,7 +108,7 @@ function isoTime(raw: string, name: string): Date {
 const NullableInput = (description: string) =>
   T.Optional(T.Union([T.String({ maxLength: 255 }), T.Null()], { description }));
 
-export const sessionRoutes: AdminRoutes = (app, { core, config }) => {
+export const sessionRoutes: AdminRoutes = (app, { core }) => {
   app.get(
     "/sessions",
     {
@@ -175,7 +174,7 @@ export const sessionRoutes: AdminRoutes = (app, { core, config }) => {
     },
     async (req) => {
       const caller = callerOf(req);
-      const isAdmin = hasAnyRole(caller, config.auth.adminRoles);
+      const isAdmin = (await core.scopes.reachOf(caller)).kind === "cloud";
       return { session: sessionJson(await core.sessions.create(req.body.session, caller, isAdmin)) };
     },
   );
@@ -229,7 +228,7 @@ export const sessionRoutes: AdminRoutes = (app, { core, config }) => {
       const body = req.body?.session;
       const raw = body?.closed_at;
       const caller = callerOf(req);
-      const isAdmin = hasAnyRole(caller, config.auth.adminRoles);
+      const isAdmin = (await core.scopes.reachOf(caller)).kind === "cloud";
       if (raw === undefined && (body?.active_at !== undefined || body?.disconnected_at !== undefined)) {
         const report = {
           activeAt: body.active_at !== undefined ? isoTime(body.active_at, "active_at") : undefined,

@@ -12,6 +12,8 @@ export type AuthScope =
   | { projectName: string; projectDomainName?: string; projectDomainId?: string }
   | { domainId: string }
   | { domainName: string }
+  /** Keystone's system scope (`{"system": {"all": true}}`): cloud-wide operations. */
+  | { system: "all" }
   | "unscoped";
 
 /** Names a user: by id, or by name in a domain (by name or id). */
@@ -66,6 +68,7 @@ function scopeBody(scope: AuthScope | undefined): unknown {
       : { name: scope.projectDomainName ?? "Default" };
     return { project: { name: scope.projectName, domain } };
   }
+  if ("system" in scope) return { system: { all: true } };
   if ("domainId" in scope) return { domain: { id: scope.domainId } };
   return { domain: { name: scope.domainName } };
 }

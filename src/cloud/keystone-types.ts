@@ -22,6 +22,8 @@ export interface TokenInfo {
   /** Set for domain-scoped tokens. */
   domainId?: string;
   domainName?: string;
+  /** A system-scoped token (`"system": {"all": true}` in the token). */
+  system: boolean;
   roles: KsRoleRef[];
   issuedAt: Date;
   expiresAt: Date;
@@ -118,6 +120,7 @@ export function toTokenInfo(body: any): TokenInfo {
     projectDomainName: t.project?.domain?.name,
     domainId: t.domain?.id,
     domainName: t.domain?.name,
+    system: t.system?.all === true,
     roles: (t.roles ?? []).map((r: any) => ({ id: r.id, name: r.name })),
     issuedAt: ksDate(t.issued_at) ?? new Date(),
     expiresAt: ksDate(t.expires_at) ?? new Date(0),

@@ -412,6 +412,15 @@ export class KeystoneClient {
     return this.http.delete(`/projects/${enc(projectId)}/${actorPath(actor)}/roles/${enc(roleId)}`);
   }
 
+  async grantDomainRole(domainId: string, actor: Actor, roleId: string): Promise<void> {
+    await this.http.put(`/domains/${enc(domainId)}/${actorPath(actor)}/roles/${enc(roleId)}`);
+  }
+
+  /** A role on the system (Keystone's system scope): PUT /v3/system/{users,groups}/{id}/roles/{role}. */
+  async grantSystemRole(actor: Actor, roleId: string): Promise<void> {
+    await this.http.put(`/system/${actorPath(actor)}/roles/${enc(roleId)}`);
+  }
+
   async hasProjectRole(projectId: string, actor: Actor, roleId: string): Promise<boolean> {
     const res = await this.http.request(
       "HEAD",

@@ -85,6 +85,17 @@ export class TokenCache<T extends { expiresAt: Date }> {
     return pending;
   }
 
+  /**
+   * The loader's answer whatever the cache holds (a change must not ride on a validation made
+   * before the token was revoked), cached for the reads that follow.
+   */
+  async refresh(token: string, load: (token: string) => Promise<T | undefined>): Promise<T | undefined> {
+    const value = await load(token);
+    const usable = value && value.expiresAt.getTime() > this.now() ? value : undefined;
+    this.set(token, usable);
+    return usable;
+  }
+
   /** Forgets a token (e.g. after revoking it). */
   delete(token: string) {
     this.entries.delete(tokenKey(token));

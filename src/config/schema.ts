@@ -102,11 +102,16 @@ export const ConfigSchema = T.Object({
     }),
   }),
   auth: T.Object({
-    adminRoles: T.Array(T.String(), { default: ["admin"], description: "Roles that grant the admin API." }),
+    adminRoles: T.Array(T.String(), {
+      default: ["admin"],
+      description:
+        "Roles that grant the admin API, on a token of the scope auth.scope allows (docs/security.md#scopes).",
+    }),
     tokenCacheSeconds: T.Integer({
       default: 300,
       minimum: 0,
-      description: "How long a validated token is cached (never past its expiry).",
+      description:
+        "How long a validated token is cached (never past its expiry). A token revoked in Keystone can still read through the admin API for this long; every change (POST, PUT, PATCH, DELETE) validates it with Keystone again.",
     }),
     invalidTokenCacheSeconds: T.Integer({
       default: 10,
@@ -114,6 +119,33 @@ export const ConfigSchema = T.Object({
       description: "How long an invalid token is remembered.",
     }),
     tokenCacheSize: T.Integer({ default: 10000, minimum: 1, description: "Most cached tokens." }),
+    scope: T.Object({
+      enforce: T.Boolean({
+        default: true,
+        description:
+          "Follow Keystone's token scopes (like oslo.policy's enforce_scope): cloud-wide admin needs the admin role on a token of a scope listed in cloudAdmin; a domain-scoped admin manages only the pools of its domain. false: any token carrying an admin role, whatever its scope, is a cloud admin (before 0.x; not advised).",
+      }),
+      cloudAdmin: T.Array(T.Union([T.Literal("system"), T.Literal("admin_project"), T.Literal("domain")]), {
+        default: ["system", "admin_project"],
+        uniqueItems: true,
+        description:
+          'Rule cloud_admin: the token scopes in which an admin role makes a cloud-wide rs-server admin. "system": a system-scoped token (oslo: system_scope:all); "admin_project": a token scoped to the admin project (auth.scope.adminProject; oslo: is_admin_project:True); "domain": any domain-scoped token (not advised). Empty: nobody.',
+      }),
+      domainAdmin: T.Boolean({
+        default: true,
+        description:
+          "Rule domain_admin: the admin role on a domain-scoped token manages the pools (TRS projects) of that domain only (oslo: role:admin and domain_id:%(target.domain_id)s). false: domain-scoped tokens get nothing.",
+      }),
+      adminProject: T.String({
+        default: "",
+        description:
+          "The admin project's name (rule cloud_admin, choice admin_project). Empty: the project of rs-server's own service account (openstack.projectName or its clouds.yaml entry).",
+      }),
+      adminProjectDomain: T.String({
+        default: "Default",
+        description: "The admin project's domain, by name or id (when auth.scope.adminProject is set).",
+      }),
+    }),
     defaultDomain: T.String({ default: "default", description: "Domain id of new TRS projects." }),
   }),
   monitoring: T.Object({

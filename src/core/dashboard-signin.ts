@@ -7,6 +7,8 @@
 // is `forbidden`, Keystone out of reach `unavailable`, a bad combination `invalid`.
 import type { AuthOutcome, AuthScope, TokenInfo } from "../cloud/keystone.ts";
 import { forbidden, invalid, unavailable } from "./errors.ts";
+import type { AdminScopes } from "./scope.ts";
+import { callerFromToken } from "./token-validator.ts";
 
 /** What the sign-in needs from Keystone. Keystone out of reach is the outcome `unavailable`. */
 export interface OperatorKeystone {
@@ -50,6 +52,7 @@ export class DashboardSignIn {
   constructor(
     private readonly keystone: OperatorKeystone,
     private readonly adminRoles: readonly string[],
+    private readonly scopes: Pick<AdminScopes, "reachOf" | "cloudOnly">,
   ) {}
 
   async signIn(r: SignInRequest): Promise<SignInOutcome> {
@@ -106,7 +109,7 @@ export class DashboardSignIn {
     return this.admitted(token, outcome.info);
   }
 
-  private admitted(token: string, info: TokenInfo): SignInOutcome {
+  private async admitted(token: string, info: TokenInfo): Promise<SignInOutcome> {
     const roles = info.roles.map((r) => r.name);
     if (!roles.some((r) => this.adminRoles.includes(r))) {
       const where = info.projectName ? `on project ${info.projectName}` : "(the token has no project scope)";
@@ -114,6 +117,9 @@ export class DashboardSignIn {
         `User ${info.userName} has none of the admin roles (${this.adminRoles.join(", ")}) ${where}.`,
       );
     }
+    // The dashboard shows the whole cloud (servers, tasks, activity): cloud admins only.
+    if ((await this.scopes.reachOf(callerFromToken(info))).kind !== "cloud")
+      throw forbidden(`The dashboard is for cloud admins. ${this.scopes.cloudOnly()}`);
     return { kind: "ok", token, info };
   }
 }

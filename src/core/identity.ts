@@ -2,16 +2,29 @@
 export interface Caller {
   userId: string;
   userName: string;
+  /** The user's own domain (not the token's scope: see `scope`). */
   domainId: string;
   projectId?: string;
   projectName?: string;
+  /** What the token is scoped to, and so what its roles are held on. */
+  scope: TokenScope;
   roles: string[];
   expiresAt: Date;
 }
 
+/** A Keystone token's scope: the system, one project, one domain, or none. */
+export type TokenScope =
+  | { kind: "system" }
+  | { kind: "project"; projectId: string; projectName: string; domainId: string; domainName: string }
+  | { kind: "domain"; domainId: string }
+  | { kind: "unscoped" };
+
 export interface TokenValidator {
-  /** The caller, or undefined when Keystone says the token is invalid or expired. */
-  validate(token: string): Promise<Caller | undefined>;
+  /**
+   * The caller, or undefined when Keystone says the token is invalid or expired. Through the
+   * cache unless `fresh` (a change: a token revoked in Keystone must not make it).
+   */
+  validate(token: string, opts?: { fresh?: boolean }): Promise<Caller | undefined>;
 }
 
 export function hasAnyRole(caller: Caller, roles: readonly string[]): boolean {

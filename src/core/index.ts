@@ -10,6 +10,7 @@ import { type ConsoleCore, createConsoleCore } from "./console-tickets.ts";
 import { DashboardSignIn } from "./dashboard-signin.ts";
 import type { CoreDeps } from "./deps.ts";
 import type { License } from "./license.ts";
+import { AdminScopes } from "./scope.ts";
 import { userResourcesOf } from "./user-resources.ts";
 
 export interface Core extends AdminCore {
@@ -23,6 +24,8 @@ export interface Core extends AdminCore {
   license: License;
   /** The audit trail of the admin API's changes (issue 16). */
   audit: AuditService;
+  /** Who is an admin of what: Keystone's token scopes under auth.scope (core/scope.ts). */
+  scopes: AdminScopes;
 }
 
 export interface DashboardCore {
@@ -32,16 +35,18 @@ export interface DashboardCore {
 
 export function createCore(deps: CoreDeps): Core {
   const admin = createAdminCore(deps, userResourcesOf(deps));
+  const scopes = new AdminScopes(deps.config.auth, () => deps.cloud.session.projectId());
   return {
     ...admin,
     broker: createBrokerCore(deps),
     console: createConsoleCore(deps, admin),
     dashboard: {
-      signIn: new DashboardSignIn(deps.operatorKeystone, deps.config.auth.adminRoles),
+      signIn: new DashboardSignIn(deps.operatorKeystone, deps.config.auth.adminRoles, scopes),
       activity: new ActivityService(deps.repos.activity),
     },
     tasks: deps.tasks,
     license: deps.license,
     audit: new AuditService(deps.repos.audit, deps.logger),
+    scopes,
   };
 }

@@ -5,13 +5,14 @@
 // and revoke that one role, so an operator needs no `openstack role add`.
 // API (admin routes):
 //   holders(projectId) → who holds the role on the project directly (users and groups)
-//   grant(projectId, actor, by) / revoke(projectId, actor, by): idempotent; 404 for an
-//   unknown pool, user or group
+//   grant(projectId, actor, by, within?) / revoke(...): idempotent; 404 for an unknown pool,
+//   user or group; with `within` (a domain admin's domain) a user or group of another domain
+//   is refused, as Keystone's own grant policy refuses a domain admin (both ends in its domain)
 import type { Logger } from "pino";
 import { isCloudError } from "../cloud/http.ts";
 import type { Actor, KeystoneClient } from "../cloud/keystone.ts";
 import type { PoolRepository } from "../store/pools.ts";
-import { notFound, unavailable } from "./errors.ts";
+import { forbidden, notFound, unavailable } from "./errors.ts";
 
 export interface AccessHolder {
   id: string;
@@ -55,9 +56,9 @@ export class PoolAccessService {
     return { users: users.sort(byName), groups: groups.sort(byName) };
   }
 
-  async grant(projectId: string, actor: Actor, by: string | null): Promise<void> {
+  async grant(projectId: string, actor: Actor, by: string | null, within?: string): Promise<void> {
     await this.pool(projectId);
-    await this.exists(actor);
+    await this.exists(actor, within);
     const roleId = await this.role();
     await this.deps.keystone.grantProjectRole(projectId, actor, roleId);
     this.deps.logger.info(
@@ -66,9 +67,9 @@ export class PoolAccessService {
     );
   }
 
-  async revoke(projectId: string, actor: Actor, by: string | null): Promise<void> {
+  async revoke(projectId: string, actor: Actor, by: string | null, within?: string): Promise<void> {
     await this.pool(projectId);
-    await this.exists(actor);
+    await this.exists(actor, within);
     const roleId = await this.role();
     try {
       await this.deps.keystone.revokeProjectRole(projectId, actor, roleId);
@@ -89,14 +90,21 @@ export class PoolAccessService {
     return pool;
   }
 
-  private async exists(actor: Actor) {
+  private async exists(actor: Actor, within?: string) {
+    let domainId: string;
     try {
-      if ("userId" in actor) await this.deps.keystone.getUser(actor.userId);
-      else await this.deps.keystone.getGroup(actor.groupId);
+      domainId =
+        "userId" in actor
+          ? (await this.deps.keystone.getUser(actor.userId)).domainId
+          : (await this.deps.keystone.getGroup(actor.groupId)).domainId;
     } catch (err) {
       if (isCloudError(err, "not_found")) throw notFound(`${describe(actor)} not found`);
       throw err;
     }
+    if (within !== undefined && domainId !== within)
+      throw forbidden(
+        `${describe(actor)} is not of your domain: a domain admin grants access to its own users and groups.`,
+      );
   }
 
   /** The role's id, looked up once; a missing role is the operator's to fix, said plainly. */

@@ -69,6 +69,8 @@ export interface PoolListQuery {
   enabled?: boolean;
   /** A domain name. */
   domain?: string;
+  /** Only pools of this domain id (a domain admin's lists). */
+  domainId?: string;
   /** A user id holding a role on the project (effective). */
   user?: string;
   operationMode?: string;
@@ -132,6 +134,11 @@ export class PoolService {
       instance_name_pattern: this.d.config.pools.instanceNamePattern,
       default_availability_zone: this.d.config.pools.defaultAvailabilityZone,
     };
+  }
+
+  /** The pool, or undefined. */
+  find(id: string): Promise<Pool | undefined> {
+    return this.d.pools.get(id);
   }
 
   async require(id: string): Promise<Pool> {
@@ -324,10 +331,12 @@ export class PoolService {
       q.domain !== undefined ? directory.domainIdsNamed(q.domain) : undefined,
       q.user !== undefined ? directory.projectIdsOfUser(q.user) : undefined,
     ]);
+    const within =
+      q.domainId === undefined ? domainIds : (domainIds ?? [q.domainId]).filter((id) => id === q.domainId);
     let pools = await this.d.pools.list({
       name: q.name,
       operationMode: q.operationMode,
-      domainIds,
+      domainIds: within,
       ids: userProjects,
     });
     let projects: Map<string, DirectoryProject> | undefined;

@@ -2,7 +2,21 @@
 import type { KeystoneClient, TokenInfo } from "../cloud/keystone.ts";
 import { TokenCache } from "../cloud/token-cache.ts";
 import type { Config } from "../config/schema.ts";
-import type { Caller, TokenValidator } from "./identity.ts";
+import type { Caller, TokenScope, TokenValidator } from "./identity.ts";
+
+export function scopeOf(info: TokenInfo): TokenScope {
+  if (info.system) return { kind: "system" };
+  if (info.projectId)
+    return {
+      kind: "project",
+      projectId: info.projectId,
+      projectName: info.projectName ?? "",
+      domainId: info.projectDomainId ?? "",
+      domainName: info.projectDomainName ?? "",
+    };
+  if (info.domainId) return { kind: "domain", domainId: info.domainId };
+  return { kind: "unscoped" };
+}
 
 export function callerFromToken(info: TokenInfo): Caller {
   return {
@@ -11,6 +25,7 @@ export function callerFromToken(info: TokenInfo): Caller {
     domainId: info.userDomainId,
     projectId: info.projectId,
     projectName: info.projectName,
+    scope: scopeOf(info),
     roles: info.roles.map((r) => r.name),
     expiresAt: info.expiresAt,
   };
@@ -30,10 +45,11 @@ export class KeystoneTokenValidator implements TokenValidator {
     });
   }
 
-  validate(token: string): Promise<Caller | undefined> {
-    return this.cache.get(token, async (t) => {
+  validate(token: string, opts: { fresh?: boolean } = {}): Promise<Caller | undefined> {
+    const load = async (t: string) => {
       const info = await this.keystone.validateToken(t);
       return info ? callerFromToken(info) : undefined;
-    });
+    };
+    return opts.fresh ? this.cache.refresh(token, load) : this.cache.get(token, load);
   }
 }

@@ -6,6 +6,7 @@ import { createAdminApp } from "../../src/admin/app.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Caller, TokenValidator } from "../../src/core/identity.ts";
 import type { Core } from "../../src/core/index.ts";
+import { AdminScopes } from "../../src/core/scope.ts";
 import type { App } from "../../src/http/app.ts";
 import { tokenAuth } from "../../src/http/auth.ts";
 
@@ -15,6 +16,13 @@ const caller = (roles: string[]): Caller => ({
   domainId: "default",
   projectId: "p1",
   projectName: "admin",
+  scope: {
+    kind: "project",
+    projectId: "p1",
+    projectName: "admin",
+    domainId: "default",
+    domainName: "Default",
+  },
   roles,
   expiresAt: new Date(Date.now() + 3600_000),
 });
@@ -29,10 +37,13 @@ export const tokens: TokenValidator = {
 
 /** The admin app; `core` holds only the services the tested routes use. */
 export function adminApp(core: Partial<Core>, version = "9.8.7"): Promise<App> {
+  const config = loadConfig({ env: {} });
+  // p1 stands for rs-server's service account's project: the admin project.
+  const scopes = new AdminScopes(config.auth, async () => "p1");
   return createAdminApp({
-    config: loadConfig({ env: {} }),
-    core: core as Core,
-    auth: tokenAuth(tokens, ["admin"]),
+    config,
+    core: { scopes, ...core } as Core,
+    auth: tokenAuth(tokens, scopes),
     logger: pino({ level: "silent" }),
     health: [],
     version,

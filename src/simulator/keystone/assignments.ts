@@ -16,11 +16,11 @@ export function expandImplied(ks: Keystone, roleIds: Iterable<string>): string[]
   return [...seen];
 }
 
-/** Role ids a user holds on a project or domain, directly, through groups, and implied. */
+/** Role ids a user holds on a project, domain or the system, directly, through groups, and implied. */
 export function effectiveRoleIds(
   ks: Keystone,
   userId: string,
-  target: "project" | "domain",
+  target: "project" | "domain" | "system",
   targetId: string,
 ) {
   const groups = new Set(ks.groupsOf(userId));
@@ -74,6 +74,8 @@ export interface AssignmentFilter {
   groupId?: string;
   projectId?: string;
   domainId?: string;
+  /** Only system grants (`scope.system=all`). */
+  system?: boolean;
   roleId?: string;
   effective: boolean;
 }
@@ -106,6 +108,7 @@ export function listAssignments(ks: Keystone, f: AssignmentFilter): AssignmentRo
       return false;
     if (f.projectId && !(g.target === "project" && g.targetId === f.projectId)) return false;
     if (f.domainId && !(g.target === "domain" && g.targetId === f.domainId)) return false;
+    if (f.system && g.target !== "system") return false;
     if (f.roleId && row.roleId !== f.roleId) return false;
     return true;
   });

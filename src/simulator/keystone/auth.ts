@@ -1,5 +1,5 @@
 // POST/GET/HEAD/DELETE /v3/auth/tokens and the /v3/auth/* listings: password, token and TOTP
-// methods, MFA rules answered with an auth receipt, and project/domain/unscoped scopes.
+// methods, MFA rules answered with an auth receipt, and project/domain/system/unscoped scopes.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { authenticator } from "otplib";
 import { effectiveRoleIds, projectIdsOf } from "./assignments.ts";
@@ -149,7 +149,7 @@ class MfaRequired extends Error {
   }
 }
 
-type Scope = { projectId?: string; domainId?: string };
+type Scope = { projectId?: string; domainId?: string; system?: boolean };
 
 function resolveScope(ks: Keystone, user: UserRec, scope: unknown): Scope {
   if (scope === "unscoped") return {};
@@ -178,7 +178,14 @@ function resolveScope(ks: Keystone, user: UserRec, scope: unknown): Scope {
     if (!d?.enabled || effectiveRoleIds(ks, user.id, "domain", d.id).length === 0) throw unauthorized();
     return { domainId: d.id };
   }
-  // System scope and trusts are not simulated.
+  if (s.system) {
+    // Keystone has one system: `{"system": {"all": true}}`; anything else is refused.
+    if (typeof s.system !== "object" || s.system.all !== true)
+      throw badRequest("Invalid input for field 'scope/system'.");
+    if (effectiveRoleIds(ks, user.id, "system", "all").length === 0) throw unauthorized();
+    return { system: true };
+  }
+  // Trusts are not simulated.
   throw unauthorized();
 }
 
@@ -265,9 +272,15 @@ export function registerAuthRoutes(app: FastifyInstance, ks: Keystone) {
     return { domains: domains.map((d) => renderDomain(ks, d)), links: ks.listLinks("/auth/domains") };
   });
 
+  app.get("/v3/auth/system", async (req) => {
+    const caller = callerToken(ks, req);
+    const has = effectiveRoleIds(ks, caller.user.id, "system", "all").length > 0;
+    return { system: has ? [{ all: true }] : [], links: ks.listLinks("/auth/system") };
+  });
+
   app.get("/v3/auth/catalog", async (req) => {
     const caller = callerToken(ks, req);
-    if (!caller.project && !caller.domain) throw forbidden();
+    if (!caller.project && !caller.domain && !caller.system) throw forbidden();
     return { catalog: renderCatalog(ks, caller.project?.id), links: ks.listLinks("/auth/catalog") };
   });
 }

@@ -1,4 +1,4 @@
-// /v3/roles, role grants on projects and domains for users and groups, and
+// /v3/roles, role grants on projects, domains and the system for users and groups, and
 // GET /v3/role_assignments (with effective and include_names).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { type AssignmentRow, hasGrant, listAssignments } from "./assignments.ts";
@@ -42,7 +42,9 @@ function renderAssignment(ks: Keystone, row: AssignmentRow, names: boolean) {
   const out: Record<string, unknown> = {};
   const role = ks.state.roles[row.roleId];
   out.role = names ? { id: row.roleId, name: role?.name } : { id: row.roleId };
-  if (g.target === "project") {
+  if (g.target === "system") {
+    out.scope = { system: { all: true } };
+  } else if (g.target === "project") {
     const p = ks.state.projects[g.targetId];
     out.scope = {
       project: names && p ? { id: p.id, name: p.name, domain: withDomain(p.domainId) } : { id: g.targetId },
@@ -59,8 +61,9 @@ function renderAssignment(ks: Keystone, row: AssignmentRow, names: boolean) {
     out.group =
       names && gr ? { id: gr.id, name: gr.name, domain: withDomain(gr.domainId) } : { id: g.actorId };
   }
+  const targetPath = g.target === "system" ? "/system" : `/${g.target}s/${g.targetId}`;
   const links: Record<string, string> = {
-    assignment: ks.link(`/${g.target}s/${g.targetId}/${g.actor}s/${g.actorId}/roles/${g.roleId}`),
+    assignment: ks.link(`${targetPath}/${g.actor}s/${g.actorId}/roles/${g.roleId}`),
   };
   if (g.actor === "group" && row.userId)
     links.membership = ks.link(`/groups/${g.actorId}/users/${row.userId}`);
@@ -117,6 +120,7 @@ export function registerRoleRoutes(app: FastifyInstance, ks: Keystone) {
       registerGrantRoutes(app, ks, target, actor);
     }
   }
+  for (const actor of Object.keys(ACTORS)) registerSystemGrantRoutes(app, ks, actor);
 
   app.get<{ Querystring: Record<string, string> }>("/v3/role_assignments", async (req) => {
     authorize(ks, req, "list_role_assignments");
@@ -132,6 +136,7 @@ export function registerRoleRoutes(app: FastifyInstance, ks: Keystone) {
       groupId: q["group.id"],
       projectId: q["scope.project.id"],
       domainId: q["scope.domain.id"],
+      system: q["scope.system"] === "all",
       roleId: q["role.id"],
       effective,
     });
@@ -184,6 +189,63 @@ function registerGrantRoutes(app: FastifyInstance, ks: Keystone, target: string,
     return {
       roles: roleIds.map((id) => renderRole(ks, ks.state.roles[id])),
       links: ks.listLinks(`/${target}/${req.params.targetId}/${actor}/${req.params.actorId}/roles`),
+    };
+  });
+}
+
+type SystemGrantUrl = { actorId: string; roleId: string };
+
+/** /v3/system/{users,groups}/{id}/roles[/{role_id}]: grants on the system (Keystone's system scope). */
+function registerSystemGrantRoutes(app: FastifyInstance, ks: Keystone, actor: string) {
+  const base = `/v3/system/${actor}/:actorId/roles`;
+  const kind = ACTORS[actor as keyof typeof ACTORS];
+  const grantFrom = (p: SystemGrantUrl): GrantRec => {
+    if (kind === "user") ks.user(p.actorId);
+    else ks.group(p.actorId);
+    if (p.roleId) ks.role(p.roleId);
+    return { actor: kind, actorId: p.actorId, target: "system", targetId: "all", roleId: p.roleId };
+  };
+
+  app.put<{ Params: SystemGrantUrl }>(`${base}/:roleId`, async (req, reply) => {
+    authorize(ks, req, `create_system_grant_for_${kind}`);
+    const grant = grantFrom(req.params);
+    if (!hasGrant(ks, grant)) ks.state.grants.push(grant);
+    ks.touch();
+    return reply.code(204).send();
+  });
+
+  const check = async (req: FastifyRequest<{ Params: SystemGrantUrl }>, reply: FastifyReply) => {
+    authorize(ks, req, `check_system_grant_for_${kind}`);
+    const grant = grantFrom(req.params);
+    if (!hasGrant(ks, grant)) throw assignmentNotFound(grant);
+    return reply.code(204).send();
+  };
+  app.head<{ Params: SystemGrantUrl }>(`${base}/:roleId`, check);
+  app.get<{ Params: SystemGrantUrl }>(`${base}/:roleId`, check);
+
+  app.delete<{ Params: SystemGrantUrl }>(`${base}/:roleId`, async (req, reply) => {
+    authorize(ks, req, `revoke_system_grant_for_${kind}`);
+    const grant = grantFrom(req.params);
+    if (!hasGrant(ks, grant)) throw assignmentNotFound(grant);
+    ks.state.grants = ks.state.grants.filter((g) => !sameGrant(g, grant));
+    ks.touch();
+    return reply.code(204).send();
+  });
+
+  app.get<{ Params: { actorId: string } }>(base, async (req) => {
+    const grant = grantFrom({ actorId: req.params.actorId, roleId: "" });
+    authorize(
+      ks,
+      req,
+      `list_system_grants_for_${kind}`,
+      (ctx) => kind === "user" && ctx.user.id === grant.actorId,
+    );
+    const roleIds = ks.state.grants
+      .filter((g) => sameGrant(g, { ...grant, roleId: g.roleId }))
+      .map((g) => g.roleId);
+    return {
+      roles: roleIds.map((id) => renderRole(ks, ks.state.roles[id])),
+      links: ks.listLinks(`/system/${actor}/${req.params.actorId}/roles`),
     };
   });
 }

@@ -107,6 +107,14 @@ export function seedKeystone(ks: Keystone, input: KeystoneSeedInput): KeystoneSe
     targetId: "default",
     roleId: admin.id,
   });
+  // keystone-manage bootstrap gives the admin the admin role on the system too (since Rocky).
+  s.grants.push({
+    actor: "user",
+    actorId: adminUser.id,
+    target: "system",
+    targetId: "all",
+    roleId: admin.id,
+  });
 
   const demoDomain = {
     id: newId(),

@@ -62,7 +62,8 @@ export interface RoleRec {
 export interface GrantRec {
   actor: "user" | "group";
   actorId: string;
-  target: "project" | "domain";
+  /** A system grant's targetId is "all" (the only system Keystone has). */
+  target: "project" | "domain" | "system";
   targetId: string;
   roleId: string;
 }
@@ -80,6 +81,8 @@ export interface TokenRec {
   methods: string[];
   projectId?: string;
   domainId?: string;
+  /** A system-scoped token (`scope: {system: {all: true}}`). */
+  system?: boolean;
   issuedAt: string;
   expiresAt: string;
   /** [own audit id, audit id of the token it was rescoped from]. */

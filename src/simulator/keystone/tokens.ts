@@ -23,6 +23,7 @@ export interface TokenContext {
   userDomain: DomainRec;
   project?: ProjectRec;
   domain?: DomainRec;
+  system?: boolean;
   roles: RoleRec[];
 }
 
@@ -38,7 +39,14 @@ function sweepExpired(ks: Keystone, now: number) {
 
 export function issueToken(
   ks: Keystone,
-  input: { userId: string; methods: string[]; projectId?: string; domainId?: string; parent?: TokenRec },
+  input: {
+    userId: string;
+    methods: string[];
+    projectId?: string;
+    domainId?: string;
+    system?: boolean;
+    parent?: TokenRec;
+  },
 ): string {
   const now = Date.now();
   if (++issuedSinceSweep >= 256) {
@@ -54,6 +62,7 @@ export function issueToken(
     methods: input.methods,
     projectId: input.projectId,
     domainId: input.domainId,
+    ...(input.system ? { system: true } : {}),
     // A Fernet token carries its creation time in whole seconds.
     issuedAt: new Date(Math.floor(now / 1000) * 1000).toISOString(),
     expiresAt: new Date(expires).toISOString(),
@@ -91,6 +100,10 @@ export function resolveToken(ks: Keystone, id: string, atIssue = false): TokenCo
     if (!domain?.enabled) return undefined;
     ctx.domain = domain;
     ctx.roles = effectiveRoleIds(ks, user.id, "domain", domain.id).map((r) => ks.state.roles[r]);
+    if (ctx.roles.length === 0) return undefined;
+  } else if (rec.system) {
+    ctx.system = true;
+    ctx.roles = effectiveRoleIds(ks, user.id, "system", "all").map((r) => ks.state.roles[r]);
     if (ctx.roles.length === 0) return undefined;
   }
   return ctx;
@@ -138,7 +151,8 @@ export function renderToken(ks: Keystone, ctx: TokenContext, includeCatalog: boo
     token.is_domain = false;
   }
   if (ctx.domain) token.domain = { id: ctx.domain.id, name: ctx.domain.name };
-  if (ctx.project || ctx.domain) {
+  if (ctx.system) token.system = { all: true };
+  if (ctx.project || ctx.domain || ctx.system) {
     token.roles = ctx.roles.map((r) => ({ id: r.id, name: r.name }));
     if (includeCatalog) token.catalog = renderCatalog(ks, ctx.project?.id);
   }
