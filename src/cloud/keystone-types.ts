@@ -84,6 +84,8 @@ export interface KsRoleAssignment {
   groupDomainId?: string;
   projectId?: string;
   domainId?: string;
+  /** A grant on the system (`"scope": {"system": {"all": true}}`). */
+  system?: boolean;
   /** Effective listings: the group the user holds the role through. */
   viaGroupId?: string;
   /** Effective listings: the role that implies this one. */
@@ -192,6 +194,7 @@ export function toRoleAssignment(a: any): KsRoleAssignment {
     projectId: a.scope?.project?.id,
     domainId: a.scope?.domain?.id,
   };
+  if (a.scope?.system?.all === true) out.system = true;
   // Effective listings say through which group and prior role only in their links.
   if (a.links?.membership) out.viaGroupId = lastSegment(a.links.membership, "groups");
   if (a.links?.prior_role) out.impliedFromRoleId = lastSegment(a.links.prior_role, "roles");

@@ -73,6 +73,8 @@ export interface AssignmentFilter {
   groupId?: string;
   projectId?: string;
   domainId?: string;
+  /** Only grants on the system (`scope.system=all`). */
+  system?: boolean;
   roleId?: string;
   /** Expand group grants to their members and implied roles. */
   effective?: boolean;
@@ -438,6 +440,7 @@ export class KeystoneClient {
       "group.id": f.groupId,
       "scope.project.id": f.projectId,
       "scope.domain.id": f.domainId,
+      "scope.system": f.system ? "all" : undefined,
       "role.id": f.roleId,
     };
     // Keystone reads these two as flags: present means on.

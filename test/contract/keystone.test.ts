@@ -410,4 +410,63 @@ describe("Keystone contract", () => {
       assert.ok(await ks.hasProjectRole(p.id, { userId: bob.id }, memberRoleId));
     });
   });
+  // What rs-server's scoped admin (docs/security.md#scopes) reads from a token: its scope.
+  describe("token scopes", () => {
+    test("a domain-scoped token names its domain and the roles held on it, no project", async () => {
+      const admin = await ks.findRole("admin");
+      assert.ok(admin, "the cloud has an admin role");
+      const dave = await ks.createUser({ name: unique("dave"), domainId: domain.id, password });
+      await ks.grantDomainRole(domain.id, { userId: dave.id }, admin.id);
+      const res = ok(
+        await ks.authenticatePassword({ user: asUser(dave), password, scope: { domainId: domain.id } }),
+      );
+      assert.equal(res.info.domainId, domain.id);
+      assert.equal(res.info.domainName, domain.name);
+      assert.equal(res.info.projectId, undefined);
+      assert.equal(res.info.system, false);
+      assert.ok(res.info.roles.some((r) => r.name === "admin"));
+      const seen = await ks.validateToken(res.token);
+      assert.equal(seen?.domainId, domain.id);
+      assert.equal(seen?.system, false);
+    });
+
+    test("the admin role on the system gives a system-scoped token (system: {all: true})", async () => {
+      const admin = await ks.findRole("admin");
+      assert.ok(admin);
+      const erin = await ks.createUser({ name: unique("erin"), domainId: domain.id, password });
+      const refused = await ks.authenticatePassword({
+        user: asUser(erin),
+        password,
+        scope: { system: "all" },
+      });
+      assert.notEqual(refused.kind, "ok", "no system role, no system-scoped token");
+      await ks.grantSystemRole({ userId: erin.id }, admin.id);
+      const rows = await ks.listRoleAssignments({ userId: erin.id, system: true });
+      assert.deepEqual(
+        rows.map((r) => ({
+          roleId: r.roleId,
+          system: r.system,
+          projectId: r.projectId,
+          domainId: r.domainId,
+        })),
+        [{ roleId: admin.id, system: true, projectId: undefined, domainId: undefined }],
+      );
+      const res = ok(
+        await ks.authenticatePassword({ user: asUser(erin), password, scope: { system: "all" } }),
+      );
+      assert.equal(res.info.system, true);
+      assert.equal(res.info.projectId, undefined);
+      assert.equal(res.info.domainId, undefined);
+      assert.ok(res.info.roles.some((r) => r.name === "admin"));
+      const seen = await ks.validateToken(res.token);
+      assert.equal(seen?.system, true);
+      assert.ok(seen?.roles.some((r) => r.name === "admin"));
+      // Not every token of the user is system-scoped: a project one says nothing of the system.
+      await ks.grantProjectRole(project.id, { userId: erin.id }, memberRoleId);
+      const scoped = ok(
+        await ks.authenticatePassword({ user: asUser(erin), password, scope: { projectId: project.id } }),
+      );
+      assert.equal(scoped.info.system, false);
+    });
+  });
 });

@@ -1,9 +1,12 @@
 // Every route of the admin API, read from its own OpenAPI document, refuses a request without
-// a token (401) and one with a member's token (403) — so a new route cannot forget either.
+// a token (401) and one with a member's token (403) — so a new route cannot forget either —
+// and one with another project's admin token (403); a domain admin's token reaches the pool
+// routes named here and no other (a new route is cloud-wide until said otherwise).
 // The exceptions are named here: routes any user may call (the core authorizes the caller),
 // and the few public ones, which must not declare a token. The broker API takes its users'
 // credentials in the body: no route of it may declare the admin token.
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
@@ -15,6 +18,25 @@ after(() => stack?.stop());
 
 /** Routes that take any valid user token; the core decides what the user may do. */
 const USER_ROUTES = new Set(["POST /v1/sessions", "PUT /v1/sessions/{session_id}"]);
+/**
+ * Routes a domain admin may call too, for the pools of its domain (docs/security.md#scopes);
+ * every other route needs a cloud admin (a system-scoped token or the admin project).
+ */
+const POOL_ROUTES = new Set([
+  "GET /v1/projects",
+  "POST /v1/projects",
+  "GET /v1/projects/actions/get-settings",
+  "GET /v1/projects/{project_id}",
+  "PUT /v1/projects/{project_id}",
+  "DELETE /v1/projects/{project_id}",
+  "GET /v1/projects/{project_id}/statistics",
+  "POST /v1/projects/{project_id}/actions/auto-allocate-users",
+  "GET /v1/projects/{project_id}/access",
+  "PUT /v1/projects/{project_id}/access/users/{user_id}",
+  "DELETE /v1/projects/{project_id}/access/users/{user_id}",
+  "PUT /v1/projects/{project_id}/access/groups/{group_id}",
+  "DELETE /v1/projects/{project_id}/access/groups/{group_id}",
+]);
 /** Routes anyone may call: no token declared, none asked. */
 const PUBLIC_ROUTES = new Set(["GET /health", "POST /v1/auth/tokens"]);
 
@@ -69,6 +91,65 @@ test("admin API: every route refuses no token (401) and a member token (403)", a
     }
   }
 });
+
+test("admin API: a domain admin reaches the pool routes only, another project's admin none", async () => {
+  const ks = stack.runtime.deps.cloud.keystone;
+  const admin = await ks.findRole("admin");
+  assert.ok(admin);
+  const password = `Pw-${randomBytes(8).toString("hex")}`;
+  const domainId = stack.sim.seed.demoDomainId;
+  const dadmin = await ks.createUser({
+    name: `dadmin-${randomBytes(3).toString("hex")}`,
+    domainId,
+    password,
+  });
+  await ks.grantDomainRole(domainId, { userId: dadmin.id }, admin.id);
+  const padmin = await ks.createUser({
+    name: `padmin-${randomBytes(3).toString("hex")}`,
+    domainId,
+    password,
+  });
+  await ks.grantProjectRole(stack.sim.demo.projectId, { userId: padmin.id }, admin.id);
+  const domainToken = await scoped(dadmin.name, password, { domain: { id: domainId } });
+  const projectToken = await scoped(padmin.name, password, { project: { id: stack.sim.demo.projectId } });
+
+  const ops = (await operations(stack.adminUrl)).filter(
+    (o) => o.secured && !USER_ROUTES.has(o.route) && o.url.startsWith("/v1/"),
+  );
+  for (const route of POOL_ROUTES)
+    assert.ok(
+      ops.some((o) => o.route === route),
+      `${route} is gone`,
+    );
+  for (const op of ops) {
+    const project = await status(stack.adminUrl, op.method, op.url, projectToken);
+    assert.equal(project, 403, `${op.route} with another project's admin token`);
+    const domain = await status(stack.adminUrl, op.method, op.url, domainToken);
+    if (POOL_ROUTES.has(op.route))
+      assert.ok(domain !== 401 && domain !== 403, `${op.route} takes a domain admin's token, got ${domain}`);
+    else assert.equal(domain, 403, `${op.route} with a domain admin's token`);
+  }
+});
+
+async function scoped(name: string, password: string, scope: unknown): Promise<string> {
+  const res = await fetch(`${stack.sim.authUrl}/auth/tokens`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({
+      auth: {
+        identity: {
+          methods: ["password"],
+          password: { user: { name, domain: { id: stack.sim.seed.demoDomainId }, password } },
+        },
+        scope,
+      },
+    }),
+  });
+  const token = res.headers.get("x-subject-token");
+  assert.equal(res.status, 201, await res.text());
+  assert.ok(token);
+  return token;
+}
 
 test("broker API: no route declares the admin token", async () => {
   const ops = await operations(stack.brokerUrl);

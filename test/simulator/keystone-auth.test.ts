@@ -293,3 +293,88 @@ describe("/v3/auth listings and discovery", () => {
     });
   });
 });
+
+describe("system scope", () => {
+  const adminLogin = (scope: unknown) => {
+    const s = sim();
+    return identity(s, "POST", "/auth/tokens", {
+      body: passwordAuth({ name: s.admin.username, domain: s.admin.userDomainName }, s.admin.password, scope),
+    });
+  };
+
+  test("the seeded admin gets a system-scoped token: system {all: true}, roles, a catalog, no project", async () => {
+    const res = await adminLogin({ system: { all: true } });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const t = res.body.token;
+    assert.deepEqual(t.system, { all: true });
+    assert.equal(t.project, undefined);
+    assert.equal(t.domain, undefined);
+    assert.ok(t.roles.some((r: { name: string }) => r.name === "admin"));
+    assert.ok(Array.isArray(t.catalog));
+    const token = res.headers.get("x-subject-token")!;
+    const seen = await identity(sim(), "GET", "/auth/tokens?nocatalog", {
+      token,
+      headers: { "X-Subject-Token": token },
+    });
+    assert.equal(seen.status, 200);
+    assert.deepEqual(seen.body.token.system, { all: true });
+    assert.equal(seen.body.token.catalog, undefined);
+    const systems = await identity(sim(), "GET", "/auth/system", { token });
+    assert.deepEqual(systems.body.system, [{ all: true }]);
+  });
+
+  test("a user without a system role is refused a system scope (401); a malformed one is 400", async () => {
+    const s = sim();
+    const demo = await identity(s, "POST", "/auth/tokens", {
+      body: passwordAuth({ name: s.demo.username, domain: s.demo.userDomainName }, s.demo.password, {
+        system: { all: true },
+      }),
+    });
+    assert.equal(demo.status, 401);
+    assert.equal((await adminLogin({ system: { all: false } })).status, 400);
+    assert.equal((await adminLogin({ system: "all" })).status, 400);
+  });
+
+  test("system grants: PUT, HEAD, list, role_assignments with scope.system, DELETE; the token follows them", async () => {
+    const s = sim();
+    const admin = await adminToken(s);
+    const roles = await identity(s, "GET", "/roles?name=admin", { token: admin });
+    const roleId = roles.body.roles[0].id;
+    const path = `/system/users/${s.demo.userId}/roles`;
+    assert.equal((await identity(s, "HEAD", `${path}/${roleId}`, { token: admin })).status, 404);
+    assert.equal((await identity(s, "PUT", `${path}/${roleId}`, { token: admin })).status, 204);
+    assert.equal((await identity(s, "HEAD", `${path}/${roleId}`, { token: admin })).status, 204);
+    const listed = await identity(s, "GET", path, { token: admin });
+    assert.deepEqual(
+      listed.body.roles.map((r: { id: string }) => r.id),
+      [roleId],
+    );
+    const rows = await identity(s, "GET", `/role_assignments?scope.system=all&user.id=${s.demo.userId}`, {
+      token: admin,
+    });
+    assert.deepEqual(
+      rows.body.role_assignments.map((r: { scope: unknown; role: { id: string } }) => ({
+        scope: r.scope,
+        role: r.role.id,
+      })),
+      [{ scope: { system: { all: true } }, role: roleId }],
+    );
+    const login = () =>
+      identity(s, "POST", "/auth/tokens", {
+        body: passwordAuth({ name: s.demo.username, domain: s.demo.userDomainName }, s.demo.password, {
+          system: { all: true },
+        }),
+      });
+    const granted = await login();
+    assert.equal(granted.status, 201);
+    const token = granted.headers.get("x-subject-token")!;
+    assert.equal((await identity(s, "DELETE", `${path}/${roleId}`, { token: admin })).status, 204);
+    assert.equal((await login()).status, 401);
+    // Roles are read at validation: the system token of a user who lost the role is no more.
+    const seen = await identity(s, "GET", "/auth/tokens", {
+      token: admin,
+      headers: { "X-Subject-Token": token },
+    });
+    assert.equal(seen.status, 404);
+  });
+});

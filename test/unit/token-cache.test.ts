@@ -125,3 +125,25 @@ describe("TokenCache", () => {
     assert.equal(cache.lookup("t"), undefined);
   });
 });
+
+describe("TokenCache.refresh", () => {
+  test("asks the loader whatever is cached, and caches its answer for the reads that follow", async () => {
+    const { cache, at } = setup();
+    let calls = 0;
+    let valid = true;
+    const load = async () => {
+      calls++;
+      return valid ? { user: "alice", expiresAt: at(3600_000) } : undefined;
+    };
+    assert.equal((await cache.get("t", load))?.user, "alice");
+    assert.equal((await cache.get("t", load))?.user, "alice");
+    assert.equal(calls, 1);
+    // Revoked in Keystone: a cached read would still say alice; a refresh does not.
+    valid = false;
+    assert.equal((await cache.get("t", load))?.user, "alice");
+    assert.equal(await cache.refresh("t", load), undefined);
+    assert.equal(calls, 2);
+    assert.equal(await cache.get("t", load), undefined, "the refusal is what reads see now");
+    assert.equal(calls, 2);
+  });
+});
