@@ -1,6 +1,9 @@
 // Where the CLI's token comes from, as the OpenStack tools decide it: --token or OS_TOKEN as
 // given; else a cloud of clouds.yaml (--os-cloud or OS_CLOUD); else the OS_* variables. The last
-// two log in to Keystone with the existing password auth and ask for a project-scoped token.
+// two log in to Keystone with the existing password auth and ask for a token scoped as the
+// OpenStack tools would: the system (OS_SYSTEM_SCOPE=all, clouds.yaml `system_scope: all`),
+// a project, or a domain (OS_DOMAIN_NAME/OS_DOMAIN_ID with no project), since what the admin
+// API allows depends on that scope (docs/security.md#scopes).
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parse } from "yaml";
@@ -66,15 +69,43 @@ export function loginFromCloud(cloud: string, opts: CredentialOptions, env = pro
     authUrl: creds.authUrl,
     user: { username: creds.username, userDomainName: creds.userDomainName },
     password: creds.password,
-    scope: { projectName: creds.projectName, projectDomainName: creds.projectDomainName },
+    scope: cloudScope(file, cloud) ?? {
+      projectName: creds.projectName,
+      projectDomainName: creds.projectDomainName,
+    },
     source: `cloud ${cloud} of ${file}`,
   };
+}
+
+/** A cloud's system or domain scope (`system_scope: all`; `domain_id`/`domain_name` with no project). */
+function cloudScope(file: string, cloud: string): AuthScope | undefined {
+  const doc = parse(readFileSync(file, "utf8")) as {
+    clouds?: Record<string, { auth?: Record<string, string> }>;
+  };
+  const auth = doc.clouds?.[cloud]?.auth ?? {};
+  if (auth.system_scope === "all") return { system: "all" };
+  if (auth.project_name || auth.project_id) return undefined;
+  if (auth.domain_id) return { domainId: auth.domain_id };
+  if (auth.domain_name) return { domainName: auth.domain_name };
+  return undefined;
 }
 
 export function loginFromEnv(env = process.env): PasswordLogin | undefined {
   if (!env.OS_AUTH_URL) return undefined;
   const missing = ["OS_USERNAME", "OS_PASSWORD"].filter((k) => !env[k]);
-  if (!env.OS_PROJECT_NAME && !env.OS_PROJECT_ID) missing.push("OS_PROJECT_NAME");
+  const project = Boolean(env.OS_PROJECT_NAME || env.OS_PROJECT_ID);
+  // As openstackclient: the system scope when asked, else the project, else the domain.
+  const scope: AuthScope | undefined =
+    env.OS_SYSTEM_SCOPE === "all"
+      ? { system: "all" }
+      : project
+        ? undefined
+        : env.OS_DOMAIN_ID
+          ? { domainId: env.OS_DOMAIN_ID }
+          : env.OS_DOMAIN_NAME
+            ? { domainName: env.OS_DOMAIN_NAME }
+            : undefined;
+  if (!project && !scope) missing.push("OS_PROJECT_NAME (or OS_SYSTEM_SCOPE=all, or OS_DOMAIN_NAME)");
   if (missing.length > 0) throw new CliError(`OS_AUTH_URL is set but ${missing.join(", ")} is not`, 2);
   const authUrl = keystoneV3Url(env.OS_AUTH_URL);
   const projectDomain = env.OS_PROJECT_DOMAIN_NAME ?? env.OS_DOMAIN_NAME;
@@ -87,13 +118,17 @@ export function loginFromEnv(env = process.env): PasswordLogin | undefined {
           userDomainName: env.OS_USER_DOMAIN_NAME ?? env.OS_DOMAIN_NAME ?? "Default",
         },
     password: env.OS_PASSWORD!,
-    scope: env.OS_PROJECT_ID
-      ? { projectId: env.OS_PROJECT_ID }
-      : env.OS_PROJECT_DOMAIN_ID
-        ? { projectName: env.OS_PROJECT_NAME!, projectDomainId: env.OS_PROJECT_DOMAIN_ID }
-        : { projectName: env.OS_PROJECT_NAME!, projectDomainName: projectDomain ?? "Default" },
+    scope: scope ?? projectScope(env, projectDomain),
     source: "the OS_* environment",
   };
+}
+
+function projectScope(env: NodeJS.ProcessEnv, projectDomain: string | undefined): AuthScope {
+  return env.OS_PROJECT_ID
+    ? { projectId: env.OS_PROJECT_ID }
+    : env.OS_PROJECT_DOMAIN_ID
+      ? { projectName: env.OS_PROJECT_NAME!, projectDomainId: env.OS_PROJECT_DOMAIN_ID }
+      : { projectName: env.OS_PROJECT_NAME!, projectDomainName: projectDomain ?? "Default" };
 }
 
 /** Logs in to Keystone; every refusal or outage becomes a CliError that says which. */
