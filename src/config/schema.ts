@@ -123,7 +123,7 @@ export const ConfigSchema = T.Object({
       enforce: T.Boolean({
         default: true,
         description:
-          "Follow Keystone's token scopes (like oslo.policy's enforce_scope): cloud-wide admin needs the admin role on a token of a scope listed in cloudAdmin; a domain-scoped admin manages only the pools of its domain. false: any token carrying an admin role, whatever its scope, is a cloud admin (before 0.x; not advised).",
+          "Follow Keystone's token scopes (like oslo.policy's enforce_scope): cloud-wide admin needs the admin role on a token of a scope listed in cloudAdmin; a domain-scoped admin manages only the pools of its domain. false: any token carrying an admin role, whatever its scope, is a cloud admin (rs-server before scopes were followed; not advised).",
       }),
       cloudAdmin: T.Array(T.Union([T.Literal("system"), T.Literal("admin_project"), T.Literal("domain")]), {
         default: ["system", "admin_project"],
