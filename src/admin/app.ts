@@ -8,7 +8,7 @@ import type { Core } from "../core/index.ts";
 import type { Throttle } from "../core/throttle.ts";
 import { type App, createApp, type HealthCheck } from "../http/app.ts";
 import type { TokenAuth } from "../http/auth.ts";
-import { type ApiError, envelope, titleFor } from "../http/errors.ts";
+import { type ApiError, envelope, forbidden, titleFor } from "../http/errors.ts";
 import { logAdminChanges } from "../http/request-log.ts";
 import { auditChanges } from "./audit.ts";
 import { toApiError } from "./errors.ts";
@@ -41,6 +41,14 @@ export type Access = "admin" | "pool" | "user" | "public";
 declare module "fastify" {
   interface FastifyContextConfig {
     access?: Access;
+    /**
+     * A "pool" route that changes something and that a pool's project admin may call too
+     * (creating the pool's instances, auto-allocating its users); its other changes are refused
+     * to one. Reads are always allowed to one, for its own pool.
+     */
+    poolProjectAdmin?: boolean;
+    /** false: a "pool" route a domain admin may not call (POST /v1/servers). */
+    domainAdmin?: boolean;
   }
 }
 
@@ -48,10 +56,11 @@ const TOKEN_SECURITY = [{ token: [] }];
 
 /**
  * What every /v1 route needs, applied once to the scope so that a new route cannot forget
- * it: authentication first, before the body is even read (the admin role unless the route's
- * `config.access` says otherwise), the token in its OpenAPI description, and the NUL check
- * (PostgreSQL text cannot hold NUL). test/e2e/auth-walk.test.ts walks the OpenAPI document
- * and proves every route refuses a missing and a member token.
+ * it: authentication and the token's scope first, before the body is even read (a cloud admin
+ * unless the route's `config.access` says otherwise), the token in its OpenAPI description,
+ * and the NUL check (PostgreSQL text cannot hold NUL). test/e2e/auth-walk.test.ts walks the
+ * OpenAPI document and proves every route refuses a missing and a member token, and what each
+ * kind of admin token reaches.
  */
 function guardScope(v1: App, auth: TokenAuth, core: Core): void {
   v1.addHook("onRoute", (route) => {
@@ -60,8 +69,14 @@ function guardScope(v1: App, auth: TokenAuth, core: Core): void {
   v1.addHook("onRequest", async (req, reply) => {
     const access = req.routeOptions.config.access ?? "admin";
     if (access === "admin") await auth.requireAdmin(req, reply);
-    else if (access === "pool") await auth.requirePoolAdmin(req, reply);
-    else if (access === "user") await auth.requireUser(req, reply);
+    else if (access === "pool") {
+      await auth.requirePoolAdmin(req, reply);
+      const { config } = req.routeOptions;
+      const reach = req.adminReach ?? { kind: "none" };
+      if (config.domainAdmin === false && reach.kind === "domain") throw forbidden(core.scopes.cloudOnly());
+      if (req.method !== "GET" && req.method !== "HEAD")
+        core.scopes.checkPoolChange(reach, config.poolProjectAdmin === true);
+    } else if (access === "user") await auth.requireUser(req, reply);
   });
   v1.addHook("preValidation", noNulBytes);
   // After validation (the id is a checked string by then): a domain admin's pool must be of
@@ -69,9 +84,9 @@ function guardScope(v1: App, auth: TokenAuth, core: Core): void {
   v1.addHook("preHandler", async (req) => {
     if (req.routeOptions.config.access !== "pool") return;
     const reach = req.adminReach;
+    if (!reach || reach.kind === "cloud") return;
     const id = (req.params as { project_id?: string } | undefined)?.project_id;
-    if (!reach || reach.kind === "cloud" || id === undefined) return;
-    core.scopes.checkPool(reach, await core.pools.find(id), id);
+    if (id !== undefined) core.scopes.checkPool(reach, await core.pools.find(id), id);
   });
 }
 

@@ -134,6 +134,7 @@ export const projectRoutes: AdminRoutes = (app, { core }) => {
       const reach = reachOf(req);
       const views = await core.pools.list({
         domainId: reach.kind === "domain" ? reach.domainId : undefined,
+        id: reach.kind === "project" ? reach.projectId : undefined,
         name: plain.name,
         enabled: parseBool(plain.enabled, "enabled"),
         domain: plain.domain,
@@ -183,7 +184,7 @@ export const projectRoutes: AdminRoutes = (app, { core }) => {
     "/projects/:project_id/actions/auto-allocate-users",
     {
       schema: schemas.autoAllocateUsers,
-      config: POOL,
+      config: { ...POOL, poolProjectAdmin: true },
     },
     async (req) => ({ task_id: await core.autoAllocate.start(req.params.project_id, callerOf(req).userId) }),
   );

@@ -1,7 +1,7 @@
 // TRS instances (#9-#12) and the DELETE extension.
 import { Type as T } from "@sinclair/typebox";
 import type { InstanceView } from "../core/instances.ts";
-import { callerOf } from "../http/auth.ts";
+import { callerOf, reachOf } from "../http/auth.ts";
 import { parseBool, parseFilters } from "../http/query.ts";
 import type { Filter } from "../shared/types.ts";
 import type { AdminRoutes } from "./app.ts";
@@ -71,6 +71,9 @@ export const serverRoutes: AdminRoutes = (app, { core }) => {
   app.post(
     "/servers",
     {
+      // A cloud admin, or the admin of the pool's own project (the reference names the pool by
+      // the token's scope); instances are cloud-wide otherwise. docs/security.md#scopes.
+      config: { access: "pool", poolProjectAdmin: true, domainAdmin: false },
       schema: {
         tags: ["servers"],
         summary: "Create TRS instances",
@@ -115,10 +118,11 @@ export const serverRoutes: AdminRoutes = (app, { core }) => {
     async (req) => {
       const caller = callerOf(req);
       const body = req.body.server;
-      const created = await core.instances.create(
-        { ...body, projectId: body.project_id ?? caller.projectId },
-        caller.userId,
-      );
+      const projectId = body.project_id ?? caller.projectId;
+      const reach = reachOf(req);
+      if (reach.kind === "project" && projectId !== undefined)
+        core.scopes.checkPool(reach, await core.pools.find(projectId), projectId);
+      const created = await core.instances.create({ ...body, projectId }, caller.userId);
       return { servers: created.ids.map((id) => ({ id })), reservation_id: created.reservationId };
     },
   );

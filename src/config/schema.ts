@@ -136,6 +136,11 @@ export const ConfigSchema = T.Object({
         description:
           "Rule domain_admin: the admin role on a domain-scoped token manages the pools (TRS projects) of that domain only (oslo: role:admin and domain_id:%(target.domain_id)s). false: domain-scoped tokens get nothing.",
       }),
+      poolProjectAdmin: T.Boolean({
+        default: true,
+        description:
+          "Rule pool_project_admin: the admin role on a token scoped to a pool's own Keystone project administers that one pool: reads it, creates its instances (the reference's POST /v1/servers takes the pool from the token's scope) and auto-allocates its users; it does not change, delete or grant access to the pool (oslo: role:admin and project_id:%(target.project_id)s). The admin role on a project that is not a pool grants nothing.",
+      }),
       adminProject: T.String({
         default: "",
         description:

@@ -35,7 +35,11 @@ export interface DashboardCore {
 
 export function createCore(deps: CoreDeps): Core {
   const admin = createAdminCore(deps, userResourcesOf(deps));
-  const scopes = new AdminScopes(deps.config.auth, () => deps.cloud.session.projectId());
+  const scopes = new AdminScopes(
+    deps.config.auth,
+    () => deps.cloud.session.projectId(),
+    async (projectId) => (await admin.pools.find(projectId)) !== undefined,
+  );
   return {
     ...admin,
     broker: createBrokerCore(deps),

@@ -71,6 +71,8 @@ export interface PoolListQuery {
   domain?: string;
   /** Only pools of this domain id (a domain admin's lists). */
   domainId?: string;
+  /** Only this pool (a pool's project admin's lists). */
+  id?: string;
   /** A user id holding a role on the project (effective). */
   user?: string;
   operationMode?: string;
@@ -331,13 +333,14 @@ export class PoolService {
       q.domain !== undefined ? directory.domainIdsNamed(q.domain) : undefined,
       q.user !== undefined ? directory.projectIdsOfUser(q.user) : undefined,
     ]);
+    const ids = q.id === undefined ? userProjects : (userProjects ?? [q.id]).filter((id) => id === q.id);
     const within =
       q.domainId === undefined ? domainIds : (domainIds ?? [q.domainId]).filter((id) => id === q.domainId);
     let pools = await this.d.pools.list({
       name: q.name,
       operationMode: q.operationMode,
       domainIds: within,
-      ids: userProjects,
+      ids,
     });
     let projects: Map<string, DirectoryProject> | undefined;
     if (q.enabled !== undefined || q.withOsObject) {

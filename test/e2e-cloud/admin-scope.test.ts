@@ -3,7 +3,9 @@
 // real Keystone in the openstack stage (RS_CONTRACT_CLOUD, see ./stack.ts).
 //   system admin          admin role on the system (scope {"system": {"all": true}})
 //   admin-project admin   admin role on a token of the admin project (rs-server's own project)
-//   other-project admin   admin role on another project: no rs-server admin at all
+//   other-project admin   admin role on a project that is not a pool: no rs-server admin at all
+//   pool-project admin    admin role on a pool's own project: reads that pool and creates its
+//                         instances (the reference's POST /servers), changes nothing else
 //   domain admin          admin role on a domain-scoped token: the pools of its domain only
 //   member                no admin role
 // and a revoked token: its reads may ride the token cache, its changes are refused at once.
@@ -33,7 +35,8 @@ describe("scoped admin against the cloud's Keystone", () => {
   const userIds: string[] = [];
   const poolIds = new Set<string>();
   /** Tokens by kind. */
-  const t: Record<"system" | "adminProject" | "otherProject" | "domain" | "member", string> = {} as never;
+  const t: Record<"system" | "adminProject" | "otherProject" | "domain" | "member" | "poolProject", string> =
+    {} as never;
   /** A pool of the domain admin's domain, and one of Default. */
   let ownPool: string;
   let otherPool: string;
@@ -120,6 +123,9 @@ describe("scoped admin against the cloud's Keystone", () => {
     const other = await newPool(t.adminProject);
     expect(other, 200, "the cloud admin creates a pool in Default");
     otherPool = other.body.project.id;
+    const powner = await account("default", "Default", "powner");
+    await ks.grantProjectRole(ownPool, { userId: powner.id }, admin.id);
+    t.poolProject = await tokenFor(powner, { project: { id: ownPool } });
   });
 
   after(async () => {
@@ -159,12 +165,42 @@ describe("scoped admin against the cloud's Keystone", () => {
       expect(await as(t.adminProject, "GET", path), 200, `admin-project admin ${path}`);
       expect(await as(t.otherProject, "GET", path), 403, `other-project admin ${path}`);
       expect(await as(t.domain, "GET", path), 403, `domain admin ${path}`);
+      expect(await as(t.poolProject, "GET", path), 403, `pool-project admin ${path}`);
       expect(await as(t.member, "GET", path), 403, `member ${path}`);
     }
     // A change too: an instance in the domain admin's own pool is still cloud-wide business.
     const body = { server: { project_id: ownPool } };
     expect(await as(t.domain, "POST", "/v1/servers", body), 403, "domain admin POST /v1/servers");
     expect(await as(t.otherProject, "POST", "/v1/servers", body), 403, "project admin POST /v1/servers");
+  });
+
+  it("a pool's project admin reads its pool and creates its instances (the reference's way), nothing more", async () => {
+    const list = await as(t.poolProject, "GET", "/v1/projects");
+    expect(list, 200, "pool-project admin lists pools");
+    assert.deepEqual(
+      list.body.projects.map((p: { id: string }) => p.id),
+      [ownPool],
+    );
+    expect(await as(t.poolProject, "GET", `/v1/projects/${ownPool}`), 200, "reads its pool");
+    expect(await as(t.poolProject, "GET", `/v1/projects/${ownPool}/access`), 200, "reads its pool's access");
+    expect(await as(t.poolProject, "GET", `/v1/projects/${otherPool}`), 404, "another pool is unknown");
+    // The reference's POST /servers: no project_id, the token's scope names the pool.
+    const made = await as(t.poolProject, "POST", "/v1/servers", { server: { name: uniqueName("ref") } });
+    expect(made, 200, "creates an instance of its pool");
+    const shown = await as(t.system, "GET", `/v1/servers/${made.body.servers[0].id}`);
+    assert.equal(shown.body.server.project_id, ownPool);
+    const elsewhere = { server: { project_id: otherPool } };
+    expect(await as(t.poolProject, "POST", "/v1/servers", elsewhere), 404, "not in another pool");
+    const change = { project: { description: "changed by the pool's project admin" } };
+    expect(await as(t.poolProject, "PUT", `/v1/projects/${ownPool}`, change), 403, "changes its pool");
+    expect(await as(t.poolProject, "DELETE", `/v1/projects/${ownPool}`), 403, "deletes its pool");
+    const someone = userIds[0];
+    expect(
+      await as(t.poolProject, "PUT", `/v1/projects/${ownPool}/access/users/${someone}`),
+      403,
+      "grants access",
+    );
+    expect(await newPool(t.poolProject), 403, "creates a pool");
   });
 
   it("pool reads: cloud admins see every pool, a domain admin its domain's only", async () => {
@@ -282,6 +318,7 @@ describe("scoped admin against the cloud's Keystone", () => {
     expect(await signIn(t.domain), 403, "domain admin");
     expect(await signIn(t.otherProject), 403, "other-project admin");
     expect(await signIn(t.member), 403, "member");
+    expect(await signIn(t.poolProject), 403, "pool-project admin");
   });
 
   it("a revoked token changes nothing, at once; its reads last at most the cache time", async () => {

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
+import { api, makePool } from "../admin/api.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
 let stack: Stack;
@@ -128,6 +129,32 @@ test("admin API: a domain admin reaches the pool routes only, another project's 
     if (POOL_ROUTES.has(op.route))
       assert.ok(domain !== 401 && domain !== 403, `${op.route} takes a domain admin's token, got ${domain}`);
     else assert.equal(domain, 403, `${op.route} with a domain admin's token`);
+  }
+});
+
+test("admin API: a pool's project admin reads pool routes and creates instances, nothing else", async () => {
+  const ks = stack.runtime.deps.cloud.keystone;
+  const admin = await ks.findRole("admin");
+  assert.ok(admin);
+  const pool = await makePool(api(stack), stack);
+  const password = `Pw-${randomBytes(8).toString("hex")}`;
+  const domainId = stack.sim.seed.demoDomainId;
+  const owner = await ks.createUser({ name: `powner-${randomBytes(3).toString("hex")}`, domainId, password });
+  await ks.grantProjectRole(pool, { userId: owner.id }, admin.id);
+  const token = await scoped(owner.name, password, { project: { id: pool } });
+  /** What it may call (the walk's ids are "x": another pool's, so 404, or a bad body, 400). */
+  const allowed = new Set([
+    ...[...POOL_ROUTES].filter((r) => r.startsWith("GET ")),
+    "POST /v1/servers",
+    "POST /v1/projects/{project_id}/actions/auto-allocate-users",
+  ]);
+  const ops = (await operations(stack.adminUrl)).filter(
+    (o) => o.secured && !USER_ROUTES.has(o.route) && o.url.startsWith("/v1/"),
+  );
+  for (const op of ops) {
+    const got = await status(stack.adminUrl, op.method, op.url, token);
+    if (allowed.has(op.route)) assert.ok(got !== 401 && got !== 403, `${op.route} takes it, got ${got}`);
+    else assert.equal(got, 403, `${op.route} with a pool's project admin token`);
   }
 });
 

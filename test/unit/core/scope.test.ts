@@ -18,6 +18,7 @@ const KINDS: Record<string, TokenScope> = {
   system: { kind: "system" },
   adminProject: project("p-admin", "admin"),
   otherProject: project("p-other", "other"),
+  poolProject: project("p-pool", "pool"),
   domain: { kind: "domain", domainId: "d1" },
   unscoped: { kind: "unscoped" },
 };
@@ -38,14 +39,20 @@ function scopes(scope: Record<string, unknown> = {}, adminRoles?: string[]) {
     env: {},
     overrides: { auth: { scope, ...(adminRoles ? { adminRoles } : {}) } },
   });
-  return new AdminScopes(config.auth, async () => "p-admin");
+  // p-pool is a pool's project; p-other is not.
+  return new AdminScopes(
+    config.auth,
+    async () => "p-admin",
+    async (id) => id === "p-pool",
+  );
 }
 
 async function reaches(s: AdminScopes, roles?: string[]) {
   const out: Record<string, string> = {};
   for (const [name, scope] of Object.entries(KINDS)) {
     const r = await s.reachOf(caller(scope, roles));
-    out[name] = r.kind === "domain" ? `domain:${r.domainId}` : r.kind;
+    out[name] =
+      r.kind === "domain" ? `domain:${r.domainId}` : r.kind === "project" ? `project:${r.projectId}` : r.kind;
   }
   return out;
 }
@@ -56,6 +63,7 @@ describe("AdminScopes", () => {
       system: "cloud",
       adminProject: "cloud",
       otherProject: "none",
+      poolProject: "project:p-pool",
       domain: "domain:d1",
       unscoped: "none",
     });
@@ -80,6 +88,7 @@ describe("AdminScopes", () => {
       system: "cloud",
       adminProject: "none",
       otherProject: "none",
+      poolProject: "project:p-pool",
       domain: "domain:d1",
       unscoped: "none",
     });
@@ -91,6 +100,10 @@ describe("AdminScopes", () => {
 
   test("domainAdmin false: a domain-scoped admin gets nothing", async () => {
     assert.equal((await reaches(scopes({ domainAdmin: false }))).domain, "none");
+  });
+
+  test("poolProjectAdmin false: the admin of a pool's project gets nothing", async () => {
+    assert.equal((await reaches(scopes({ poolProjectAdmin: false }))).poolProject, "none");
   });
 
   test("adminProject by name and domain, instead of rs-server's own project", async () => {
@@ -129,5 +142,12 @@ describe("AdminScopes", () => {
     assert.doesNotThrow(() => s.checkDomain(reach, "d1"));
     assert.throws(() => s.checkDomain(reach, "d2"), /its own domain/);
     assert.doesNotThrow(() => s.checkDomain({ kind: "cloud" }, "d2"));
+    const own = { kind: "project", projectId: "a" } as const;
+    assert.doesNotThrow(() => s.checkPool(own, { id: "a", domain_id: "d2" }, "a"));
+    assert.throws(() => s.checkPool(own, { id: "b", domain_id: "d1" }, "b"), /TRS project b not found/);
+    assert.throws(() => s.checkDomain(own, undefined), /changing the pool needs a domain or cloud admin/);
+    assert.throws(() => s.checkPoolChange(own, false), /changing the pool/);
+    assert.doesNotThrow(() => s.checkPoolChange(own, true));
+    assert.doesNotThrow(() => s.checkPoolChange(reach, false));
   });
 });
