@@ -21,7 +21,7 @@ import type { Caller } from "./identity.ts";
 const POOL_PROJECT_LIMIT =
   "An admin of a pool's project reads the pool and creates its instances; changing the pool needs a domain or cloud admin.";
 
-/** What an admin may reach: everything, or the pools of one domain. */
+/** What an admin may reach: everything, the pools of one domain, or one pool. */
 export type AdminReach =
   | { kind: "cloud" }
   | { kind: "domain"; domainId: string }
@@ -59,11 +59,6 @@ export class AdminScopes {
     if (s.kind === "project" && rules.poolProjectAdmin && (await this.isPool(s.projectId)))
       return { kind: "project", projectId: s.projectId };
     return { kind: "none" };
-  }
-
-  /** Refuses (forbidden) a caller who is not a cloud admin. */
-  async requireCloud(caller: Caller): Promise<void> {
-    if ((await this.reachOf(caller)).kind !== "cloud") throw forbidden(this.cloudOnly());
   }
 
   /** The message of a refusal to a caller who is not a cloud admin. */
