@@ -158,6 +158,36 @@ test("admin API: a pool's project admin reads pool routes and creates instances,
   }
 });
 
+test("admin API: a system-scoped admin token is refused nowhere (the admin project's neither)", async () => {
+  const a = stack.sim.admin;
+  const res = await fetch(`${stack.sim.authUrl}/auth/tokens`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({
+      auth: {
+        identity: {
+          methods: ["password"],
+          password: { user: { name: a.username, domain: { name: a.userDomainName }, password: a.password } },
+        },
+        scope: { system: { all: true } },
+      },
+    }),
+  });
+  const system = res.headers.get("x-subject-token");
+  assert.equal(res.status, 201);
+  assert.ok(system);
+  const ops = (await operations(stack.adminUrl)).filter((o) => o.secured && o.url.startsWith("/v1/"));
+  for (const op of ops) {
+    for (const [name, token] of [
+      ["system", system],
+      ["admin-project", stack.adminToken],
+    ]) {
+      const got = await status(stack.adminUrl, op.method, op.url, token);
+      assert.ok(got !== 401 && got !== 403, `${op.route} with the ${name} admin's token, got ${got}`);
+    }
+  }
+});
+
 async function scoped(name: string, password: string, scope: unknown): Promise<string> {
   const res = await fetch(`${stack.sim.authUrl}/auth/tokens`, {
     method: "POST",
