@@ -15,9 +15,14 @@ export interface Proc {
 }
 
 /** Node with tsx's loader running one of the project's entry points (no npm or tsx wrapper in between). */
-export function startNode(entry: string, args: string[], env: Record<string, string> = {}): Proc {
+export function startNode(
+  entry: string,
+  args: string[],
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): Proc {
   const output: string[] = [];
-  const child = spawn(process.execPath, ["--import", "tsx", join(root, entry), ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", join(root, entry), ...args], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -65,15 +70,13 @@ export interface SimulatorProc extends Proc {
 
 /** `rs-server simulator` on a free port; its clouds.yaml says where Keystone is and the admin password. */
 export async function startSimulator(dataDir: string, buildDelayMs: number): Promise<SimulatorProc> {
-  const proc = startNode("src/cli/index.ts", [
-    "simulator",
-    "--port",
-    "0",
-    "--data-dir",
-    dataDir,
-    "--build-delay-ms",
-    String(buildDelayMs),
-  ]);
+  const profile = process.env.RS_BENCH_CPU_PROF;
+  const proc = startNode(
+    "src/cli/index.ts",
+    ["simulator", "--port", "0", "--data-dir", dataDir, "--build-delay-ms", String(buildDelayMs)],
+    {},
+    profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [],
+  );
   const file = join(dataDir, "clouds.yaml");
   const auth = await waitFor("the simulator's clouds.yaml", async () => {
     if (proc.child.exitCode !== null) throw new Error(`simulator exited: ${proc.output.join("")}`);

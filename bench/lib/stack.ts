@@ -1,6 +1,6 @@
 // A benchmark's stack, each part its own process: an embedded PostgreSQL, the OpenStack
 // simulator, and one or more rs-server processes sharing that database, all on loopback.
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -39,10 +39,21 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), "rs-bench-"));
   chmodSync(dir, 0o711); // PostgreSQL runs as its own system user when we are root
   const pgDir = join(dir, "db");
-  const embedded = await startEmbeddedPostgres(pgDir);
+  // RS_BENCH_PG_LOG=<file>: every SQL statement PostgreSQL runs, with its process and client, logged
+  // there (counting a request's statements).
+  const pgLog = process.env.RS_BENCH_PG_LOG;
+  const embedded = await startEmbeddedPostgres(
+    pgDir,
+    pgLog ? { onLog: (l) => appendFileSync(pgLog, l) } : {},
+  );
   const client = new pg.Client({ connectionString: embedded.url("postgres") });
   await client.connect();
   await client.query("CREATE DATABASE rs_bench");
+  if (pgLog) {
+    await client.query("ALTER SYSTEM SET log_statement = 'all'");
+    await client.query("ALTER SYSTEM SET log_line_prefix = '%m [%p] %a: '");
+    await client.query("SELECT pg_reload_conf()");
+  }
   await client.end();
   const databaseUrl = embedded.url("rs_bench");
   const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
@@ -61,19 +72,28 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       const adminPort = i === 0 ? await freePort() : 0;
       const brokerPort = await freePort();
       const args = [...(i === 0 ? [] : ["--no-admin"]), ...(o.workers === false ? ["--no-workers"] : [])];
-      const proc = startNode("src/main.ts", args, {
-        RS_SERVER_DATA_DIR: join(dir, `rs-${i}`),
-        RS_SERVER_DATABASE_URL: databaseUrl,
-        RS_SERVER_OPENSTACK_AUTH_URL: sim.admin.authUrl,
-        RS_SERVER_OPENSTACK_USERNAME: sim.admin.username,
-        RS_SERVER_OPENSTACK_PASSWORD: sim.admin.password,
-        RS_SERVER_ADMIN_PORT: String(adminPort),
-        RS_SERVER_BROKER_PORT: String(brokerPort),
-        RS_SERVER_LOG_LEVEL: "warn",
-        // The original platform's portal address (:8888) is one per host; the bench needs none.
-        RS_SERVER_PORTAL_ENABLED: "false",
-        ...o.env,
-      });
+      // RS_BENCH_CPU_PROF=<dir>: each rs-server process (and the simulator) writes a V8 CPU profile there when it stops
+      // (`node --cpu-prof`; Node refuses it in NODE_OPTIONS).
+      const profile = process.env.RS_BENCH_CPU_PROF;
+      const nodeArgs = profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [];
+      const proc = startNode(
+        "src/main.ts",
+        args,
+        {
+          RS_SERVER_DATA_DIR: join(dir, `rs-${i}`),
+          RS_SERVER_DATABASE_URL: databaseUrl,
+          RS_SERVER_OPENSTACK_AUTH_URL: sim.admin.authUrl,
+          RS_SERVER_OPENSTACK_USERNAME: sim.admin.username,
+          RS_SERVER_OPENSTACK_PASSWORD: sim.admin.password,
+          RS_SERVER_ADMIN_PORT: String(adminPort),
+          RS_SERVER_BROKER_PORT: String(brokerPort),
+          RS_SERVER_LOG_LEVEL: "warn",
+          // The original platform's portal address (:8888) is one per host; the bench needs none.
+          RS_SERVER_PORTAL_ENABLED: "false",
+          ...o.env,
+        },
+        nodeArgs,
+      );
       const server: Server = {
         ...proc,
         adminUrl: i === 0 ? `http://127.0.0.1:${adminPort}` : undefined,
