@@ -25,7 +25,7 @@ export const RequestVmBody = T.Object(
   { description: "Either token, or user and password." },
 );
 
-export const requestVmRoute: BrokerRoutes = (app, { config, core }) => {
+export const requestVmRoute: BrokerRoutes = (app, { config, core, validator }) => {
   app.post(
     "/request-vm",
     {
@@ -66,6 +66,8 @@ export const requestVmRoute: BrokerRoutes = (app, { config, core }) => {
         client: b.client,
         peerIp: req.ip,
       });
+      // Keystone has just vouched for this token: the client's get-vm polls need not ask again.
+      if (result.caller) validator.remember?.(result.token, result.caller);
       reply.header("X-Auth-Token", result.token);
       const body: Record<string, unknown> = { request_id: result.requestId };
       if (result.warning) {

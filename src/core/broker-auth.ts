@@ -4,6 +4,8 @@
 import { isCloudError } from "../cloud/http.ts";
 import type { AuthOutcome, KeystoneClient, TokenInfo } from "../cloud/keystone.ts";
 import { BrokerCode, BrokerError, keystoneUnavailable } from "./broker-error.ts";
+import type { Caller } from "./identity.ts";
+import { callerFromToken } from "./token-validator.ts";
 
 export interface PasswordCredentials {
   user: string;
@@ -19,6 +21,8 @@ export interface BrokerIdentity {
   domainId: string;
   domainName: string;
   passwordExpiresAt: Date | null;
+  /** The token's caller as token validation would answer it (TokenValidator.remember). */
+  caller?: Caller;
 }
 
 export interface PasswordWarning {
@@ -34,6 +38,7 @@ function identityOf(token: string, info: TokenInfo): BrokerIdentity {
     domainId: info.userDomainId,
     domainName: info.userDomainName,
     passwordExpiresAt: info.passwordExpiresAt,
+    caller: callerFromToken(info),
   };
 }
 

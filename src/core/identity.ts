@@ -25,6 +25,11 @@ export interface TokenValidator {
    * cache unless `fresh` (a change: a token revoked in Keystone must not make it).
    */
   validate(token: string, opts?: { fresh?: boolean }): Promise<Caller | undefined>;
+  /**
+   * A token Keystone has just issued or validated for us (request-vm), so that the client's
+   * first calls with it (get-vm) need no validation of their own.
+   */
+  remember?(token: string, caller: Caller): void;
 }
 
 export function hasAnyRole(caller: Caller, roles: readonly string[]): boolean {

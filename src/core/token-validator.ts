@@ -45,6 +45,10 @@ export class KeystoneTokenValidator implements TokenValidator {
     });
   }
 
+  remember(token: string, caller: Caller): void {
+    if (caller.expiresAt.getTime() > Date.now()) this.cache.set(token, caller);
+  }
+
   validate(token: string, opts: { fresh?: boolean } = {}): Promise<Caller | undefined> {
     const load = async (t: string) => {
       const info = await this.keystone.validateToken(t);
