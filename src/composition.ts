@@ -98,6 +98,29 @@ export interface CoreParts {
 /** What the core was built from, plus the engine and scheduler the work runs on (tests use it). */
 export type RuntimeDeps = CoreDeps & { tasks: TaskEngine; scheduler: Scheduler; repos: Repositories };
 
+const RESERVE_TRIGGER_MS = 1000;
+
+/** `fn` at once, then at most once per `ms`: calls in between make one more call at the end of the wait. */
+export function atMostEvery(ms: number, fn: () => void): () => void {
+  let waiting = false;
+  let again = false;
+  const call = () => {
+    fn();
+    waiting = true;
+    setTimeout(() => {
+      waiting = false;
+      if (again) {
+        again = false;
+        call();
+      }
+    }, ms).unref();
+  };
+  return () => {
+    if (waiting) again = true;
+    else call();
+  };
+}
+
 /** 2. The adapters the core's ports need, then the core itself: no side effect. */
 export function composeCore(parts: CoreParts): { core: Core; deps: RuntimeDeps } {
   const { config, cloud, scheduler, logger } = parts;
@@ -106,8 +129,12 @@ export function composeCore(parts: CoreParts): { core: Core; deps: RuntimeDeps }
     directory: new KeystoneDirectory(cloud.keystone, cloud.session, config.openstack.serviceRole),
     operatorKeystone: new KeystoneSignIn(cloud.keystone),
     passwordScript: new KerberosScript(),
-    // A trigger that fails only delays the refill to the keeper's next period.
-    requestReserve: () => void scheduler.trigger(RESERVE_JOB).catch(() => {}),
+    // A trigger that fails only delays the refill to the keeper's next period. A login storm
+    // takes an instance per request: one trigger a second is as good as one per request.
+    requestReserve: atMostEvery(
+      RESERVE_TRIGGER_MS,
+      () => void scheduler.trigger(RESERVE_JOB).catch(() => {}),
+    ),
   };
   logger.debug("core composed");
   return { core: createCore(deps), deps };
