@@ -223,6 +223,11 @@ export const ConfigSchema = T.Object({
       description: "How long an instance may stay in BUILD before it is failed or replaced.",
     }),
     pollIntervalMs: T.Integer({ default: 500, minimum: 10, description: "How often a build is polled." }),
+    warmPath: T.Boolean({
+      default: true,
+      description:
+        "request-vm hands out a free ACTIVE reserve instance at once, trusting our record of it (kept in step with Nova by the build watcher and the reconciler), when nothing else needs the cloud; false: every allocation runs as a task and asks Nova first.",
+    }),
   }),
   sessions: T.Object({
     maxAgeHours: T.Integer({

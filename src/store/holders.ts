@@ -22,8 +22,9 @@
 // before ours since every claimer holds that same lock until it commits. The unique partial
 // index instance_users_one_holder stays the last guard for Standard pools: if anything else
 // (an admin assignment) slipped in, the insert fails and the caller tries again.
-import { type Kysely, type Selectable, sql, type Transaction } from "kysely";
+import { type Kysely, type RawBuilder, type Selectable, sql, type Transaction } from "kysely";
 import { OperationMode } from "../shared/types.ts";
+import { type CompletedRequest, insertCompleted } from "./requests.ts";
 import type { Database, InstancesTable } from "./schema.ts";
 import { isUniqueViolation } from "./unique.ts";
 
@@ -109,6 +110,22 @@ interface Claim extends ClaimOptions {
   /** Most users per instance (Simultaneous); null: unlimited. */
   maxUsers: number | null;
 }
+
+/** What the warm path records with its claim (HolderRepository.claimAndComplete). */
+export interface WarmClaim {
+  poolId: string;
+  userId: string;
+  groupIds: string[];
+  /** The kinds to try, in order, with the statuses each accepts. */
+  order: { kind: ClaimKind; statuses: string[] }[];
+  actor: string | null;
+  reason: string | null;
+  /** The completed request to record with the claimed instance; undefined gives the claim up. */
+  finish(instance: InstanceRow, kind: ClaimKind): CompletedRequest | undefined;
+}
+
+/** Thrown inside the warm path's transaction to roll it back. */
+const NOT_WARM = new Error("not a warm allocation");
 
 const isOneHolderViolation = (err: unknown) => isUniqueViolation(err, "instance_users_one_holder");
 
@@ -362,6 +379,28 @@ export class HolderRepository {
       .execute();
   }
 
+  /** What decides the warm path before its claim: the user's floating IP, the pool's group instances. */
+  async warmFacts(poolId: string, userId: string): Promise<{ floatingIp: boolean; groupInstances: boolean }> {
+    const row = await this.db
+      .selectNoFrom((eb) => [
+        eb
+          .exists(eb.selectFrom("user_floating_ips").select("user_id").where("user_id", "=", userId))
+          .as("floating_ip"),
+        eb
+          .exists(
+            eb
+              .selectFrom("instance_groups as g")
+              .innerJoin("instances as i", "i.id", "g.instance_id")
+              .select("g.instance_id")
+              .where("i.pool_id", "=", poolId)
+              .where("i.deleted_at", "is", null),
+          )
+          .as("group_instances"),
+      ])
+      .executeTakeFirstOrThrow();
+    return { floatingIp: Boolean(row.floating_ip), groupInstances: Boolean(row.group_instances) };
+  }
+
   async poolHasGroupInstances(poolId: string): Promise<boolean> {
     const row = await this.db
       .selectFrom("instance_groups as g")
@@ -381,62 +420,157 @@ export class HolderRepository {
   async claim(options: ClaimOptions): Promise<ClaimedRow | undefined> {
     if (options.kind === "group" && !options.groupIds?.length) return undefined;
     return this.db.transaction().execute(async (trx): Promise<ClaimedRow | undefined> => {
-      // One claim at a time per user and pool, in every process: a user's concurrent requests
-      // (a double click, a client retrying) would each claim a free instance. The second waits
-      // here for the first to commit, then finds the instance the first claimed and gets it too.
-      await sql`SELECT pg_advisory_xact_lock(${USER_CLAIM_LOCK}, hashtext(${`${options.poolId}/${options.userId}`}))`.execute(
-        trx,
-      );
-      const held = await trx
-        .selectFrom("instances as i")
-        .innerJoin("instance_users as u", "u.instance_id", "i.id")
-        .selectAll("i")
-        .where("i.pool_id", "=", options.poolId)
-        .where("u.user_id", "=", options.userId)
-        .where("i.deleted_at", "is", null)
-        .where("i.status", "in", ["ACTIVE", "BUILD"])
-        .$if(!!options.exclude?.length, (q) => q.where("i.id", "not in", options.exclude!))
-        .orderBy("u.assigned_at")
-        .limit(1)
-        .executeTakeFirst();
+      await this.lockUser(trx, options.poolId, options.userId);
+      const held = await this.heldIn(trx, options.poolId, options.userId, options.exclude);
       if (held) return { ...held, alreadyHeld: true };
-      // FOR SHARE: a switch of the pool's mode (which takes it FOR UPDATE) waits for us, and
-      // we read the mode it leaves; claims never block each other on it.
-      const pool = await trx
+      return this.claimCandidate(trx, options);
+    });
+  }
+
+  /**
+   * The broker's warm path (docs/broker-api.md#the-warm-path): in ONE transaction, the claim of
+   * an ACTIVE instance (the kinds in `order`, as claim() does them) and the completed request
+   * with its session that `finish` makes of it. Undefined, with nothing written, when the user
+   * already holds an instance of the pool, when nothing of those kinds is free, when `finish`
+   * declines the instance, or when the user has an open session on it: the caller then takes
+   * the ordinary path (the allocation task), which handles all of those.
+   */
+  async claimAndComplete(w: WarmClaim): Promise<{ instance: InstanceRow; kind: ClaimKind } | undefined> {
+    try {
+      return await this.db.connection().execute(async (conn) => {
+        // BEGIN and the user's claim lock in one round trip: a simple-protocol query of two
+        // statements, so its two values are inlined (sql.lit quotes them).
+        await sql`BEGIN; SELECT pg_advisory_xact_lock(${sql.lit(USER_CLAIM_LOCK)}, hashtext(${sql.lit(
+          `${w.poolId}/${w.userId}`,
+        )}))`.execute(conn);
+        try {
+          const claimed = await this.warmClaim(conn, w);
+          const { rows } = await sql<{ command?: string }>`COMMIT`.execute(conn);
+          if (rows[0]?.command === "ROLLBACK")
+            throw new Error("the warm claim's transaction was rolled back");
+          return claimed;
+        } catch (err) {
+          await sql`ROLLBACK`.execute(conn).catch(() => {});
+          throw err;
+        }
+      });
+    } catch (err) {
+      // Rolled back: the ordinary path looks again (an admin assignment that slipped in too).
+      if (err === NOT_WARM || isOneHolderViolation(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** The warm path's claim and record, under the user's lock (see claimAndComplete). */
+  private async warmClaim(trx: Kysely<Database>, w: WarmClaim) {
+    // The pool FOR SHARE (as in claimCandidate) and whether the user already holds an
+    // instance of it, in one statement: after the lock, so it sees a claim committed meanwhile.
+    const pool = await trx
+      .selectFrom("pools as p")
+      .select((eb) => [
+        "p.operation_mode",
+        "p.max_users_per_instance",
+        eb
+          .exists(
+            eb
+              .selectFrom("instances as i")
+              .innerJoin("instance_users as u", "u.instance_id", "i.id")
+              .select("i.id")
+              .where("i.pool_id", "=", w.poolId)
+              .where("u.user_id", "=", w.userId)
+              .where("i.deleted_at", "is", null)
+              .where("i.status", "in", ["ACTIVE", "BUILD"]),
+          )
+          .as("held"),
+      ])
+      .where("p.id", "=", w.poolId)
+      .forShare("p")
+      .executeTakeFirst();
+    if (!pool || pool.held) throw NOT_WARM;
+    for (const step of w.order) {
+      if (step.kind === "group" && !w.groupIds.length) continue;
+      const claimed = await this.claimCandidate(
+        trx,
+        {
+          kind: step.kind,
+          poolId: w.poolId,
+          userId: w.userId,
+          groupIds: w.groupIds,
+          statuses: step.statuses,
+          actor: w.actor,
+          reason: w.reason,
+        },
+        pool,
+      );
+      if (!claimed) continue;
+      const done = w.finish(claimed, step.kind);
+      if (!done || !(await insertCompleted(trx, done))) throw NOT_WARM;
+      return { instance: claimed, kind: step.kind };
+    }
+    throw NOT_WARM;
+  }
+
+  /**
+   * One claim at a time per user and pool, in every process: a user's concurrent requests
+   * (a double click, a client retrying) would each claim a free instance. The second waits
+   * here for the first to commit, then finds the instance the first claimed and gets it too.
+   */
+  private async lockUser(trx: Trx, poolId: string, userId: string): Promise<void> {
+    await sql`SELECT pg_advisory_xact_lock(${USER_CLAIM_LOCK}, hashtext(${`${poolId}/${userId}`}))`.execute(
+      trx,
+    );
+  }
+
+  /** The usable instance of the pool the user already holds (a fresh statement: after the lock). */
+  private heldIn(trx: Trx, poolId: string, userId: string, exclude?: string[]) {
+    return trx
+      .selectFrom("instances as i")
+      .innerJoin("instance_users as u", "u.instance_id", "i.id")
+      .selectAll("i")
+      .where("i.pool_id", "=", poolId)
+      .where("u.user_id", "=", userId)
+      .where("i.deleted_at", "is", null)
+      .where("i.status", "in", ["ACTIVE", "BUILD"])
+      .$if(!!exclude?.length, (q) => q.where("i.id", "not in", exclude!))
+      .orderBy("u.assigned_at")
+      .limit(1)
+      .executeTakeFirst();
+  }
+
+  /** The claim proper, under the user's lock: a candidate, re-checked, made the user's. */
+  private async claimCandidate(
+    trx: Kysely<Database>,
+    options: ClaimOptions,
+    poolRead?: { operation_mode: string; max_users_per_instance: number | null },
+  ): Promise<InstanceRow | undefined> {
+    // FOR SHARE: a switch of the pool's mode (which takes it FOR UPDATE) waits for us, and
+    // we read the mode it leaves; claims never block each other on it.
+    const pool =
+      poolRead ??
+      (await trx
         .selectFrom("pools")
         .select(["operation_mode", "max_users_per_instance"])
         .where("id", "=", options.poolId)
         .forShare()
-        .executeTakeFirst();
-      if (!pool) return undefined;
-      const exclusive = pool.operation_mode !== OperationMode.Simultaneous;
-      if (options.kind === "shared" && exclusive) return undefined;
-      const o: Claim = { ...options, exclusive, maxUsers: exclusive ? 1 : pool.max_users_per_instance };
-      const skipped: string[] = [];
-      for (let i = 0; i < MAX_STALE; i++) {
-        const candidate = await this.candidate(trx, o, skipped);
-        if (!candidate) return undefined;
-        if (!(await this.stillClaimable(trx, o, candidate.id))) {
-          skipped.push(candidate.id);
-          continue;
-        }
-        await trx
-          .insertInto("instance_users")
-          .values({
-            instance_id: candidate.id,
-            user_id: o.userId,
-            exclusive: o.exclusive,
-            assigned_by: o.actor,
-          })
-          .execute();
-        await this.record(trx, candidate.id, "user", [o.userId], "assign", o);
-        return candidate;
+        .executeTakeFirst());
+    if (!pool) return undefined;
+    const exclusive = pool.operation_mode !== OperationMode.Simultaneous;
+    if (options.kind === "shared" && exclusive) return undefined;
+    const o: Claim = { ...options, exclusive, maxUsers: exclusive ? 1 : pool.max_users_per_instance };
+    const skipped: string[] = [];
+    for (let i = 0; i < MAX_STALE; i++) {
+      const candidate = await this.candidate(trx, o, skipped);
+      if (!candidate) return undefined;
+      if (!(await this.takeIfClaimable(trx, o, candidate.id))) {
+        skipped.push(candidate.id);
+        continue;
       }
-      return undefined;
-    });
+      return candidate;
+    }
+    return undefined;
   }
 
-  private candidate(trx: Trx, o: Claim, skipped: string[]) {
+  private candidate(trx: Kysely<Database>, o: Claim, skipped: string[]) {
     let q = trx
       .selectFrom("instances as i")
       .selectAll("i")
@@ -494,23 +628,35 @@ export class HolderRepository {
       .executeTakeFirst();
   }
 
-  /** Re-reads the holders with a fresh snapshot, now that the row lock is ours. */
-  private async stillClaimable(trx: Trx, o: Claim, instanceId: string) {
-    const row = await trx
-      .selectNoFrom([
-        sql<number>`(SELECT count(*) FROM instance_users WHERE instance_id = ${instanceId})`.as("users"),
-        sql<number>`(SELECT count(*) FROM instance_users WHERE instance_id = ${instanceId} AND exclusive)`.as(
-          "exclusive_users",
-        ),
-        sql<number>`(SELECT count(*) FROM instance_groups WHERE instance_id = ${instanceId})`.as("groups"),
-      ])
-      .executeTakeFirstOrThrow();
-    const users = Number(row.users);
-    if (Number(row.exclusive_users) > 0) return false;
-    if (o.kind === "free") return users === 0 && Number(row.groups) === 0;
-    if (o.exclusive) return users === 0;
-    if (o.kind === "shared" && users === 0) return false;
-    return o.maxUsers == null || users < o.maxUsers;
+  /**
+   * Re-reads the holders with a fresh snapshot, now that the row lock is ours, and when the
+   * instance is still claimable makes the user its holder and records it in the history: one
+   * statement (its CTEs share the snapshot taken after the lock). Answers whether it did.
+   */
+  private async takeIfClaimable(trx: Kysely<Database>, o: Claim, instanceId: string): Promise<boolean> {
+    let claimable: RawBuilder<unknown>;
+    if (o.kind === "free") claimable = sql`users = 0 AND groups = 0`;
+    else if (o.exclusive) claimable = sql`users = 0`;
+    else
+      claimable = sql`${o.kind === "shared" ? sql`users > 0` : sql`true`} AND ${
+        o.maxUsers == null ? sql`true` : sql`users < ${o.maxUsers}`
+      }`;
+    const { rows } = await sql<{ taken: number }>`
+      WITH counts AS (
+        SELECT (SELECT count(*) FROM instance_users WHERE instance_id = ${instanceId}) AS users,
+          (SELECT count(*) FROM instance_users WHERE instance_id = ${instanceId} AND exclusive) AS exclusive_users,
+          (SELECT count(*) FROM instance_groups WHERE instance_id = ${instanceId}) AS groups
+      ), taken AS (
+        INSERT INTO instance_users (instance_id, user_id, exclusive, assigned_by)
+        SELECT ${instanceId}, ${o.userId}, ${o.exclusive}::boolean, ${o.actor}::text FROM counts
+        WHERE exclusive_users = 0 AND ${claimable}
+        RETURNING instance_id
+      ), recorded AS (
+        INSERT INTO assignment_history (instance_id, subject_type, subject_id, action, actor, reason)
+        SELECT instance_id, 'user', ${o.userId}, 'assign', ${o.actor}::text, ${o.reason ?? null}::text FROM taken
+      )
+      SELECT count(*)::int AS taken FROM taken`.execute(trx);
+    return Number(rows[0]?.taken) === 1;
   }
 
   /**

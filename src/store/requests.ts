@@ -1,6 +1,6 @@
 // Broker requests (request-vm → get-vm): the durable trace of one allocation, its steps, its
 // outcome. One process runs it at a time: the task engine leases the task that carries it.
-import { type Kysely, type Selectable, sql } from "kysely";
+import { type Kysely, type Selectable, sql, type Transaction } from "kysely";
 import type { RequestStep } from "../shared/types.ts";
 import type { Database, RequestsTable } from "./schema.ts";
 import { type NewSession, sessionRow } from "./user-resources.ts";
@@ -23,6 +23,52 @@ export interface NewRequest {
   clientOs: string | null;
   clientInfo: string | null;
   taskId: string | null;
+}
+
+/** A request recorded already completed, with its session (the broker's warm path). */
+export interface CompletedRequest {
+  request: NewRequest;
+  steps: RequestStep[];
+  instanceId: string;
+  ip: string;
+  session: NewSession;
+}
+
+/**
+ * Records a completed request and its session in one statement, unless the user has an open
+ * session on the instance (a reconnect: the allocation closes it first). Answers whether it
+ * was recorded.
+ */
+export async function insertCompleted(db: Kysely<Database> | Transaction<Database>, c: CompletedRequest) {
+  const r = c.request;
+  const s = sessionRow(c.session);
+  const { rows } = await sql<{ id: string }>`
+    WITH req AS (
+      INSERT INTO requests (id, user_id, user_name, domain_id, project_id, project_name, status,
+        conn_type, client_ip, peer_ip, client_os, client_info, task_id, steps, instance_id, ip,
+        completed_at)
+      SELECT ${r.id}, ${r.userId}, ${r.userName}, ${r.domainId}, ${r.projectId}, ${r.projectName},
+        'completed', ${r.connType}, ${r.clientIp}, ${r.peerIp ?? null}, ${r.clientOs}, ${r.clientInfo},
+        ${r.taskId}::uuid, ${JSON.stringify(c.steps)}::jsonb, ${c.instanceId}, ${c.ip}, now()
+      WHERE NOT EXISTS (SELECT 1 FROM sessions WHERE user_id = ${s.user_id}
+        AND instance_id = ${s.instance_id} AND closed_at IS NULL)
+      RETURNING id
+    )
+    INSERT INTO sessions (id, instance_id, instance_name, project_id, user_id, user_name,
+      connection_type, client_ip, client_os, client_info, request_id, rule_ids)
+    SELECT ${s.id}::uuid, ${s.instance_id}, ${s.instance_name}, ${s.project_id}, ${s.user_id}, ${s.user_name},
+      ${s.connection_type}, ${s.client_ip}, ${s.client_os}, ${s.client_info}, req.id, ${s.rule_ids}::jsonb
+    FROM req
+    RETURNING id`.execute(db);
+  return rows.length === 1;
+}
+
+/** What get-vm shows of a request's instance, from our record. */
+export interface RequestInstance {
+  status: string;
+  vm_state: string | null;
+  task_state: string | null;
+  progress: number | null;
 }
 
 export class RequestsRepository {
@@ -52,6 +98,41 @@ export class RequestsRepository {
 
   async get(id: string): Promise<RequestRow | undefined> {
     return this.db.selectFrom("requests").selectAll().where("id", "=", id).executeTakeFirst();
+  }
+
+  /**
+   * The request and our record of its instance, in one indexed read (get-vm: what a client
+   * polls reads nothing else while the request is completed).
+   */
+  async withInstance(
+    id: string,
+  ): Promise<{ request: RequestRow; instance: RequestInstance | undefined } | undefined> {
+    const row = await this.db
+      .selectFrom("requests as r")
+      .leftJoin("instances as i", "i.id", "r.instance_id")
+      .selectAll("r")
+      .select([
+        "i.id as i_id",
+        "i.status as i_status",
+        "i.vm_state as i_vm_state",
+        "i.task_state as i_task_state",
+        "i.progress as i_progress",
+      ])
+      .where("r.id", "=", id)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const { i_id, i_status, i_vm_state, i_task_state, i_progress, ...request } = row;
+    return {
+      request,
+      instance: i_id
+        ? {
+            status: i_status!,
+            vm_state: i_vm_state ?? null,
+            task_state: i_task_state ?? null,
+            progress: i_progress ?? null,
+          }
+        : undefined,
+    };
   }
 
   /** The request if it is still to be run (a re-run after a lost worker finds it done). */

@@ -24,7 +24,8 @@ export { ALLOCATION_TASK, type AllocationDeps, type AllocationResult } from "./d
 /** How many claimed instances may turn out broken before the request fails. */
 const MAX_CANDIDATES = 3;
 
-function describe(source: ClaimSource): string {
+/** How find_instance names where the instance came from. */
+export function describeClaim(source: ClaimSource): string {
   switch (source) {
     case "assigned":
       return "assigned to the user";
@@ -146,7 +147,7 @@ export class Allocation {
         });
         step.detail(
           claimed
-            ? `instance ${claimed.instance.id} (${claimed.instance.name}), ${describe(claimed.source)}`
+            ? `instance ${claimed.instance.id} (${claimed.instance.name}), ${describeClaim(claimed.source)}`
             : "no assigned, group, free or shareable instance: a new one is needed",
         );
         return claimed;

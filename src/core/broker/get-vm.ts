@@ -1,9 +1,8 @@
 // get-vm: the state of a request for its owner — pending, in progress (with the step
 // running and our record of the instance), completed (with Nova's view of the instance), or
 // the request's own broker code; 10 for an unknown request, 11 for someone else's.
-import type { NovaServer } from "../../cloud/nova.ts";
 import type { RequestStep } from "../../shared/types.ts";
-import type { RequestRow } from "../../store/requests.ts";
+import type { RequestInstance } from "../../store/requests.ts";
 import { BrokerCode, BrokerError, type BrokerErrorCode, type BrokerErrorData } from "../broker-error.ts";
 import type { BrokerContext } from "./context.ts";
 
@@ -29,22 +28,24 @@ export type GetVmResult =
 /** Celery's states of a task that will not finish its request. */
 const TERMINAL_TASK = new Set(["FAILURE", "REVOKED"]);
 
-function serverView(server: NovaServer | undefined, ip: string | null, id: string | null): ServerView {
+/** The server block, from our record of the instance (the allocation and the build watcher keep it in step with Nova). */
+function serverView(instance: RequestInstance | undefined, ip: string | null, id: string | null): ServerView {
   return {
-    status: server?.status ?? null,
-    vm_state: server?.vmState ?? null,
+    status: instance?.status ?? null,
+    vm_state: instance?.vm_state ?? null,
     ip,
-    progress: server?.progress ?? (server ? 0 : null),
-    task_state: server?.taskState ?? null,
-    id: server?.id ?? id,
+    progress: instance ? (instance.progress ?? 0) : null,
+    task_state: instance?.task_state ?? null,
+    id,
   };
 }
 
 export async function getVm(ctx: BrokerContext, userId: string, requestId: string): Promise<GetVmResult> {
   const { deps } = ctx;
   const requests = deps.repos.requests;
-  let row = await requests.get(requestId);
-  if (!row) throw new BrokerError(BrokerCode.RequestNotFound, {}, `no request ${requestId}`);
+  const found = await requests.withInstance(requestId);
+  if (!found) throw new BrokerError(BrokerCode.RequestNotFound, {}, `no request ${requestId}`);
+  let row = found.request;
   if (row.user_id !== userId)
     throw new BrokerError(
       BrokerCode.RequestOfAnotherUser,
@@ -78,12 +79,11 @@ export async function getVm(ctx: BrokerContext, userId: string, requestId: strin
     };
   }
   if (row.status === "completed") {
-    const server = await liveServer(ctx, row);
     return {
       kind: "state",
       status: "completed",
       message: null,
-      server: serverView(server, row.ip, row.instance_id),
+      server: serverView(found.instance, row.ip, row.instance_id),
       steps,
     };
   }
@@ -98,33 +98,9 @@ export async function getVm(ctx: BrokerContext, userId: string, requestId: strin
     kind: "state",
     status: row.status === "pending" ? "pending" : "in_progress",
     message,
-    server: await buildingServer(ctx, row),
+    // While the allocation runs it mirrors Nova into our record at every poll of the build:
+    // clients polling get-vm cost Nova nothing.
+    server: serverView(found.instance, null, row.instance_id),
     steps,
-  };
-}
-
-async function liveServer({ deps, log }: BrokerContext, row: RequestRow): Promise<NovaServer | undefined> {
-  if (!row.instance_id) return undefined;
-  try {
-    return await deps.cloud.nova.getServer(row.instance_id);
-  } catch (err) {
-    log.warn({ err, instance_id: row.instance_id }, "get-vm: cannot read the instance from Nova");
-    return undefined;
-  }
-}
-
-/**
- * While the allocation runs, the server block comes from our record of the instance, which
- * the allocation mirrors from Nova at every poll: clients polling get-vm cost Nova nothing.
- */
-async function buildingServer({ deps }: BrokerContext, row: RequestRow): Promise<ServerView> {
-  const instance = row.instance_id ? await deps.repos.instances.get(row.instance_id) : undefined;
-  return {
-    status: instance?.status ?? null,
-    vm_state: instance?.vm_state ?? null,
-    ip: null,
-    progress: instance ? instance.progress : null,
-    task_state: instance?.task_state ?? null,
-    id: row.instance_id,
   };
 }

@@ -3,11 +3,14 @@
 // now; answers the request id at once (get-vm follows the allocation).
 import { randomUUID } from "node:crypto";
 import type { Pool } from "../../store/pools.ts";
+import type { NewRequest } from "../../store/requests.ts";
 import { ALLOCATION_TASK } from "../allocation/index.ts";
 import type { BrokerIdentity, PasswordWarning } from "../broker-auth.ts";
 import { BrokerCode, BrokerError } from "../broker-error.ts";
+import type { Caller } from "../identity.ts";
 import { choosePool } from "./choose-pool.ts";
 import { type BrokerContext, guard } from "./context.ts";
+import { allocateAtOnce } from "./warm-path.ts";
 
 export interface RequestVmInput {
   /** Either token, or user + password (+ user_domain_name, otp). */
@@ -29,6 +32,8 @@ export interface RequestVmInput {
 export interface RequestVmResult {
   requestId: string;
   token: string;
+  /** Who the token is, as Keystone said when it issued or validated it. */
+  caller?: Caller;
   warning?: PasswordWarning;
 }
 
@@ -48,7 +53,7 @@ export async function requestVm(ctx: BrokerContext, input: RequestVmInput): Prom
   if (input.token) guard(ctx, input, identity.domainName);
   const pool = await choosePool(ctx, identity, input);
   const requestId = await startAllocation(ctx, identity, pool, input);
-  return { requestId, token: identity.token, warning: auth.warning(identity) };
+  return { requestId, token: identity.token, caller: identity.caller, warning: auth.warning(identity) };
 }
 
 function authenticate({ auth }: BrokerContext, input: RequestVmInput): Promise<BrokerIdentity> {
@@ -62,13 +67,14 @@ function authenticate({ auth }: BrokerContext, input: RequestVmInput): Promise<B
 }
 
 async function startAllocation(
-  { deps, log }: BrokerContext,
+  ctx: BrokerContext,
   identity: BrokerIdentity,
   pool: Pool,
   input: RequestVmInput,
 ): Promise<string> {
+  const { deps, log } = ctx;
   const requestId = `req-${randomUUID()}`;
-  await deps.repos.requests.insert({
+  const request: NewRequest = {
     id: requestId,
     userId: identity.userId,
     userName: identity.userName,
@@ -81,10 +87,17 @@ async function startAllocation(
     clientOs: input.os ?? null,
     clientInfo: input.client ?? null,
     taskId: null,
-  });
+  };
   try {
-    // The warm path: the allocation starts here and now; the task row is its durable
-    // trace and pg-boss runs it again elsewhere if this process dies.
+    if (await allocateAtOnce(ctx, identity, pool, input, request)) return requestId;
+  } catch (err) {
+    // Nothing was written: the ordinary path tries again and says what is wrong.
+    log.warn({ err, request_id: requestId }, "warm path failed: the allocation task takes over");
+  }
+  await deps.repos.requests.insert(request);
+  try {
+    // Otherwise the allocation task starts here and now; the task row is its durable trace
+    // and pg-boss runs it again elsewhere if this process dies.
     const taskId = await deps.tasks.runNow(ALLOCATION_TASK, { request_id: requestId });
     await deps.repos.requests.setTask(requestId, taskId);
   } catch (err) {
