@@ -151,6 +151,12 @@ export const ConfigSchema = T.Object({
         description: "The admin project's domain, by name or id (when auth.scope.adminProject is set).",
       }),
     }),
+    userCacheSeconds: T.Integer({
+      default: 0,
+      minimum: 0,
+      description:
+        "How long the broker keeps Keystone's answers about a user's projects and groups (request-vm, get-projects, the allocation), as keystonemiddleware caches tokens; a role granted or revoked in Keystone shows after at most this long (at once when done through this process's admin API). 0: ask Keystone every time.",
+    }),
     defaultDomain: T.String({ default: "default", description: "Domain id of new TRS projects." }),
   }),
   monitoring: T.Object({

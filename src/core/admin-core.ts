@@ -1,6 +1,7 @@
 // The admin core: pools, instances, assignments, user resources (floating IPs, volume
 // assignments), sessions, statistics and auto-allocation, built from the repositories and
 // clients the composition root hands in. Building it has no side effect.
+import type { Actor } from "../cloud/keystone.ts";
 import { AssignmentService } from "./assignments.ts";
 import { AutoAllocateService } from "./auto-allocate.ts";
 import { BuildFailureService } from "./build-failures.ts";
@@ -36,7 +37,11 @@ export interface AdminCore {
   repos: CoreRepositories;
 }
 
-export function createAdminCore(deps: CoreDeps, resources: UserResources): AdminCore {
+export function createAdminCore(
+  deps: CoreDeps,
+  resources: UserResources,
+  onAccessChanged?: (actor: Actor) => void,
+): AdminCore {
   const { config, repos, cloud, directory, logger } = deps;
   const pools = new PoolService({
     config,
@@ -106,6 +111,7 @@ export function createAdminCore(deps: CoreDeps, resources: UserResources): Admin
       pools: repos.pools,
       role: config.pools.accessRole,
       logger,
+      onChanged: onAccessChanged,
     }),
     directorySearch: new DirectorySearchService(cloud.keystone),
     buildFailures,

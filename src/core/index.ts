@@ -34,7 +34,11 @@ export interface DashboardCore {
 }
 
 export function createCore(deps: CoreDeps): Core {
-  const admin = createAdminCore(deps, userResourcesOf(deps));
+  const broker = createBrokerCore(deps);
+  // A user or a group whose access changed here: the broker asks Keystone again at once.
+  const admin = createAdminCore(deps, userResourcesOf(deps), (actor) =>
+    broker.forgetUser("userId" in actor ? actor.userId : undefined),
+  );
   const scopes = new AdminScopes(
     deps.config.auth,
     () => deps.cloud.session.projectId(),
@@ -42,7 +46,7 @@ export function createCore(deps: CoreDeps): Core {
   );
   return {
     ...admin,
-    broker: createBrokerCore(deps),
+    broker,
     console: createConsoleCore(deps, admin),
     dashboard: {
       signIn: new DashboardSignIn(deps.operatorKeystone, deps.config.auth.adminRoles, scopes),

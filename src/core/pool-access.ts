@@ -29,6 +29,8 @@ export interface PoolAccessDeps {
   /** The Keystone role granted (config pools.accessRole). */
   role: string;
   logger: Logger;
+  /** Told after each grant or revoke (the broker forgets what it kept of the user's projects). */
+  onChanged?: (actor: Actor) => void;
 }
 
 const describe = (actor: Actor) => ("userId" in actor ? `User ${actor.userId}` : `Group ${actor.groupId}`);
@@ -61,6 +63,7 @@ export class PoolAccessService {
     await this.exists(actor, within);
     const roleId = await this.role();
     await this.deps.keystone.grantProjectRole(projectId, actor, roleId);
+    this.deps.onChanged?.(actor);
     this.deps.logger.info(
       { project_id: projectId, ...actorLog(actor), role: this.deps.role, by },
       "pool access granted",
@@ -73,6 +76,7 @@ export class PoolAccessService {
     const roleId = await this.role();
     try {
       await this.deps.keystone.revokeProjectRole(projectId, actor, roleId);
+      this.deps.onChanged?.(actor);
     } catch (err) {
       // Not granted (any more): revoking twice is revoking once.
       if (!isCloudError(err, "not_found")) throw err;

@@ -28,6 +28,8 @@ export interface BrokerCore {
   closeSession(sessionId: string, at?: Date): Promise<boolean>;
   /** Removes the client rules of sessions closed elsewhere (admin API, age); answers how many. */
   sweepSessionRules(): Promise<number>;
+  /** Forgets what is kept of a user's projects and groups (everyone's without a user). */
+  forgetUser(userId?: string): void;
   /** Runs one allocation in this process (the task handler; tests and benchmarks). */
   allocate(requestId: string, signal?: AbortSignal): Promise<AllocationResult>;
 }
@@ -45,7 +47,7 @@ export function createBrokerCore(deps: CoreDeps): BrokerCore {
     sessionRecords: repos.userResources,
     resources,
     nova: cloud.nova,
-    groupsOfUser: async (userId) => (await cloud.keystone.listUserGroups(userId)).map((g) => g.id),
+    groupsOfUser: (userId) => ctx.users.groups(userId),
     buildTimeoutMs: config.allocation.buildTimeoutSeconds * 1000,
     pollIntervalMs: config.allocation.pollIntervalMs,
     logger: ctx.log,
@@ -65,6 +67,7 @@ export function createBrokerCore(deps: CoreDeps): BrokerCore {
       for (const s of closed) await resources.sweepRules(s.id, s.ruleIds);
       return closed.length;
     },
+    forgetUser: (userId) => ctx.users.forget(userId),
     allocate: (requestId, signal) => allocation.run(requestId, signal),
   };
 }

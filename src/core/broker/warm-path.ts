@@ -41,9 +41,7 @@ export async function allocateAtOnce(
   const started = performance.now();
   const facts = await deps.repos.holders.warmFacts(pool.id, identity.userId);
   if (facts.floatingIp) return false;
-  const groupIds = facts.groupInstances
-    ? (await directory(() => deps.cloud.keystone.listUserGroups(identity.userId))).map((g) => g.id)
-    : [];
+  const groupIds = facts.groupInstances ? await directory(() => ctx.users.groups(identity.userId)) : [];
   let sessionId = "";
   const claimed = await deps.repos.holders.claimAndComplete({
     poolId: pool.id,
