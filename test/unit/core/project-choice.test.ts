@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import { CloudError } from "../../../src/cloud/http.ts";
 import type { KsProject } from "../../../src/cloud/keystone-types.ts";
 import { choosePool } from "../../../src/core/broker/choose-pool.ts";
-import type { BrokerContext } from "../../../src/core/broker/context.ts";
+import { type BrokerContext, UserDirectoryCache } from "../../../src/core/broker/context.ts";
 import type { BrokerIdentity } from "../../../src/core/broker-auth.ts";
 import { BrokerCode } from "../../../src/core/broker-error.ts";
 import type { Pool } from "../../../src/store/pools.ts";
@@ -65,6 +65,12 @@ function context(o: {
   return {
     deps: { cloud: { keystone }, repos: { pools, holders } },
     log: silent,
+    // Not kept (auth.userCacheSeconds 0): every choice asks the fake Keystone.
+    users: new UserDirectoryCache(
+      () => keystone.listUserProjects(),
+      async () => [],
+      0,
+    ),
   } as unknown as BrokerContext;
 }
 
