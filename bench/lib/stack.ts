@@ -39,8 +39,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), "rs-bench-"));
   chmodSync(dir, 0o711); // PostgreSQL runs as its own system user when we are root
   const pgDir = join(dir, "db");
-  // RS_BENCH_PG_LOG=<file>: every SQL statement PostgreSQL runs, with its process and client, logged
-  // there (counting a request's statements).
+  // RS_BENCH_PG_LOG=<file>: every SQL statement PostgreSQL runs, with its duration, process and
+  // client, logged there (counting a request's statements, finding the slow ones).
   const pgLog = process.env.RS_BENCH_PG_LOG;
   const embedded = await startEmbeddedPostgres(
     pgDir,
@@ -50,7 +50,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   await client.connect();
   await client.query("CREATE DATABASE rs_bench");
   if (pgLog) {
-    await client.query("ALTER SYSTEM SET log_statement = 'all'");
+    await client.query("ALTER SYSTEM SET log_min_duration_statement = 0");
     await client.query("ALTER SYSTEM SET log_line_prefix = '%m [%p] %a: '");
     await client.query("SELECT pg_reload_conf()");
   }
