@@ -256,7 +256,19 @@ export const ConfigSchema = T.Object({
   kerberos: T.Object({
     scriptPath: T.String({
       default: "",
-      description: "Password-change script; when set, change-password runs it (secrets on stdin).",
+      description:
+        "Password-change script; when set, change-password runs it (secrets on stdin), once Keystone has accepted the user's current password.",
+    }),
+    maxConcurrent: T.Integer({
+      default: 4,
+      minimum: 1,
+      description: "Password-change scripts running at once in one process; further changes wait their turn.",
+    }),
+    queueTimeoutSeconds: T.Number({
+      default: 10,
+      minimum: 0,
+      description:
+        "How long a change-password waits for a free script slot before it is answered code 22 (busy).",
     }),
   }),
   webGuard: T.Object({

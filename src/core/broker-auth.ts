@@ -71,6 +71,23 @@ export class BrokerAuth {
     return identityOf(...this.accepted(outcome, c));
   }
 
+  /**
+   * Keystone accepts the user's current password: a token, an expired password (Keystone says
+   * so only for the right one) or a second factor asked for (likewise) all prove it. Before the
+   * Kerberos script runs: nobody changes a password they could not sign in with.
+   */
+  async provePassword(c: PasswordCredentials): Promise<void> {
+    const outcome = await this.guard(() =>
+      this.keystone.authenticatePassword({
+        user: { username: c.user, userDomainName: c.userDomainName },
+        password: c.password,
+        scope: "unscoped",
+      }),
+    );
+    if (outcome.kind === "password_expired" || outcome.kind === "mfa_required") return;
+    this.accepted(outcome, c);
+  }
+
   /** A token the client already holds: it must be valid, and it is handed back as it is. */
   async withToken(token: string): Promise<BrokerIdentity> {
     let info: TokenInfo | undefined;

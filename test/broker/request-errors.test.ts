@@ -281,10 +281,12 @@ describe("broker errors before allocation", () => {
     chmodSync(failing, 0o755);
     const notExecutable = join(dir, "plain.sh");
     writeFileSync(notExecutable, "#!/bin/sh\nexit 0\n");
+    // The script runs only once Keystone accepted the current password (kerberos-script.test.ts).
+    const krb = await makeUser(s, [], "krb-user");
     const body = {
       user: "krb-user",
       user_domain_name: "Default",
-      password: "old-secret",
+      password: krb.password,
       new_password: "new-secret",
     };
     try {
@@ -294,9 +296,9 @@ describe("broker errors before allocation", () => {
       assert.equal(ok.body.message, "Password successfully changed for user 'krb-user'");
       const lines = readFileSync(seen, "utf8").trim().split("\n");
       assert.equal(lines[0], "argc=0");
-      assert.deepEqual(lines.slice(1), ["krb-user", "Default", "old-secret", "new-secret"]);
+      assert.deepEqual(lines.slice(1), ["krb-user", "Default", krb.password, "new-secret"]);
       const env = readFileSync(`${seen}.env`, "utf8");
-      assert.doesNotMatch(env, /secret|RS_TEST_DATABASE_URL|postgres/);
+      assert.doesNotMatch(env, /secret|pw-|RS_TEST_DATABASE_URL|postgres/);
 
       s.config.kerberos.scriptPath = join(dir, "missing.sh");
       assertCode(await broker(s, "/v1/change-password/", body), 22);

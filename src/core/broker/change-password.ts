@@ -1,7 +1,9 @@
 // change-password: through the operator's Kerberos script when kerberos.scriptPath names
-// one (22 cannot run it, 23 it refused), else through Keystone (15/16 unknown domain or user,
+// one, once Keystone accepted the current password (22 cannot run it or all slots stayed busy,
+// 23 it refused), else through Keystone (15/16 unknown domain or user,
 // 9 the password policy refused it, 21 Keystone unavailable).
 import { BrokerCode, BrokerError, keystoneUnavailable } from "../broker-error.ts";
+import type { Slots } from "../limited.ts";
 import { type BrokerContext, directory } from "./context.ts";
 
 export interface ChangePasswordInput {
@@ -11,11 +13,28 @@ export interface ChangePasswordInput {
   newPassword: string;
 }
 
-export async function changePassword({ deps }: BrokerContext, input: ChangePasswordInput): Promise<string> {
+export async function changePassword(
+  { deps, auth }: BrokerContext,
+  input: ChangePasswordInput,
+  scriptSlots: Slots,
+): Promise<string> {
   const { config } = deps;
   const keystone = deps.cloud.keystone;
   if (config.kerberos.scriptPath) {
-    const outcome = await deps.passwordScript.change(config.kerberos.scriptPath, input);
+    // Only for a user Keystone knows, with their current password (6, or 7 is fine: an expired
+    // password is what one changes), and never more scripts at once than kerberos.maxConcurrent.
+    await auth.provePassword(input);
+    const scriptPath = config.kerberos.scriptPath;
+    const ran = await scriptSlots.run(config.kerberos.queueTimeoutSeconds * 1000, () =>
+      deps.passwordScript.change(scriptPath, input),
+    );
+    if (!ran)
+      throw new BrokerError(
+        BrokerCode.KerberosScriptUnavailable,
+        {},
+        `kerberos script busy: ${config.kerberos.maxConcurrent} running, none finished within ${config.kerberos.queueTimeoutSeconds} s`,
+      );
+    const outcome = ran.value;
     if (outcome.kind === "unavailable")
       throw new BrokerError(BrokerCode.KerberosScriptUnavailable, {}, outcome.detail);
     if (outcome.kind === "failed") throw new BrokerError(BrokerCode.KerberosScriptFailed, {}, outcome.detail);

@@ -6,6 +6,7 @@ import type { PasswordCredentials } from "../broker-auth.ts";
 import { BuildFailureService } from "../build-failures.ts";
 import { ClaimService } from "../claims.ts";
 import type { CoreDeps } from "../deps.ts";
+import { Slots } from "../limited.ts";
 import { observeAllocation } from "../metrics.ts";
 import { userResourcesOf } from "../user-resources.ts";
 import { type ChangePasswordInput, changePassword } from "./change-password.ts";
@@ -37,6 +38,7 @@ export interface BrokerCore {
 export function createBrokerCore(deps: CoreDeps): BrokerCore {
   const { config, repos, cloud } = deps;
   const ctx = brokerContext(deps);
+  const scriptSlots = new Slots(() => config.kerberos.maxConcurrent);
   const resources = userResourcesOf(deps, ctx.log);
   const allocation = new Allocation({
     requests: repos.requests,
@@ -60,7 +62,7 @@ export function createBrokerCore(deps: CoreDeps): BrokerCore {
     requestVm: (input) => requestVm(ctx, input),
     getVm: (userId, requestId) => getVm(ctx, userId, requestId),
     getProjects: (c) => getProjects(ctx, c),
-    changePassword: (input) => changePassword(ctx, input),
+    changePassword: (input) => changePassword(ctx, input, scriptSlots),
     closeSession: (sessionId, at) => resources.closeSession(sessionId, at),
     async sweepSessionRules() {
       const closed = await repos.userResources.closedWithRules(200);
