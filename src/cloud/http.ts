@@ -195,6 +195,14 @@ export class ServiceHttp {
     try {
       res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(this.opts.timeoutMs) });
     } catch (err) {
+      // A header fetch refuses to send (a value out of range) is the input's fault, not an outage;
+      // its message may quote the value (a token), so it is not repeated.
+      if (err instanceof TypeError && /ByteString|header/i.test(err.message))
+        throw new CloudError(
+          "bad_request",
+          `${this.opts.service} ${method} ${path}: a header value cannot be sent`,
+          this.opts.service,
+        );
       const reason = (err as Error).name === "TimeoutError" ? "timed out" : (err as Error).message;
       throw new CloudError(
         "unavailable",

@@ -165,6 +165,9 @@ export class KeystoneClient {
 
   /** Validates a user's token; undefined when Keystone does not know it (invalid, expired, revoked). */
   async validateToken(token: string): Promise<TokenInfo | undefined> {
+    // Keystone's tokens are visible ASCII: anything else is no token, and cannot even be sent
+    // as a header (fetch refuses it, which read as Keystone being down: code 21).
+    if (!isTokenShaped(token)) return undefined;
     const res = await this.http.request("GET", "/auth/tokens", {
       headers: { "X-Subject-Token": token },
       query: { nocatalog: "" },
@@ -174,6 +177,7 @@ export class KeystoneClient {
   }
 
   async revokeToken(token: string): Promise<void> {
+    if (!isTokenShaped(token)) return;
     await this.http.request("DELETE", "/auth/tokens", {
       headers: { "X-Subject-Token": token },
       acceptStatus: [404],
@@ -500,4 +504,9 @@ export class KeystoneClient {
     }
     return absent;
   }
+}
+
+/** A token Keystone could have issued: 1 to 8192 visible ASCII characters (fernet, JWS and UUID tokens are). */
+export function isTokenShaped(token: string): boolean {
+  return token.length > 0 && token.length <= 8192 && /^[\x21-\x7e]+$/.test(token);
 }
