@@ -215,6 +215,12 @@ export const ConfigSchema = T.Object({
   }),
   reconcile: T.Object({
     intervalSeconds: T.Integer({ default: 60, minimum: 1, description: "Period of the reconciler." }),
+    pendingRequestSeconds: T.Integer({
+      default: 300,
+      minimum: 1,
+      description:
+        "A request still `pending` this long after it was recorded, whose task was never created (the process died in between), is ended by the reconciler with code 4 (task not started).",
+    }),
     buildWatchSeconds: T.Integer({
       default: 5,
       minimum: 1,

@@ -59,6 +59,7 @@ export function createBackground(
     metrics,
     logger,
     buildTimeoutSeconds: config.allocation.buildTimeoutSeconds,
+    pendingRequestSeconds: config.reconcile.pendingRequestSeconds,
     onStuckBuilds: (poolId, count, cause) => keeper.buildsFailed(poolId, count, cause),
     onReplaced: async () => deps.requestReserve(),
     now: options.now,

@@ -8,12 +8,17 @@
 //               so that a pool whose builds always hang does not loop), then replaced by the
 //               reserve keeper once the pool is not backing off
 //   refreshed   status / IP of the others copied from Nova (instances.syncFromNova)
+//   ended       an instance already marked deleted (an allocation found it gone, then the
+//               process died) that still has users, groups or open sessions → released as gone
+//   unstarted   a request still pending past reconcile.pendingRequestSeconds whose task was
+//               never created → failed with code 4 (task not started), so no client polls forever
 // Every action is logged and counted in the metrics.
 import type { Logger } from "pino";
 import type { NovaClient, NovaServer } from "../cloud/nova.ts";
 import type { InstanceRepository } from "../store/instances.ts";
 import type { ReconcileRepository } from "../store/reconcile.ts";
 import type { AssignmentService } from "./assignments.ts";
+import { BrokerCode } from "./broker-error.ts";
 import type { InstanceService } from "./instances.ts";
 import type { Metrics } from "./metrics.ts";
 import { TRS_TAG } from "./pools.ts";
@@ -32,6 +37,8 @@ export interface ReconcilerDeps {
   metrics: Metrics;
   logger: Logger;
   buildTimeoutSeconds: number;
+  /** A pending request without a task older than this is ended with code 4 (default 300 s). */
+  pendingRequestSeconds?: number;
   /**
    * A server younger than this is not adopted: between Nova's create answer and our insert
    * it is ours without a record yet (default 60 s).
@@ -52,7 +59,12 @@ export interface ReconcileReport {
   adopted: string[];
   stuckBuild: string[];
   refreshed: number;
+  ended: string[];
+  unstarted: string[];
 }
+
+/** Per run: a backlog is worked off over several runs rather than in one long one. */
+const BATCH = 200;
 
 export class Reconciler {
   private readonly log: Logger;
@@ -68,7 +80,14 @@ export class Reconciler {
     // otherwise look gone.
     const records = await this.d.repo.liveInstances();
     const servers = await this.d.nova.listServers({ tags: [TRS_TAG], allTenants: true });
-    const report: ReconcileReport = { gone: [], adopted: [], stuckBuild: [], refreshed: 0 };
+    const report: ReconcileReport = {
+      gone: [],
+      adopted: [],
+      stuckBuild: [],
+      refreshed: 0,
+      ended: [],
+      unstarted: [],
+    };
     const byId = new Map(servers.filter((s) => s.status !== "DELETED").map((s) => [s.id, s]));
     const now = this.now().getTime();
     const stuckPerPool = new Map<string, number>();
@@ -112,10 +131,21 @@ export class Reconciler {
       now,
     );
 
+    report.ended = await this.endLeftovers(signal);
+    report.unstarted = await this.d.repo.failUnstartedRequests(
+      new Date(now - (this.d.pendingRequestSeconds ?? 300) * 1000),
+      BrokerCode.TaskNotStarted,
+      BATCH,
+    );
+    for (const id of report.unstarted)
+      this.log.warn({ request_id: id }, "request whose task never started: failed with code 4");
+
     this.d.metrics.reconcilerAction("gone", report.gone.length);
     this.d.metrics.reconcilerAction("stuck_build", report.stuckBuild.length);
     this.d.metrics.reconcilerAction("adopted", report.adopted.length);
     this.d.metrics.reconcilerAction("refreshed", report.refreshed);
+    this.d.metrics.reconcilerAction("ended", report.ended.length);
+    this.d.metrics.reconcilerAction("unstarted_request", report.unstarted.length);
     await this.countFailures(stuckPerPool);
     if (report.stuckBuild.length > 0 && this.d.onReplaced) await this.d.onReplaced();
     return report;
@@ -159,6 +189,19 @@ export class Reconciler {
     await this.d.instances.syncFromNova(orphans);
     for (const s of orphans) this.log.info({ instance: s.id, pool: s.projectId }, "TRS server adopted");
     return orphans.map((s) => s.id);
+  }
+
+  /** Deleted instances still held: released like a gone one (sessions closed, assignments ended). */
+  private async endLeftovers(signal?: AbortSignal): Promise<string[]> {
+    const ids = await this.d.repo.deletedWithHolders(BATCH);
+    const ended: string[] = [];
+    for (const id of ids) {
+      if (signal?.aborted) break;
+      await this.release(id, "instance deleted");
+      ended.push(id);
+      this.log.info({ instance: id }, "deleted instance still held: assignments ended");
+    }
+    return ended;
   }
 
   /** The instance is gone (or going): its user resources released, its history kept. */

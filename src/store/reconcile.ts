@@ -2,6 +2,7 @@
 // with Nova's listing), which server ids we ever recorded, the pools, and sessions that should
 // be closed. API:
 //   liveInstances() / recordedIds(ids) / poolIds() / openSessionsOf(instanceId)
+//   deletedWithHolders(limit) / failUnstartedRequests(recordedBefore, code, limit)
 //   staleSessions(maxAgeHours, limit) → open sessions too old or of an instance that is gone
 import { type Kysely, sql } from "kysely";
 import type { Database } from "./schema.ts";
@@ -35,6 +36,40 @@ export class ReconcileRepository {
   async poolIds(): Promise<Set<string>> {
     const rows = await this.db.selectFrom("pools").select("id").execute();
     return new Set(rows.map((r) => r.id));
+  }
+
+  /** Instances marked deleted that still have users or groups (a deletion seen mid-allocation, a crash). */
+  async deletedWithHolders(limit: number): Promise<string[]> {
+    const rows = await sql<{ id: string }>`
+      SELECT i.id FROM instances i
+       WHERE i.deleted_at IS NOT NULL
+         AND (EXISTS (SELECT 1 FROM instance_users u WHERE u.instance_id = i.id)
+              OR EXISTS (SELECT 1 FROM instance_groups g WHERE g.instance_id = i.id)
+              OR EXISTS (SELECT 1 FROM sessions s WHERE s.instance_id = i.id AND s.closed_at IS NULL))
+       ORDER BY i.deleted_at
+       LIMIT ${limit}`.execute(this.db);
+    return rows.rows.map((r) => r.id);
+  }
+
+  /**
+   * Ends, as failed with `code`, the requests still pending since before `recordedBefore` whose
+   * task was never created (the process died between recording the request and queueing it).
+   */
+  async failUnstartedRequests(recordedBefore: Date, code: number, limit: number): Promise<string[]> {
+    const rows = await sql<{ id: string }>`
+      UPDATE requests r
+         SET status = 'failed', error_code = ${code}, error_data = '{}'::jsonb,
+             updated_at = now(), completed_at = now()
+       WHERE r.id IN (
+         SELECT q.id FROM requests q
+          WHERE q.status = 'pending' AND q.completed_at IS NULL AND q.created_at < ${recordedBefore}
+            AND (q.task_id IS NULL OR NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = q.task_id))
+          ORDER BY q.created_at
+          LIMIT ${limit}
+          FOR UPDATE SKIP LOCKED)
+         AND r.completed_at IS NULL
+      RETURNING r.id`.execute(this.db);
+    return rows.rows.map((r) => r.id);
   }
 
   async openSessionsOf(instanceId: string): Promise<string[]> {

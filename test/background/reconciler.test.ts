@@ -210,6 +210,98 @@ describe("reconciler and housekeeping", () => {
     );
   });
 
+  it("ends the assignments and sessions of an instance an allocation found deleted (issue 12.8)", async () => {
+    const pool = await makePool(s);
+    const [id] = await makeInstances(s, pool.id, 1);
+    await db().insertInto("instance_users").values({ instance_id: id, user_id: "user-left" }).execute();
+    await db().insertInto("instance_groups").values({ instance_id: id, group_id: "group-left" }).execute();
+    const session = await openSession(id, pool.id);
+    // What the allocation's wait for ACTIVE does when Nova no longer knows the server; a crash
+    // right after it left the assignments behind.
+    await core().repos.instances.markDeleted(id);
+
+    const report = await createBackground(s.runtime.deps, core()).reconciler.run();
+    assert.ok(report.ended.includes(id), JSON.stringify(report));
+    const holders = [
+      ...(await db().selectFrom("instance_users").select("user_id").where("instance_id", "=", id).execute()),
+      ...(await db()
+        .selectFrom("instance_groups")
+        .select("group_id")
+        .where("instance_id", "=", id)
+        .execute()),
+    ];
+    assert.deepEqual(holders, []);
+    const history = await db()
+      .selectFrom("assignment_history")
+      .selectAll()
+      .where("instance_id", "=", id)
+      .execute();
+    const ended = history.map((h) => JSON.stringify(h));
+    assert.ok(
+      ended.some((h) => h.includes("user-left") && h.includes("reconciler")),
+      ended.join("\n"),
+    );
+    assert.ok(
+      ended.some((h) => h.includes("group-left") && h.includes("reconciler")),
+      ended.join("\n"),
+    );
+    const closed = await db()
+      .selectFrom("sessions")
+      .select("closed_at")
+      .where("id", "=", session)
+      .executeTakeFirstOrThrow();
+    assert.ok(closed.closed_at);
+    // Nothing is left for the next run.
+    const again = await createBackground(s.runtime.deps, core()).reconciler.run();
+    assert.ok(!again.ended.includes(id));
+  });
+
+  it("fails with code 4 the requests left pending whose task never started (issue 12.8)", async () => {
+    const pool = await makePool(s);
+    const task = randomUUID();
+    await db()
+      .insertInto("tasks")
+      .values({ id: task, name: "broker.allocate", status: "PENDING", args: JSON.stringify({}) })
+      .execute();
+    const old = new Date(Date.now() - 3600_000);
+    const request = async (taskId: string | null, createdAt: Date) => {
+      const id = `req-${randomUUID()}`;
+      await db()
+        .insertInto("requests")
+        .values({
+          id,
+          user_id: "u-1",
+          project_id: pool.id,
+          task_id: taskId,
+          steps: "[]",
+          created_at: createdAt,
+          updated_at: createdAt,
+        })
+        .execute();
+      return id;
+    };
+    const noTask = await request(null, old);
+    const lostTask = await request(randomUUID(), old);
+    const young = await request(null, new Date());
+    const queued = await request(task, old);
+
+    const report = await createBackground(s.runtime.deps, core()).reconciler.run();
+    assert.deepEqual(report.unstarted.sort(), [noTask, lostTask].sort());
+    const rows = await db()
+      .selectFrom("requests")
+      .select(["id", "status", "error_code", "completed_at"])
+      .where("id", "in", [noTask, lostTask, young, queued])
+      .execute();
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    for (const id of [noTask, lostTask]) {
+      assert.equal(byId.get(id)?.status, "failed");
+      assert.equal(byId.get(id)?.error_code, 4);
+      assert.ok(byId.get(id)?.completed_at);
+    }
+    assert.equal(byId.get(young)?.status, "pending");
+    assert.equal(byId.get(queued)?.status, "pending", "a queued task will still run it");
+  });
+
   it("closes sessions too old or of a gone instance, and removes their client rules", async () => {
     const pool = await makePool(s);
     const [live] = await makeInstances(s, pool.id, 1);
