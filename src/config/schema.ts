@@ -247,6 +247,18 @@ export const ConfigSchema = T.Object({
       minimum: 1,
       description: "Open sessions older than this are closed.",
     }),
+    userSessionsPerHour: T.Integer({
+      default: 60,
+      minimum: 1,
+      description:
+        "Sessions a user (not an admin) may record on one instance through POST /v1/sessions/ within an hour; beyond it the answer is 400.",
+    }),
+    closeSkewSeconds: T.Integer({
+      default: 300,
+      minimum: 0,
+      description:
+        "How far in the future a closed_at given to PUT /v1/sessions/{id} may be (clock skew); later is 400.",
+    }),
   }),
   connTypes: T.Record(T.String(), T.Array(T.String()), {
     default: { web: [], rsclient: ["5900"], rdp: ["3389"], vnc: ["5900"], spice: ["5900-5999"], ssh: ["22"] },

@@ -80,7 +80,7 @@ export class SessionService {
     if (!isAdmin && !(await this.d.assignments.isAssigned(instance.id, caller.userId))) {
       throw forbidden("Not assigned to this instance");
     }
-    return this.record({
+    const rec: SessionRecordInput = {
       instanceId: instance.id,
       userId: caller.userId,
       userName: caller.userName,
@@ -88,12 +88,26 @@ export class SessionService {
       clientIp: input.client_ip,
       clientOs: input.client_os,
       clientInfo: input.client_info,
-    });
+    };
+    if (isAdmin) return this.record(rec);
+    // A user's own records are bounded: they are the history admins read, not a store of theirs.
+    const limit = this.d.config.sessions.userSessionsPerHour;
+    const row = await this.d.sessions.insertBounded(
+      this.rowOf(rec, instance),
+      limit,
+      new Date(Date.now() - 3600_000),
+    );
+    if (!row) throw invalid(`at most ${limit} sessions per instance and hour may be recorded`);
+    return row;
   }
 
   async record(input: SessionRecordInput): Promise<Session> {
     const instance = await this.d.instanceService.require(input.instanceId);
-    return this.d.sessions.insert({
+    return this.d.sessions.insert(this.rowOf(input, instance));
+  }
+
+  private rowOf(input: SessionRecordInput, instance: { id: string; name: string | null; pool_id: string }) {
+    return {
       id: crypto.randomUUID(),
       instance_id: instance.id,
       instance_name: instance.name,
@@ -106,7 +120,7 @@ export class SessionService {
       client_info: input.clientInfo ?? null,
       request_id: input.requestId ?? null,
       rule_ids: JSON.stringify(input.ruleIds ?? []),
-    });
+    };
   }
 
   /**
@@ -141,6 +155,9 @@ export class SessionService {
     if (!existing || (!isAdmin && existing.user_id !== caller?.userId))
       throw notFound(`Session ${id} not found`);
     if (at < existing.created_at) throw invalid("closed_at is before the session was created");
+    const skew = this.d.config.sessions.closeSkewSeconds;
+    if (at.getTime() > Date.now() + skew * 1000)
+      throw invalid(`closed_at is in the future (more than ${skew} s from now)`);
     const closed = await this.d.sessions.close(id, at);
     if (!closed) throw notFound(`Session ${id} not found`);
     // The client's address loses its way in now, not at the broker's next sweep.

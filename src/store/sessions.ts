@@ -1,6 +1,6 @@
 // Session records: who connected to which instance, from where, with what client, and when
 // it opened and closed. API (used by the admin core and the broker):
-//   insert(row) → the session / get(id) / list(filter) / count(filter)
+//   insert(row) → the session / insertBounded(row, limit, since) / get(id) / list(filter) / count(filter)
 //   close(id, at) → the closed session (undefined when unknown) / openOf(instanceId)
 import type { Insertable, Kysely, Selectable } from "kysely";
 import { sql } from "kysely";
@@ -28,6 +28,28 @@ export class SessionRepository {
 
   async insert(row: NewSession): Promise<Session> {
     return this.db.insertInto("sessions").values(row).returningAll().executeTakeFirstOrThrow();
+  }
+
+  /**
+   * Inserts the session unless its user already recorded `limit` on its instance since `since`
+   * (answers undefined then). One user's concurrent inserts on one instance take turns (an
+   * advisory lock in the transaction), so the bound holds under any race.
+   */
+  async insertBounded(row: NewSession, limit: number, since: Date): Promise<Session | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      await sql`SELECT pg_advisory_xact_lock(hashtext(${`session:${row.user_id}:${row.instance_id}`}))`.execute(
+        trx,
+      );
+      const recent = await trx
+        .selectFrom("sessions")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .where("user_id", "=", row.user_id)
+        .where("instance_id", "=", row.instance_id)
+        .where("created_at", ">=", since)
+        .executeTakeFirstOrThrow();
+      if (Number(recent.n) >= limit) return undefined;
+      return trx.insertInto("sessions").values(row).returningAll().executeTakeFirstOrThrow();
+    });
   }
 
   async get(id: string): Promise<Session | undefined> {

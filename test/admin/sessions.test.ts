@@ -183,9 +183,16 @@ describe("PUT /v1/sessions/{id} (extension)", () => {
     assert.equal(closed.status, 200);
     assert.match(closed.body.session.closed_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/);
     const second = await open();
-    const at = "2099-01-02T03:04:05";
+    // A closing time a little ahead (clock skew) is taken; far in the future is not (issue 12.9).
+    const at = new Date(Date.now() + 60_000).toISOString().slice(0, 19);
     const timed = await call("PUT", `/v1/sessions/${second}`, { body: { session: { closed_at: at } } });
     assert.equal(timed.body.session.closed_at, at);
+    assertError(
+      await call("PUT", `/v1/sessions/${second}`, {
+        body: { session: { closed_at: "2099-01-02T03:04:05" } },
+      }),
+      400,
+    );
     assertError(
       await call("PUT", `/v1/sessions/${second}`, { body: { session: { closed_at: "yesterday" } } }),
       400,
@@ -223,5 +230,32 @@ describe("PUT /v1/sessions/{id} (extension)", () => {
     const closed = await call("PUT", `/v1/sessions/${own.body.session.session_id}`, { token, body: {} });
     assert.equal(closed.status, 200, JSON.stringify(closed.body));
     assert.ok(closed.body.session.closed_at);
+  });
+});
+
+describe("bounds on what users record (issue 12.9)", () => {
+  test("a user records at most sessions.userSessionsPerHour sessions per instance; an admin is not bounded", async () => {
+    const [id, other] = await makeServers(call, pool, { count: 2 });
+    const user = await makeUser(stack);
+    await call("POST", `/v1/servers/${id}/users/`, { body: { users: [user.id] } });
+    await call("POST", `/v1/servers/${other}/users/`, { body: { users: [user.id] } });
+    const token = await tokenOf(user);
+    const limit = stack.config.sessions.userSessionsPerHour;
+    stack.config.sessions.userSessionsPerHour = 3;
+    try {
+      const record = (instance: string, as?: string) =>
+        call("POST", "/v1/sessions/", { token: as, body: { session: { instance_id: instance } } });
+      // Concurrent ones take turns: exactly three get through.
+      const first = await Promise.all(Array.from({ length: 6 }, () => record(id, token)));
+      assert.deepEqual(first.map((r) => r.status).sort(), [200, 200, 200, 400, 400, 400]);
+      for (const r of first.filter((x) => x.status === 400)) assertError(r, 400);
+      const count = await call("GET", `/v1/sessions/count?instance_id=${id}&user_id=${user.id}`);
+      assert.equal(count.body.count, 3);
+      // Another instance has its own bound; an admin token records as many as it likes.
+      assert.equal((await record(other, token)).status, 200);
+      for (let i = 0; i < 4; i++) assert.equal((await record(id)).status, 200);
+    } finally {
+      stack.config.sessions.userSessionsPerHour = limit;
+    }
   });
 });
