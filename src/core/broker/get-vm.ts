@@ -40,7 +40,36 @@ function serverView(instance: RequestInstance | undefined, ip: string | null, id
   };
 }
 
+/** What a desktop user is told of a failed step: OpenStack's own words are for the admin. */
+const FAILED_STEP: Record<string, string> = {
+  find_instance: "Finding an instance failed.",
+  create_instance: "The cloud could not create an instance.",
+  wait_active: "The instance did not become ready.",
+  floating_ip: "The instance's floating IP could not be set up.",
+  volume: "The user volume could not be attached.",
+  resolve_ip: "The instance's address could not be found.",
+  previous_sessions: "Earlier sessions could not be closed.",
+  client_rules: "The client's network access could not be opened.",
+  session: "The session could not be recorded.",
+};
+
+/**
+ * The steps as the request's owner sees them: a failed step says which step failed, not why
+ * (OpenStack's error text names hosts, projects and internals). The request's record keeps
+ * the cause, which the admin API shows (GET /v1/tasks/{id}, the dashboard).
+ */
+export function stepsForUser(steps: RequestStep[]): RequestStep[] {
+  return steps.map((s) =>
+    s.outcome === "failed" ? { ...s, detail: FAILED_STEP[s.name] ?? "The step failed." } : s,
+  );
+}
+
 export async function getVm(ctx: BrokerContext, userId: string, requestId: string): Promise<GetVmResult> {
+  const result = await requestState(ctx, userId, requestId);
+  return { ...result, steps: stepsForUser(result.steps) };
+}
+
+async function requestState(ctx: BrokerContext, userId: string, requestId: string): Promise<GetVmResult> {
   const { deps } = ctx;
   const requests = deps.repos.requests;
   const found = await requests.withInstance(requestId);
