@@ -115,7 +115,14 @@ export async function createApp(options: AppOptions): Promise<App> {
 
   app.get(
     "/health",
-    { schema: { tags: ["health"], summary: "Database and cloud reachability" } },
+    {
+      schema: {
+        tags: ["health"],
+        summary: "Database and cloud reachability",
+        // No parameters: an unknown one is a 400 like anywhere else in the API.
+        querystring: { type: "object", properties: {}, additionalProperties: false },
+      },
+    },
     async (req, reply) => {
       // Anyone may ask whether the service is up; what is down, and why, only the operator's network.
       if (!app.monitoringAllowed(req.ip)) {
