@@ -31,21 +31,26 @@ export const Id = (description: string) => T.String({ minLength: 1, maxLength: 2
 
 export const IdList = (description: string) => T.Array(Id(description), { maxItems: 1000, description });
 
+/** A NUL, or a lone surrogate (JSON's "\ud800" escape is valid JSON but no Unicode text). */
+const unfit = (text: string) => text.includes("\u0000") || LONE_SURROGATE.test(text);
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /**
- * Whether a NUL is in any string or key of a parsed input, walked with a stack of its own:
- * JSON nested thousands deep (which JSON.parse accepts) would overflow a recursive walk.
+ * Whether a NUL or a lone surrogate is in any string or key of a parsed input, walked with a
+ * stack of its own: JSON nested thousands deep (which JSON.parse accepts) would overflow a
+ * recursive walk.
  */
-function hasNul(input: unknown): boolean {
+function hasUnfitText(input: unknown): boolean {
   const pending: unknown[] = [input];
   while (pending.length > 0) {
     const value = pending.pop();
     if (typeof value === "string") {
-      if (value.includes("\u0000")) return true;
+      if (unfit(value)) return true;
     } else if (Array.isArray(value)) {
       for (const item of value) pending.push(item);
     } else if (value && typeof value === "object") {
       for (const [k, v] of Object.entries(value)) {
-        if (k.includes("\u0000")) return true;
+        if (unfit(k)) return true;
         pending.push(v);
       }
     }
@@ -54,10 +59,11 @@ function hasNul(input: unknown): boolean {
 }
 
 /**
- * PostgreSQL text cannot hold NUL: a NUL anywhere in the input is refused as a 400 here
- * rather than becoming a database error.
+ * PostgreSQL text cannot hold NUL, and a lone surrogate cannot be encoded into an OpenStack URL
+ * (encodeURIComponent throws): either anywhere in the input is refused as a 400 here rather
+ * than becoming a database error or a 500.
  */
 export async function noNulBytes(req: FastifyRequest): Promise<void> {
-  if (hasNul(req.params) || hasNul(req.query) || hasNul(req.body))
-    throw badRequest("Input must not contain NUL characters");
+  if (hasUnfitText(req.params) || hasUnfitText(req.query) || hasUnfitText(req.body))
+    throw badRequest("Input must not contain NUL characters or lone surrogates (text that is not Unicode)");
 }

@@ -7,6 +7,8 @@ import type { App } from "../http/app.ts";
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
+/** Half of a UTF-16 pair alone (JSON's "\ud800"): no Unicode text, and no URL can encode it. */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /** The path of the first string (or key) with a control character, if any. */
 export function controlCharacterAt(input: unknown): string | undefined {
@@ -14,11 +16,11 @@ export function controlCharacterAt(input: unknown): string | undefined {
   while (pending.length > 0) {
     const [value, path] = pending.pop()!;
     if (typeof value === "string") {
-      if (CONTROL.test(value)) return path || "body";
+      if (CONTROL.test(value) || LONE_SURROGATE.test(value)) return path || "body";
     } else if (value && typeof value === "object") {
       for (const [k, v] of Object.entries(value)) {
         const at = path ? `${path}.${k}` : k;
-        if (CONTROL.test(k)) return at;
+        if (CONTROL.test(k) || LONE_SURROGATE.test(k)) return at;
         pending.push([v, at]);
       }
     }
@@ -31,7 +33,7 @@ export function refuseControlCharacters(v1: App): void {
     const at = controlCharacterAt(req.body);
     if (at)
       throw new BrokerError(BrokerCode.InvalidRequest, {
-        reason: `${at} must not contain control characters`,
+        reason: `${at} must not contain control characters or lone surrogates`,
       });
   });
 }

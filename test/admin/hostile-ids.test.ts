@@ -97,3 +97,16 @@ test("JSON nested 20,000 deep is a 400 with a token and a 401 without, never a 5
   const without = await send();
   assert.equal(without.status, 401, await without.text());
 });
+
+test("a lone surrogate (JSON's \\ud800) in an id is a 400, not a 500 from encoding it into an OpenStack URL", async () => {
+  // Found by test/e2e/fuzz.test.ts: encodeURIComponent throws on it (POST /volume-assignments/).
+  const lone = JSON.parse('"a\\ud800"') as string;
+  const before = await call("GET", "/v1/volume-assignments/");
+  for (const body of [
+    { user_id: lone, project_id: "p", volume_id: "v" },
+    { user_id: "u", project_id: "p", volume_id: lone },
+  ])
+    assertError(await call("POST", "/v1/volume-assignments/", { body }), 400);
+  assertError(await call("POST", `/v1/servers/${instance}/users/`, { body: { users: [lone] } }), 400);
+  assert.deepEqual((await call("GET", "/v1/volume-assignments/")).body, before.body);
+});
