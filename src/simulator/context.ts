@@ -29,6 +29,8 @@ export interface Faults {
   errorBuilds: boolean;
   /** New servers stay in BUILD forever. */
   stuckBuild: boolean;
+  /** Keystone answers every request 503 (an outage); the other services still accept the tokens they know. */
+  keystoneDown: boolean;
 }
 
 export interface SimOptions {

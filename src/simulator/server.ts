@@ -28,7 +28,13 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   instanceCidr: "10.0.0.0/16",
 };
 
-export const NO_FAULTS: Faults = { errorRate: 0, latencyMs: 0, errorBuilds: false, stuckBuild: false };
+export const NO_FAULTS: Faults = {
+  errorRate: 0,
+  latencyMs: 0,
+  errorBuilds: false,
+  stuckBuild: false,
+  keystoneDown: false,
+};
 
 /** How to log in as one of the seeded accounts (the fields of a clouds.yaml `auth` section). */
 export interface SimCredentials {
@@ -133,9 +139,11 @@ function acceptEmptyJson(app: FastifyInstance) {
 }
 
 function registerFaults(app: FastifyInstance, ctx: SimContext) {
-  // Identity stays reliable: faults model the compute/network/storage services.
+  // Identity has one fault of its own, an outage; the others model the compute/network/storage services.
   app.addHook("onRequest", async (req, reply) => {
     const path = req.url;
+    if (path.startsWith(SERVICE_PREFIX.identity) && ctx.faults.keystoneDown)
+      return reply.code(503).type("application/json").send(UNAVAILABLE_BODY);
     if (path.startsWith(SERVICE_PREFIX.identity) || path.startsWith("/sim/")) return;
     const { latencyMs, errorRate } = ctx.faults;
     if (latencyMs > 0) await sleep(latencyMs);

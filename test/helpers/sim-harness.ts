@@ -39,7 +39,7 @@ export interface SimCallResult {
 export async function simHarness(opts: SimHarnessOptions) {
   const ctx: SimContext = {
     options: { buildDelayMs: opts.buildDelayMs, volumeDelayMs: opts.volumeDelayMs, region: "RegionOne" },
-    faults: { errorRate: 0, latencyMs: 0, errorBuilds: false, stuckBuild: false },
+    faults: { errorRate: 0, latencyMs: 0, errorBuilds: false, stuckBuild: false, keystoneDown: false },
     identity: { validate: (t) => opts.tokens[t], projectExists: opts.projectExists ?? (() => true) },
     baseUrl: () => "http://sim.test",
   };
