@@ -42,6 +42,27 @@ describe("simulator server", () => {
     assert.equal(s.ctx.faults.errorRate, 0, "nothing changed");
   });
 
+  test("keystoneDown: Keystone answers 503 until it is back; the controls still take the admin token", async () => {
+    const s = sim();
+    const token = await adminToken(s);
+    const set = (keystoneDown: boolean) =>
+      fetch(`${s.url}/sim/faults`, {
+        method: "PUT",
+        headers: { "Content-Type": "application/json", "X-Auth-Token": token },
+        body: JSON.stringify({ keystoneDown }),
+      });
+    assert.equal((await set(true)).status, 200);
+    assert.equal(
+      (await fetch(`${s.url}/identity/v3/auth/projects`, { headers: { "X-Auth-Token": token } })).status,
+      503,
+    );
+    assert.equal((await set(false)).status, 200);
+    assert.equal(
+      (await fetch(`${s.url}/identity/v3/auth/projects`, { headers: { "X-Auth-Token": token } })).status,
+      200,
+    );
+  });
+
   test("PUT /sim/faults merges, validates and is read back by GET", async () => {
     const s = sim();
     const token = await adminToken(s);
@@ -58,6 +79,7 @@ describe("simulator server", () => {
         latencyMs: 0,
         errorBuilds: true,
         stuckBuild: false,
+        keystoneDown: false,
       },
     );
     assert.equal(s.ctx.faults.errorBuilds, true, "the in-process context sees the change");
