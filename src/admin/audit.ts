@@ -18,6 +18,9 @@ export function auditChanges(scope: App, core: Core): void {
   scope.addHook("onSend", async (req, reply, payload) => {
     const route = req.routeOptions.url;
     if (!WRITES.has(req.method) || !route) return payload;
+    // A caller over the rate limit is a flood: its first refusals are recorded, the 429s that
+    // follow are counted in the rate limits' table and the log, not one audit row each.
+    if (reply.statusCode === 429) return payload;
     const caller = req.caller;
     await core.audit.record({
       caller: caller && { userId: caller.userId, userName: caller.userName, domainId: caller.domainId },

@@ -128,6 +128,24 @@ describe("rate limits on authentication, shared by two processes", () => {
     assert.equal((await admin(s.adminToken, "203.0.113.10")).status, 200);
   });
 
+  it("a flood of invalid-token writes fills the audit trail only up to the limit, not one row per 429", async () => {
+    const address = "203.0.113.77";
+    const write = () =>
+      call(s.runtime.adminUrl!, "POST", "/v1/projects/", {
+        body: { project: { name: "flood" } },
+        headers: { "X-Auth-Token": "garbage-flood", ...from(address) },
+      });
+    const statuses: number[] = [];
+    for (let i = 0; i < LIMITS.invalidTokensPerAddress + 6; i++) statuses.push((await write()).status);
+    assert.ok(statuses.includes(429), `statuses ${statuses}`);
+    const res = await call(s.runtime.adminUrl!, "GET", `/v1/audit?client_ip=${address}&limit=100`, {
+      headers: { "X-Auth-Token": s.adminToken },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const recorded = res.body.events.map((e: { status: number }) => e.status);
+    assert.deepEqual(recorded, statuses.filter((st) => st !== 429));
+  });
+
   it("unknown users and domains answer 6 like a wrong password, unless the reference's codes are switched on", async () => {
     const address = from("192.0.2.200");
     const unknownUser = await broker(
