@@ -143,7 +143,10 @@ describe("rate limits on authentication, shared by two processes", () => {
     });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const recorded = res.body.events.map((e: { status: number }) => e.status);
-    assert.deepEqual(recorded, statuses.filter((st) => st !== 429));
+    assert.deepEqual(
+      recorded,
+      statuses.filter((st) => st !== 429),
+    );
   });
 
   it("unknown users and domains answer 6 like a wrong password, unless the reference's codes are switched on", async () => {
