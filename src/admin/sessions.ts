@@ -1,11 +1,15 @@
 // Sessions (#26-#28) and the PUT extension that closes one. POST takes an admin token, or a
 // user token for an instance assigned to that user (directly or through a group).
+import { Readable } from "node:stream";
 import { Type as T } from "@sinclair/typebox";
-import type { Session, SessionFilter } from "../core/sessions.ts";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { SESSION_SORTS, type Session, type SessionFilter, type SessionService } from "../core/sessions.ts";
 import { callerOf } from "../http/auth.ts";
 import { badRequest } from "../http/errors.ts";
+import { PAGING_PARAMS, type Paging, pageLinks, parsePaging, takeTimeFilters } from "../http/paging.ts";
 import { parseBool, parseFilters } from "../http/query.ts";
 import type { AdminRoutes } from "./app.ts";
+import { PageLinks, pagingQuery } from "./paged.ts";
 import { errors, Id, isoUtc, Timestamp } from "./wire.ts";
 
 const Nullable = (description: string) => T.Union([T.String(), T.Null()], { description });
@@ -78,22 +82,105 @@ const FilterQuery = T.Object(
     project_id: T.Optional(T.String({ description: "TRS project id." })),
     connection_type: T.Optional(T.String({ description: "Connection type." })),
     last: T.Optional(T.String({ description: "Only the latest session of each instance (true/false)." })),
+    created_at: T.Optional(
+      T.String({ description: "Opening time range: created_at__gt/__gte/__lt/__lte (ISO 8601)." }),
+    ),
+    closed_at: T.Optional(
+      T.String({ description: "Closing time range: closed_at__gt/__gte/__lt/__lte (ISO 8601)." }),
+    ),
   },
   { additionalProperties: true },
 );
 
-function sessionFilter(query: Record<string, unknown>): SessionFilter {
+function sessionQuery(query: Record<string, unknown>, paged: boolean) {
   const { filters, plain } = parseFilters(query, {
-    modifiable: ["user_id", "user_name", "instance_id"],
-    plain: ["instance_name", "project_id", "connection_type", "last"],
+    modifiable: ["user_id", "user_name", "instance_id", "created_at", "closed_at"],
+    plain: ["instance_name", "project_id", "connection_type", "last", ...(paged ? PAGING_PARAMS : [])],
   });
-  return {
-    filters,
+  const { rest, times } = takeTimeFilters(filters, ["created_at", "closed_at"]);
+  const filter: SessionFilter = {
+    filters: rest,
+    times,
     instanceName: plain.instance_name,
     projectId: plain.project_id,
     connectionType: plain.connection_type,
     last: parseBool(plain.last, "last") ?? false,
   };
+  return { filter, plain };
+}
+
+const sessionFilter = (query: Record<string, unknown>) => sessionQuery(query, false).filter;
+
+/**
+ * The whole list without building it: `{"sessions": [` then each batch of the database
+ * cursor as it arrives, waiting while the client has not read what was sent, and stopping
+ * (the cursor's transaction ends) when the client goes away.
+ */
+function streamSessions(
+  sessions: SessionService,
+  filter: SessionFilter,
+  paging: Paging,
+  reply: FastifyReply,
+): Readable {
+  let wake: (() => void) | undefined;
+  const out = new Readable({
+    read() {
+      wake?.();
+      wake = undefined;
+    },
+    destroy(err, done) {
+      wake?.();
+      wake = undefined;
+      done(err);
+    },
+  });
+  let first = true;
+  out.push('{"sessions":[');
+  sessions
+    .stream(filter, paging, async (rows) => {
+      if (out.destroyed) return false;
+      let chunk = "";
+      for (const row of rows) {
+        chunk += (first ? "" : ",") + JSON.stringify(sessionJson(row));
+        first = false;
+      }
+      if (!out.push(chunk)) await new Promise<void>((resolve) => (wake = resolve));
+      return !out.destroyed;
+    })
+    .then(
+      () => {
+        if (!out.destroyed) out.push("]}") && out.push(null);
+        else out.push(null);
+      },
+      (err) => {
+        // Headers are gone: the client sees a cut answer (invalid JSON), and the log says why.
+        reply.log.error({ err }, "streaming GET /sessions/ failed");
+        out.destroy(err);
+      },
+    );
+  return out;
+}
+
+async function listSessions(
+  sessions: SessionService,
+  maxPage: number,
+  req: FastifyRequest,
+  reply: FastifyReply,
+) {
+  const { filter, plain } = sessionQuery(req.query as Record<string, unknown>, true);
+  const paging = parsePaging(plain, { sortKeys: SESSION_SORTS, defaultDir: "desc", maxPage });
+  if (paging.limit === undefined && paging.marker === undefined) {
+    reply.type("application/json; charset=utf-8");
+    return reply.send(streamSessions(sessions, filter, paging, reply));
+  }
+  const rows = await sessions.page(filter, {
+    ...paging,
+    limit: paging.limit === undefined ? undefined : paging.limit + 1,
+  });
+  const more = paging.limit !== undefined && rows.length > paging.limit;
+  const page = more ? rows.slice(0, paging.limit) : rows;
+  const links = pageLinks(req, reply, paging, more ? page[page.length - 1].id : undefined);
+  return { sessions: page.map(sessionJson), ...(links ? { sessions_links: links } : {}) };
 }
 
 const tags = ["sessions"];
@@ -116,15 +203,21 @@ export const sessionRoutes: AdminRoutes = (app, { core }) => {
         tags,
         summary: "List sessions",
         description:
-          "Newest first. Filters: user_id, user_name, instance_id (with modifiers), instance_name, project_id, connection_type, last (only the latest session of each instance).",
-        querystring: FilterQuery,
+          "Newest first. Filters: user_id, user_name, instance_id (with modifiers), instance_name, project_id, connection_type, last (only the latest session of each instance), created_at and closed_at ranges (__gt, __gte, __lt, __lte). Pages: limit, marker, sort_key, sort_dir; a next page is in the Link header (and sessions_links). Without limit (and admin.maxPageSize 0) every session, streamed.",
+        querystring: T.Object(
+          { ...FilterQuery.properties, ...pagingQuery("sessions", "session_id", SESSION_SORTS, "desc") },
+          { additionalProperties: true },
+        ),
         response: {
-          200: T.Object({ sessions: T.Array(SessionBody) }, { example: { sessions: [sessionExample] } }),
+          200: T.Object(
+            { sessions: T.Array(SessionBody), sessions_links: PageLinks },
+            { example: { sessions: [sessionExample] } },
+          ),
           ...errors(400),
         },
       },
     },
-    async (req) => ({ sessions: (await core.sessions.list(sessionFilter(req.query))).map(sessionJson) }),
+    (req, reply) => listSessions(core.sessions, config.admin.maxPageSize, req, reply),
   );
 
   app.get(

@@ -20,7 +20,18 @@ export const ConfigSchema = T.Object({
     default: "./.data",
     description: "Directory for the embedded PostgreSQL, the simulator's state and clouds.yaml.",
   }),
-  admin: Listen(9364, "RS server admin API"),
+  admin: T.Composite([
+    Listen(9364, "RS server admin API"),
+    T.Object({
+      maxPageSize: T.Integer({
+        default: 0,
+        minimum: 0,
+        maximum: 100000,
+        description:
+          "Most items one admin list answers (0: no maximum). Set, a list asked without `limit` answers its first maxPageSize items and a next link, and a larger `limit` is cut to it. 0 (the default, as the reference): a list without `limit` answers every item, GET /sessions/ streaming them from a database cursor. See docs/admin-api.md#paging-sorting-and-time-ranges.",
+      }),
+    }),
+  ]),
   broker: T.Composite([
     Listen(9365, "TRS broker API"),
     T.Object({

@@ -1,13 +1,23 @@
 // Sessions: one row per connection to an instance. API (admin routes, broker):
 //   list(filter) / count(filter) / create(input, caller, isAdmin) / close(id, at)
+//   page(filter, page) → one page after a marker / stream(filter, sort, onRows) → every match
 //   record(input) → the session, for the broker after it hands out an address (no checks)
 import { isIP } from "node:net";
 import type { Config } from "../config/schema.ts";
+import type { PageQuery } from "../shared/paging.ts";
 import type { SessionPolicyRepository } from "../store/session-policy.ts";
-import type { Session, SessionFilter, SessionRepository } from "../store/sessions.ts";
+import {
+  SESSION_SORT_KEYS,
+  type Session,
+  type SessionFilter,
+  type SessionRepository,
+  STREAM_BATCH,
+} from "../store/sessions.ts";
 
 /** Records as the routes shape them. */
 export type { Session, SessionFilter };
+/** The keys GET /sessions/ sorts by. */
+export const SESSION_SORTS: readonly string[] = SESSION_SORT_KEYS;
 
 import type { AssignmentService } from "./assignments.ts";
 import { conflict, forbidden, invalid, notFound } from "./errors.ts";
@@ -57,6 +67,22 @@ export class SessionService {
 
   count(filter: SessionFilter): Promise<number> {
     return this.d.sessions.count(filter);
+  }
+
+  /** One page after `page.marker` (which must be a session's id: else invalid). */
+  async page(filter: SessionFilter, page: PageQuery): Promise<Session[]> {
+    const rows = await this.d.sessions.page(filter, page);
+    if (!rows) throw invalid(`marker ${page.marker} is not a session`);
+    return rows;
+  }
+
+  /** Every match, a batch at a time from one database cursor (onRows false: stop). */
+  stream(
+    filter: SessionFilter,
+    sort: Pick<PageQuery, "sortKey" | "sortDir">,
+    onRows: (rows: Session[]) => Promise<boolean>,
+  ): Promise<void> {
+    return this.d.sessions.stream(filter, sort, STREAM_BATCH, onRows);
   }
 
   /** conn_type values are the configured connection types (web, rsclient, rdp, vnc, spice, ssh). */

@@ -47,3 +47,27 @@ export function filterCondition<DB, TB extends keyof DB>(
   }
   void eb;
 }
+
+/**
+ * The keyset condition "after the marker row" for a list ordered by `columns` (the last one
+ * the id, all NOT NULL) in one direction: a row comparison against the marker's values read
+ * by scalar subqueries (which an index on the columns answers; the values never pass through
+ * JavaScript, where timestamps would lose their microseconds).
+ */
+export function keysetAfter(
+  table: string,
+  alias: string,
+  columns: readonly string[],
+  idColumn: string,
+  marker: string | number,
+  dir: "asc" | "desc",
+): Expression<SqlBool> {
+  const own = sql.join(columns.map((c) => sql.ref(`${alias}.${c}`)));
+  const theirs = sql.join(
+    columns.map(
+      (c) =>
+        sql`(SELECT ${sql.ref(`keyset_m.${c}`)} FROM ${sql.table(table)} keyset_m WHERE ${sql.ref(`keyset_m.${idColumn}`)} = ${marker})`,
+    ),
+  );
+  return sql<SqlBool>`(${own}) ${sql.raw(dir === "asc" ? ">" : "<")} (${theirs})`;
+}

@@ -128,6 +128,15 @@ export interface SessionsTable {
   closed_reason: string | null;
 }
 
+/** Sessions counted per pool and connection type, kept by triggers (migration 073). */
+export interface SessionCountsTable {
+  project_id: string | null;
+  connection_type: string | null;
+  /** Concurrent writers add to different rows (the backend's pid modulo 8). */
+  slot: number;
+  n: string;
+}
+
 export interface RequestsTable {
   id: string;
   user_id: string;
@@ -216,6 +225,7 @@ export interface Database {
   user_floating_ips: UserFloatingIpsTable;
   volume_assignments: VolumeAssignmentsTable;
   sessions: SessionsTable;
+  session_counts: SessionCountsTable;
   requests: RequestsTable;
   tasks: TasksTable;
   rate_limits: RateLimitsTable;

@@ -1,11 +1,14 @@
 // Session records: who connected to which instance, from where, with what client, and when
 // it opened and closed. API (used by the admin core and the broker):
 //   insert(row) → the session / insertBounded(row, limit, since) / get(id) / list(filter) / count(filter)
+//   page(filter, page) → one page by keyset (undefined: unknown marker)
+//   stream(filter, sort, batch, onRows) → every match through a server-side cursor
 //   close(id, at) → the closed session (undefined when unknown) / openOf(instanceId)
 import type { Insertable, Kysely, Selectable } from "kysely";
-import { sql } from "kysely";
+import { CompiledQuery, sql } from "kysely";
+import type { PageQuery, TimeFilter } from "../shared/paging.ts";
 import type { Filter } from "../shared/types.ts";
-import { filterCondition } from "./filters.ts";
+import { filterCondition, keysetAfter } from "./filters.ts";
 import type { Database, SessionsTable } from "./schema.ts";
 
 export type Session = Selectable<SessionsTable>;
@@ -19,9 +22,31 @@ export interface SessionFilter {
   connectionType?: string;
   /** Only the latest session of each instance. */
   last?: boolean;
+  /** created_at / closed_at ranges. */
+  times?: TimeFilter[];
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MODIFIABLE = new Set(["user_id", "user_name", "instance_id"]);
+const TIME_COLUMNS = new Set(["created_at", "closed_at"]);
+
+/**
+ * The keys a list sorts by: API name → the columns of the order (each key's own index: a
+ * page is one index range). Only the first may be null; the id ends each (a total order).
+ */
+const SORTS: Record<string, readonly string[]> = {
+  created_at: ["created_at", "id"],
+  closed_at: ["closed_at", "id"],
+  user_id: ["user_id", "created_at", "id"],
+  user_name: ["user_name", "created_at", "id"],
+  instance_id: ["instance_id", "created_at", "id"],
+  session_id: ["id"],
+};
+const NULLABLE = new Set(["closed_at", "user_name"]);
+export const SESSION_SORT_KEYS = Object.keys(SORTS);
+
+/** Rows a whole-list cursor fetches at a time. */
+export const STREAM_BATCH = 500;
 
 export class SessionRepository {
   constructor(private readonly db: Kysely<Database>) {}
@@ -67,29 +92,141 @@ export class SessionRepository {
     if (filter.instanceName !== undefined) q = q.where(col("instance_name"), "=", filter.instanceName);
     if (filter.projectId !== undefined) q = q.where(col("project_id"), "=", filter.projectId);
     if (filter.connectionType !== undefined) q = q.where(col("connection_type"), "=", filter.connectionType);
+    for (const t of filter.times ?? []) {
+      if (!TIME_COLUMNS.has(t.field)) continue;
+      const op = { gt: ">", gte: ">=", lt: "<", lte: "<=" }[t.op];
+      q = q.where(sql<boolean>`${col(t.field)} ${sql.raw(op)} ${t.at}::timestamptz`);
+    }
     return q;
   }
 
   private base(filter: SessionFilter) {
     if (!filter.last) return this.matching(filter, "s");
-    // The latest session of each instance among those matching the filters.
-    return this.db
-      .selectFrom("sessions as s")
-      .where("s.id", "in", () =>
+    // The latest session of each instance among those matching the filters: the instances
+    // found by skipping through the (instance_id, created_at, id) index (one probe each, not
+    // a scan of every session), then each one's newest match read backwards from that index.
+    const instanceIds = sql<{ instance_id: string }>`(
+      WITH RECURSIVE ids(instance_id) AS (
+        (SELECT instance_id FROM sessions ORDER BY instance_id LIMIT 1)
+        UNION ALL
+        SELECT (SELECT n.instance_id FROM sessions n WHERE n.instance_id > ids.instance_id
+                ORDER BY n.instance_id LIMIT 1)
+        FROM ids WHERE ids.instance_id IS NOT NULL
+      )
+      SELECT instance_id FROM ids WHERE instance_id IS NOT NULL)`;
+    return this.db.selectFrom(instanceIds.as("ids")).innerJoinLateral(
+      () =>
         this.matching(filter, "l")
-          .select(sql<string>`l.id`.as("id"))
-          .distinctOn(sql.ref("l.instance_id"))
-          .orderBy(sql.ref("l.instance_id"))
+          .selectAll("l")
+          .where(sql<boolean>`l.instance_id = ids.instance_id`)
           .orderBy(sql.ref("l.created_at"), "desc")
-          .orderBy(sql.ref("l.id"), "desc"),
-      );
+          .orderBy(sql.ref("l.id"), "desc")
+          .limit(1)
+          .as("s"),
+      (join) => join.onTrue(),
+    ) as unknown as ReturnType<SessionRepository["matching"]>;
   }
 
+  /** Every match, newest first (what the reference answers). */
   async list(filter: SessionFilter = {}): Promise<Session[]> {
-    return this.base(filter).selectAll("s").orderBy("s.created_at", "desc").orderBy("s.id").execute();
+    return this.ordered(filter, { sortKey: "created_at", sortDir: "desc" }).execute();
   }
 
+  private ordered(filter: SessionFilter, sort: Pick<PageQuery, "sortKey" | "sortDir">) {
+    let q = this.base(filter).selectAll("s");
+    for (const c of SORTS[sort.sortKey] ?? SORTS.created_at) q = q.orderBy(sql.ref(`s.${c}`), sort.sortDir);
+    return q;
+  }
+
+  /**
+   * One page: the matches after the marker in the sort order, at most `limit`. The order is
+   * the key's columns in one direction, nulls last ascending and first descending
+   * (PostgreSQL's), so that a row comparison on the key's index answers it. Undefined when
+   * the marker is no session.
+   */
+  async page(filter: SessionFilter, page: PageQuery): Promise<Session[] | undefined> {
+    const columns = SORTS[page.sortKey] ?? SORTS.created_at;
+    let q = this.ordered(filter, page);
+    if (page.marker !== undefined) {
+      if (!UUID.test(page.marker)) return undefined;
+      const [first, ...rest] = columns;
+      const marker = await this.db
+        .selectFrom("sessions")
+        .select(sql<boolean>`${sql.ref(first)} IS NULL`.as("key_null"))
+        .where("id", "=", page.marker)
+        .executeTakeFirst();
+      if (!marker) return undefined;
+      const asc = page.sortDir === "asc";
+      const after = (cols: readonly string[]) =>
+        keysetAfter("sessions", "s", cols, "id", page.marker!, page.sortDir);
+      if (!NULLABLE.has(first)) q = q.where(() => after(columns));
+      else if (marker.key_null) {
+        // Nulls come last ascending (only nulls follow), first descending (then every value).
+        const key = sql.ref(`s.${first}`);
+        q = asc
+          ? q.where(sql<boolean>`${key} IS NULL`).where(() => after(rest))
+          : q.where((eb) => eb.or([sql<boolean>`${key} IS NOT NULL`, after(rest)]));
+      } else {
+        const key = sql.ref(`s.${first}`);
+        q = asc
+          ? q.where((eb) => eb.or([after(columns), sql<boolean>`${key} IS NULL`]))
+          : q.where(() => after(columns));
+      }
+    }
+    if (page.limit !== undefined) q = q.limit(page.limit);
+    return q.execute();
+  }
+
+  /**
+   * Every match in the sort order, read through a server-side cursor `batch` rows at a time
+   * in one read-only transaction (one snapshot), so that memory holds one batch, not the
+   * table. `onRows` answers false to stop early (the client went away).
+   */
+  async stream(
+    filter: SessionFilter,
+    sort: Pick<PageQuery, "sortKey" | "sortDir">,
+    batch: number,
+    onRows: (rows: Session[]) => Promise<boolean>,
+  ): Promise<void> {
+    const query = this.ordered(filter, sort).compile();
+    await this.db.connection().execute(async (conn) => {
+      await sql`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`.execute(conn);
+      try {
+        // Every row will be read: plan for all of them, not for the first 10% (the cursor
+        // default, which walks the time index past a million rows to find a rare match).
+        await sql`SET LOCAL cursor_tuple_fraction = 1.0`.execute(conn);
+        await conn.executeQuery(
+          CompiledQuery.raw(`DECLARE rs_list NO SCROLL CURSOR FOR ${query.sql}`, [...query.parameters]),
+        );
+        const fetch = CompiledQuery.raw(`FETCH ${Math.max(1, Math.floor(batch))} FROM rs_list`);
+        for (;;) {
+          const { rows } = await conn.executeQuery<Session>(fetch);
+          if (rows.length === 0 || !(await onRows(rows)) || rows.length < batch) break;
+        }
+        await sql`COMMIT`.execute(conn);
+      } catch (err) {
+        await sql`ROLLBACK`.execute(conn).catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * Without filters but the pool and the connection type, the counters the triggers of
+   * migration 073 keep (no scan); otherwise a count of the matches.
+   */
   async count(filter: SessionFilter = {}): Promise<number> {
+    const plain =
+      !filter.last &&
+      (filter.filters ?? []).length === 0 &&
+      (filter.times ?? []).length === 0 &&
+      filter.instanceName === undefined;
+    if (plain) {
+      let q = this.db.selectFrom("session_counts").select(sql<string>`coalesce(sum(n), 0)`.as("n"));
+      if (filter.projectId !== undefined) q = q.where("project_id", "=", filter.projectId);
+      if (filter.connectionType !== undefined) q = q.where("connection_type", "=", filter.connectionType);
+      return Number((await q.executeTakeFirstOrThrow()).n);
+    }
     const row = await this.base(filter)
       .select((eb) => eb.fn.countAll<number>().as("n"))
       .executeTakeFirstOrThrow();

@@ -7,6 +7,7 @@ import * as m030 from "./030_request_peer_ip.ts";
 import * as m045 from "./045_build_failures.ts";
 import * as m050 from "./050_console_tickets.ts";
 import * as m065 from "./065_rate_limits.ts";
+import * as m073 from "./073_list_indexes.ts";
 import * as m090 from "./090_audit_trail.ts";
 import * as m091 from "./091_session_policies.ts";
 
@@ -18,6 +19,7 @@ export const migrations: Record<string, Migration> = {
   "045_build_failures": m045,
   "050_console_tickets": m050,
   "065_rate_limits": m065,
+  "073_list_indexes": m073,
   "090_audit_trail": m090,
   "091_session_policies": m091,
 };
