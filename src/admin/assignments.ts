@@ -3,6 +3,7 @@
 import { Type as T } from "@sinclair/typebox";
 import { callerOf } from "../http/auth.ts";
 import type { AdminRoutes } from "./app.ts";
+import { PageLinks, pageInMemory, pagingQuery } from "./paged.ts";
 import { errors, Id, IdList, NoContent } from "./wire.ts";
 
 const ServerParams = T.Object({ server_id: Id("Instance id.") });
@@ -12,7 +13,9 @@ const IdObjects = (what: string) => T.Array(T.Object({ id: T.String() }), { desc
 const example2 = ["d91232fa14ad4e41980ad82dc9ea3929", "2506940c22f94b81a865f9aa6e7d7cba"];
 const tags = ["assignments"];
 
-export const assignmentRoutes: AdminRoutes = (app, { core }) => {
+const byId = { sorts: { id: (e: { id: string }) => e.id }, idOf: (e: { id: string }) => e.id };
+
+export const assignmentRoutes: AdminRoutes = (app, { core, config }) => {
   app.post(
     "/servers/:server_id/users",
     {
@@ -97,14 +100,22 @@ export const assignmentRoutes: AdminRoutes = (app, { core }) => {
       schema: {
         tags,
         summary: "Instances of a user",
-        description: "Instances assigned to the user directly, with their TRS project.",
+        description:
+          "Instances assigned to the user directly, with their TRS project. Pages: limit, marker (an instance_id), sort_key (instance_id, project_id, project_name), sort_dir; a next page is in the Link header (and servers_links).",
         params: UserParams,
+        querystring: T.Object(
+          pagingQuery("instances", "instance_id", ["instance_id", "project_id", "project_name"], "asc"),
+          {
+            additionalProperties: true,
+          },
+        ),
         response: {
           200: T.Object(
             {
               servers: T.Array(
                 T.Object({ instance_id: T.String(), project_id: T.String(), project_name: T.String() }),
               ),
+              servers_links: PageLinks,
             },
             {
               example: {
@@ -122,7 +133,23 @@ export const assignmentRoutes: AdminRoutes = (app, { core }) => {
         },
       },
     },
-    async (req) => ({ servers: await core.assignments.serversOfUser(req.params.user_id) }),
+    async (req, reply) => {
+      const page = pageInMemory(
+        req,
+        reply,
+        config.admin.maxPageSize,
+        await core.assignments.serversOfUser(req.params.user_id),
+        {
+          sorts: {
+            instance_id: (s) => s.instance_id,
+            project_id: (s) => s.project_id,
+            project_name: (s) => s.project_name,
+          },
+          idOf: (s) => s.instance_id,
+        },
+      );
+      return { servers: page.items, ...(page.links ? { servers_links: page.links } : {}) };
+    },
   );
 
   app.get(
@@ -131,15 +158,24 @@ export const assignmentRoutes: AdminRoutes = (app, { core }) => {
       schema: {
         tags,
         summary: "Users of an instance",
-        description: "Users assigned to the instance directly.",
+        description:
+          "Users assigned to the instance directly. Pages: limit, marker (a user id), sort_key (id), sort_dir; a next page is in the Link header (and users_links).",
         params: ServerParams,
+        querystring: T.Object(pagingQuery("users", "id", ["id"], "asc"), { additionalProperties: true }),
         response: {
-          200: T.Object({ users: IdObjects("User") }, { example: { users: example2.map((id) => ({ id })) } }),
+          200: T.Object(
+            { users: IdObjects("User"), users_links: PageLinks },
+            { example: { users: example2.map((id) => ({ id })) } },
+          ),
           ...errors(404),
         },
       },
     },
-    async (req) => ({ users: (await core.assignments.usersOf(req.params.server_id)).map((id) => ({ id })) }),
+    async (req, reply) => {
+      const users = (await core.assignments.usersOf(req.params.server_id)).map((id) => ({ id }));
+      const page = pageInMemory(req, reply, config.admin.maxPageSize, users, byId);
+      return { users: page.items, ...(page.links ? { users_links: page.links } : {}) };
+    },
   );
 
   app.get(
@@ -148,20 +184,24 @@ export const assignmentRoutes: AdminRoutes = (app, { core }) => {
       schema: {
         tags,
         summary: "Groups of an instance",
-        description: "Groups assigned to the instance.",
+        description:
+          "Groups assigned to the instance. Pages: limit, marker (a group id), sort_key (id), sort_dir; a next page is in the Link header (and groups_links).",
         params: ServerParams,
+        querystring: T.Object(pagingQuery("groups", "id", ["id"], "asc"), { additionalProperties: true }),
         response: {
           200: T.Object(
-            { groups: IdObjects("Group") },
+            { groups: IdObjects("Group"), groups_links: PageLinks },
             { example: { groups: example2.map((id) => ({ id })) } },
           ),
           ...errors(404),
         },
       },
     },
-    async (req) => ({
-      groups: (await core.assignments.groupsOf(req.params.server_id)).map((id) => ({ id })),
-    }),
+    async (req, reply) => {
+      const groups = (await core.assignments.groupsOf(req.params.server_id)).map((id) => ({ id }));
+      const page = pageInMemory(req, reply, config.admin.maxPageSize, groups, byId);
+      return { groups: page.items, ...(page.links ? { groups_links: page.links } : {}) };
+    },
   );
 
   app.delete(

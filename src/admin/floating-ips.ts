@@ -1,6 +1,7 @@
 // Floating IP per user (#22-#25) and the DELETE extension.
 import { Type as T } from "@sinclair/typebox";
 import type { AdminRoutes } from "./app.ts";
+import { PageLinks, pageInMemory, pagingQuery } from "./paged.ts";
 import { errors, Id, NoContent } from "./wire.ts";
 
 const UserParams = T.Object({ user_id: Id("User id.") });
@@ -18,26 +19,38 @@ const Body = T.Object(
 );
 const tags = ["floating-ips"];
 
-export const floatingIpRoutes: AdminRoutes = (app, { core }) => {
+export const floatingIpRoutes: AdminRoutes = (app, { core, config }) => {
   app.get(
     "/users",
     {
       schema: {
         tags,
         summary: "Users with a floating IP",
-        description: "Every user that has a floating IP assigned.",
+        description:
+          "Every user that has a floating IP assigned. Pages: limit, marker (a user id), sort_key (id, floating_ip_id), sort_dir; a next page is in the Link header (and users_links).",
+        querystring: T.Object(pagingQuery("users", "id", ["id", "floating_ip_id"], "asc"), {
+          additionalProperties: true,
+        }),
         response: {
-          200: T.Object({ users: T.Array(Entry) }, { example: { users: [entryExample] } }),
+          200: T.Object(
+            { users: T.Array(Entry), users_links: PageLinks },
+            { example: { users: [entryExample] } },
+          ),
           ...errors(),
         },
       },
     },
-    async () => ({
-      users: (await core.floatingIps.list()).map((r) => ({
+    async (req, reply) => {
+      const users = (await core.floatingIps.list()).map((r) => ({
         id: r.user_id,
         floating_ip_id: r.floating_ip_id,
-      })),
-    }),
+      }));
+      const page = pageInMemory(req, reply, config.admin.maxPageSize, users, {
+        sorts: { id: (u) => u.id, floating_ip_id: (u) => u.floating_ip_id },
+        idOf: (u) => u.id,
+      });
+      return { users: page.items, ...(page.links ? { users_links: page.links } : {}) };
+    },
   );
 
   app.get(

@@ -1,6 +1,7 @@
 // The OpenAPI schemas of the TRS project routes (admin/projects.ts): request bodies, queries
 // and answers with their descriptions and examples, apart from the handlers they describe.
 import { Type as T } from "@sinclair/typebox";
+import { PageLinks, pagingQuery } from "./paged.ts";
 import { SessionPolicyInput, SessionPolicyOutput, sessionPolicyExample } from "./session-policy.ts";
 import { errors, Id, LenientBool, NoContent, Timestamp } from "./wire.ts";
 
@@ -227,6 +228,7 @@ export const ListQuery = T.Object(
     ),
     operation_mode: T.Optional(T.String({ description: 'Operating mode, "1" or "2".' })),
     with_os_object: T.Optional(T.String({ description: "Add os_project, the Keystone project." })),
+    ...pagingQuery("projects", "id", ["name", "id", "created_at"], "asc"),
   },
   { additionalProperties: true },
 );
@@ -268,10 +270,13 @@ export const listProjects = {
   tags: ["projects"],
   summary: "List TRS projects",
   description:
-    "Filters: name, enabled, domain (domain name), user (a user id with a role on the project, directly or through a group), operation_mode; with_os_object adds os_project (one Keystone call for the list). Each project carries (extension) `reserve`, read for the whole list in one database query.",
+    "Filters: name, enabled, domain (domain name), user (a user id with a role on the project, directly or through a group), operation_mode; with_os_object adds os_project (one Keystone call for the list). Each project carries (extension) `reserve`, read for the whole list in one database query. Pages: limit, marker, sort_key (name, id, created_at), sort_dir; a next page is in the Link header (and projects_links).",
   querystring: ListQuery,
   response: {
-    200: T.Object({ projects: T.Array(Project) }, { example: { projects: [projectExample] } }),
+    200: T.Object(
+      { projects: T.Array(Project), projects_links: PageLinks },
+      { example: { projects: [projectExample] } },
+    ),
     ...errors(400),
   },
 };

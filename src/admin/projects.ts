@@ -2,8 +2,10 @@
 import type { PoolCreateInput, PoolUpdateInput, PoolView, ReserveStatus } from "../core/pools.ts";
 import { callerOf, reachOf } from "../http/auth.ts";
 import { badRequest } from "../http/errors.ts";
+import { PAGING_PARAMS } from "../http/paging.ts";
 import { parseBool, parseFilters } from "../http/query.ts";
 import type { AdminRoutes } from "./app.ts";
+import { pageInMemory } from "./paged.ts";
 import * as schemas from "./project-schemas.ts";
 import { sessionPolicyJson } from "./session-policy.ts";
 import { isoUtc } from "./wire.ts";
@@ -87,7 +89,7 @@ function defined<O extends object>(o: O): O {
 /** Cloud admins, and domain admins for the pools of their domain (docs/security.md#scopes). */
 const POOL = { access: "pool" } as const;
 
-export const projectRoutes: AdminRoutes = (app, { core }) => {
+export const projectRoutes: AdminRoutes = (app, { core, config }) => {
   app.post(
     "/projects",
     {
@@ -126,10 +128,10 @@ export const projectRoutes: AdminRoutes = (app, { core }) => {
       schema: schemas.listProjects,
       config: POOL,
     },
-    async (req) => {
+    async (req, reply) => {
       const { plain } = parseFilters(req.query, {
         modifiable: [],
-        plain: ["name", "enabled", "domain", "user", "operation_mode", "with_os_object"],
+        plain: ["name", "enabled", "domain", "user", "operation_mode", "with_os_object", ...PAGING_PARAMS],
       });
       const reach = reachOf(req);
       const views = await core.pools.list({
@@ -142,7 +144,22 @@ export const projectRoutes: AdminRoutes = (app, { core }) => {
         operationMode: plain.operation_mode,
         withOsObject: parseBool(plain.with_os_object, "with_os_object") ?? false,
       });
-      return { projects: views.map(projectJson) };
+      const page = pageInMemory(
+        req,
+        reply,
+        config.admin.maxPageSize,
+        views,
+        {
+          sorts: {
+            name: (v) => v.pool.name,
+            id: (v) => v.pool.id,
+            created_at: (v) => v.pool.created_at.getTime(),
+          },
+          idOf: (v) => v.pool.id,
+        },
+        plain,
+      );
+      return { projects: page.items.map(projectJson), ...(page.links ? { projects_links: page.links } : {}) };
     },
   );
 

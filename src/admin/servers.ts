@@ -1,10 +1,12 @@
 // TRS instances (#9-#12) and the DELETE extension.
 import { Type as T } from "@sinclair/typebox";
-import type { InstanceView } from "../core/instances.ts";
+import { INSTANCE_SORTS, type InstanceView } from "../core/instances.ts";
 import { callerOf, reachOf } from "../http/auth.ts";
+import { PAGING_PARAMS, pageLinks, parsePaging } from "../http/paging.ts";
 import { parseBool, parseFilters } from "../http/query.ts";
 import type { Filter } from "../shared/types.ts";
 import type { AdminRoutes } from "./app.ts";
+import { PageLinks, pagingQuery } from "./paged.ts";
 import { errors, Id, IdList, isoUtc, NoContent, Timestamp } from "./wire.ts";
 
 const Server = T.Object({
@@ -67,7 +69,7 @@ function normaliseAssigned(filters: Filter[]): Filter[] {
   );
 }
 
-export const serverRoutes: AdminRoutes = (app, { core }) => {
+export const serverRoutes: AdminRoutes = (app, { core, config }) => {
   app.post(
     "/servers",
     {
@@ -177,7 +179,7 @@ export const serverRoutes: AdminRoutes = (app, { core }) => {
         tags: ["servers"],
         summary: "List TRS instances",
         description:
-          "Served from rs-server's records. Filters: project_id and assigned (with modifiers, e.g. project_id__in=a,b or assigned__noteq=true), user, group; with_os_object adds os_server (one Nova listing for the whole list).",
+          "Served from rs-server's records. Filters: project_id and assigned (with modifiers, e.g. project_id__in=a,b or assigned__noteq=true), user, group; with_os_object adds os_server (one Nova listing for the whole list). Pages: limit, marker, sort_key, sort_dir; a next page is in the Link header (and servers_links).",
         querystring: T.Object(
           {
             project_id: T.Optional(T.String({ description: "TRS project id (modifiers allowed)." })),
@@ -185,27 +187,43 @@ export const serverRoutes: AdminRoutes = (app, { core }) => {
             user: T.Optional(T.String({ description: "Assigned user id." })),
             group: T.Optional(T.String({ description: "Assigned group id." })),
             with_os_object: T.Optional(T.String({ description: "Add os_server, the Nova server." })),
+            ...pagingQuery("instances", "id", INSTANCE_SORTS, "asc"),
           },
           { additionalProperties: true },
         ),
         response: {
-          200: T.Object({ servers: T.Array(Server) }, { example: { servers: [serverExample] } }),
+          200: T.Object(
+            { servers: T.Array(Server), servers_links: PageLinks },
+            { example: { servers: [serverExample] } },
+          ),
           ...errors(400),
         },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const { filters, plain } = parseFilters(req.query, {
         modifiable: ["project_id", "assigned"],
-        plain: ["user", "group", "with_os_object"],
+        plain: ["user", "group", "with_os_object", ...PAGING_PARAMS],
       });
+      const paging = parsePaging(plain, {
+        sortKeys: INSTANCE_SORTS,
+        defaultDir: "asc",
+        maxPage: config.admin.maxPageSize,
+      });
+      const paged = paging.limit !== undefined || paging.marker !== undefined;
       const views = await core.instances.list({
         filters: normaliseAssigned(filters),
         user: plain.user,
         group: plain.group,
         withOsObject: parseBool(plain.with_os_object, "with_os_object") ?? false,
+        page: paged
+          ? { ...paging, limit: paging.limit === undefined ? undefined : paging.limit + 1 }
+          : undefined,
       });
-      return { servers: views.map(serverJson) };
+      const more = paging.limit !== undefined && views.length > paging.limit;
+      const page = more ? views.slice(0, paging.limit) : views;
+      const links = pageLinks(req, reply, paging, more ? page[page.length - 1].instance.id : undefined);
+      return { servers: page.map(serverJson), ...(links ? { servers_links: links } : {}) };
     },
   );
 

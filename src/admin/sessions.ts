@@ -195,7 +195,7 @@ function isoTime(raw: string, name: string): Date {
 const NullableInput = (description: string) =>
   T.Optional(T.Union([T.String({ maxLength: 255 }), T.Null()], { description }));
 
-export const sessionRoutes: AdminRoutes = (app, { core }) => {
+export const sessionRoutes: AdminRoutes = (app, { core, config }) => {
   app.get(
     "/sessions",
     {

@@ -2,8 +2,10 @@
 // the reference.
 import { Type as T } from "@sinclair/typebox";
 import type { VolumeAssignment } from "../core/volume-assignments.ts";
+import { PAGING_PARAMS } from "../http/paging.ts";
 import { parseFilters } from "../http/query.ts";
 import type { AdminRoutes } from "./app.ts";
+import { PageLinks, pageInMemory, pagingQuery } from "./paged.ts";
 import { errors, Id, NoContent } from "./wire.ts";
 
 const Assignment = T.Object({
@@ -27,37 +29,58 @@ const json = (v: VolumeAssignment) => ({
 const Params = T.Object({ assignment_id: Id("Volume assignment id.") });
 const tags = ["volume-assignments"];
 
-export const volumeAssignmentRoutes: AdminRoutes = (app, { core }) => {
+export const volumeAssignmentRoutes: AdminRoutes = (app, { core, config }) => {
   app.get(
     "/volume-assignments",
     {
       schema: {
         tags,
         summary: "List volume assignments",
-        description: "Filters (with modifiers): user_id, project_id, volume_id.",
+        description:
+          "Filters (with modifiers): user_id, project_id, volume_id. Pages: limit, marker (an id), sort_key (id, user_id, project_id, volume_id), sort_dir; a next page is in the Link header (and volume-assignments_links).",
         querystring: T.Object(
           {
             user_id: T.Optional(T.String({ description: "User id." })),
             project_id: T.Optional(T.String({ description: "TRS project id." })),
             volume_id: T.Optional(T.String({ description: "Volume id." })),
+            ...pagingQuery("volume assignments", "id", ["id", "user_id", "project_id", "volume_id"], "asc"),
           },
           { additionalProperties: true },
         ),
         response: {
           200: T.Object(
-            { "volume-assignments": T.Array(Assignment) },
+            { "volume-assignments": T.Array(Assignment), "volume-assignments_links": PageLinks },
             { example: { "volume-assignments": [example] } },
           ),
           ...errors(400),
         },
       },
     },
-    async (req) => {
-      const { filters } = parseFilters(req.query, {
+    async (req, reply) => {
+      const { filters, plain } = parseFilters(req.query, {
         modifiable: ["user_id", "project_id", "volume_id"],
-        plain: [],
+        plain: [...PAGING_PARAMS],
       });
-      return { "volume-assignments": (await core.volumeAssignments.list(filters)).map(json) };
+      const page = pageInMemory(
+        req,
+        reply,
+        config.admin.maxPageSize,
+        await core.volumeAssignments.list(filters),
+        {
+          sorts: {
+            id: (v) => v.id,
+            user_id: (v) => v.user_id,
+            project_id: (v) => v.project_id,
+            volume_id: (v) => v.volume_id,
+          },
+          idOf: (v) => v.id,
+        },
+        plain,
+      );
+      return {
+        "volume-assignments": page.items.map(json),
+        ...(page.links ? { "volume-assignments_links": page.links } : {}),
+      };
     },
   );
 

@@ -7,8 +7,14 @@
 import type { Cloud } from "../cloud/cloud.ts";
 import type { NovaServer } from "../cloud/nova.ts";
 import { serverAddresses } from "../cloud/nova.ts";
+import type { PageQuery } from "../shared/paging.ts";
 import type { Filter } from "../shared/types.ts";
-import type { Instance, InstanceRepository, InstanceWithAssignees } from "../store/instances.ts";
+import {
+  INSTANCE_SORT_KEYS,
+  type Instance,
+  type InstanceRepository,
+  type InstanceWithAssignees,
+} from "../store/instances.ts";
 import type { Pool, PoolRepository } from "../store/pools.ts";
 import type { SessionRepository } from "../store/sessions.ts";
 import type { AssignmentService } from "./assignments.ts";
@@ -51,7 +57,12 @@ export interface InstanceListQuery {
   user?: string;
   group?: string;
   withOsObject?: boolean;
+  /** One page (sort keys INSTANCE_SORTS) after page.marker, an instance id (else invalid). */
+  page?: PageQuery;
 }
+
+/** The keys GET /servers/ sorts by. */
+export const INSTANCE_SORTS: readonly string[] = INSTANCE_SORT_KEYS;
 
 export interface InstanceView {
   instance: InstanceWithAssignees;
@@ -247,14 +258,25 @@ export class InstanceService {
   }
 
   async list(q: InstanceListQuery): Promise<InstanceView[]> {
+    if (q.page?.marker !== undefined && !(await this.d.instances.exists(q.page.marker)))
+      throw invalid(`marker ${q.page.marker} is not an instance`);
+    let rows = await this.d.instances.list({
+      filters: q.filters,
+      user: q.user,
+      group: q.group,
+      page: q.page,
+    });
     const query = { filters: q.filters, user: q.user, group: q.group };
-    let rows = await this.d.instances.list(query);
     if (!q.withOsObject)
       return (await this.d.instances.withAssignees(rows)).map((instance) => ({ instance }));
     const servers = await this.fetchServers(rows);
     await this.syncFromNova([...servers.values()]);
     // Read again: the statuses just copied from Nova are the ones to show beside os_server.
-    rows = await this.d.instances.list({ ...query, ids: rows.map((r) => r.id) });
+    // In the order of the first read (a page's).
+    const order = new Map(rows.map((r, i) => [r.id, i]));
+    rows = (await this.d.instances.list({ ...query, ids: rows.map((r) => r.id) })).sort(
+      (a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0),
+    );
     const views = await this.d.instances.withAssignees(rows);
     return views.map((instance) => ({ instance, osServer: servers.get(instance.id)?.raw ?? null }));
   }

@@ -1,14 +1,16 @@
 // Instance records: our copy of each TRS instance (a Nova server of a pool) with its status,
 // so that lists, filters and statistics never need one cloud call per instance.
 // API (used by the admin core, the broker, the reserve and the reconciler):
-//   insertMany(rows) / get(id) / list(filter) / withAssignees(rows)
+//   insertMany(rows) / get(id) / list(filter) / withAssignees(rows) / exists(id)
+//   list(filter with page)  → one keyset page (sort keys INSTANCE_SORT_KEYS)
 //   applyStatus(updates)   → copies Nova's status/vm_state/task_state/progress/ip/fault
 //   markDeleted(id)        → the record stays (history) but leaves every list
 //   poolCounts(poolId)     → the TRS counts of the statistics (docs/admin-api.md)
 import type { Insertable, Kysely, Selectable } from "kysely";
 import { sql } from "kysely";
+import type { PageQuery } from "../shared/paging.ts";
 import type { Filter } from "../shared/types.ts";
-import { filterCondition } from "./filters.ts";
+import { filterCondition, keysetAfter } from "./filters.ts";
 import type { Database, InstancesTable } from "./schema.ts";
 import { RECYCLING } from "./session-policy.ts";
 
@@ -28,7 +30,20 @@ export interface InstanceFilter {
   user?: string;
   group?: string;
   status?: string;
+  /** One page (sort keys: INSTANCE_SORT_KEYS) after page.marker, an instance id. */
+  page?: PageQuery;
 }
+
+/** API sort key → the columns the list orders by (the id last: a total order). */
+const INSTANCE_SORTS: Record<string, readonly string[]> = {
+  created_at: ["created_at", "name", "id"],
+  name: ["name", "id"],
+  id: ["id"],
+  status: ["status", "id"],
+  project_id: ["pool_id", "id"],
+  updated_at: ["updated_at", "id"],
+};
+export const INSTANCE_SORT_KEYS = Object.keys(INSTANCE_SORTS);
 
 export interface StatusUpdate {
   id: string;
@@ -109,7 +124,22 @@ export class InstanceRepository {
           : sql.ref("i.pool_id");
       q = q.where((eb) => filterCondition(eb, column, f));
     }
-    return q.orderBy("i.created_at").orderBy("i.name").orderBy("i.id").execute();
+    const page = filter.page;
+    if (!page) return q.orderBy("i.created_at").orderBy("i.name").orderBy("i.id").execute();
+    const columns = INSTANCE_SORTS[page.sortKey] ?? INSTANCE_SORTS.created_at;
+    if (page.marker !== undefined)
+      q = q.where(() => keysetAfter("instances", "i", columns, "id", page.marker!, page.sortDir));
+    for (const c of columns) q = q.orderBy(sql.ref(`i.${c}`), page.sortDir);
+    if (page.limit !== undefined) q = q.limit(page.limit);
+    return q.execute();
+  }
+
+  /** Whether an instance row (deleted or not) has this id: a marker must. */
+  async exists(id: string): Promise<boolean> {
+    return (
+      (await this.db.selectFrom("instances").select("id").where("id", "=", id).executeTakeFirst()) !==
+      undefined
+    );
   }
 
   /** Adds the users and groups of each instance (two queries, whatever the number of rows). */

@@ -3,6 +3,7 @@
 // one holder at a time and a late or lost holder can never overwrite a newer outcome.
 import { type ColumnType, type Generated, type Kysely, type Selectable, sql, type Transaction } from "kysely";
 import { isTaskId } from "../shared/tasks.ts";
+import { keysetAfter } from "./filters.ts";
 import type { Database, TaskStatus } from "./schema.ts";
 
 type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
@@ -217,14 +218,12 @@ export class TaskRepository {
   }
 
   /** Newest first. */
-  async list(limit: number): Promise<TaskRow[]> {
-    return (await this.db
-      .selectFrom("tasks")
-      .selectAll()
-      .orderBy("created_at", "desc")
-      .orderBy("id", "desc")
-      .limit(limit)
-      .execute()) as TaskRow[];
+  /** Newest first; after the task `marker` (by keyset on created_at, id) when given. */
+  async list(limit: number, marker?: string): Promise<TaskRow[]> {
+    let q = this.db.selectFrom("tasks").selectAll();
+    if (marker !== undefined)
+      q = q.where(() => keysetAfter("tasks", "tasks", ["created_at", "id"], "id", marker, "desc"));
+    return (await q.orderBy("created_at", "desc").orderBy("id", "desc").limit(limit).execute()) as TaskRow[];
   }
 }
 

@@ -64,7 +64,8 @@ export interface TaskService {
   runNow(name: string, args?: Record<string, unknown>): Promise<string>;
   revoke(id: string): Promise<boolean>;
   get(id: string): Promise<TaskInfo | undefined>;
-  list(limit?: number): Promise<TaskInfo[]>;
+  /** Newest first; after `marker` (a task id) when given. */
+  list(limit?: number, marker?: string): Promise<TaskInfo[]>;
 }
 
 export interface TaskEngineOptions {
@@ -308,10 +309,10 @@ export class TaskEngine implements TaskService {
     return row && toInfo(row);
   }
 
-  /** Newest first, at most MAX_LIST_LIMIT. */
-  async list(limit = DEFAULT_LIST_LIMIT): Promise<TaskInfo[]> {
+  /** Newest first, at most MAX_LIST_LIMIT, after the task `marker` when given. */
+  async list(limit = DEFAULT_LIST_LIMIT, marker?: string): Promise<TaskInfo[]> {
     const n = Math.min(Math.max(1, Math.trunc(limit)), MAX_LIST_LIMIT);
-    return (await this.repo.list(n)).map(toInfo);
+    return (await this.repo.list(n, marker)).map(toInfo);
   }
 
   private assertOpen() {
