@@ -5,10 +5,15 @@ import type { Filter } from "../shared/types.ts";
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 export function filterCondition<DB, TB extends keyof DB>(
-  eb: ExpressionBuilder<DB, TB>,
+  _eb: ExpressionBuilder<DB, TB>,
   column: Expression<unknown>,
   filter: Filter,
 ): Expression<SqlBool> {
+  return filterSql(column, filter);
+}
+
+/** The condition of one modifier filter on a column. */
+export function filterSql(column: Expression<unknown>, filter: Filter): Expression<SqlBool> {
   const [first] = filter.values;
   const lowerCol = sql`lower(${column}::text)`;
   switch (filter.op) {
@@ -45,7 +50,6 @@ export function filterCondition<DB, TB extends keyof DB>(
     case "notendswith":
       return sql<SqlBool>`${lowerCol} NOT LIKE ${`%${escapeLike(first.toLowerCase())}`}`;
   }
-  void eb;
 }
 
 /**

@@ -137,6 +137,13 @@ export interface SessionCountsTable {
   n: string;
 }
 
+/** The latest session of each instance (by created_at, then id), kept by triggers (migration 074). */
+export interface SessionLatestTable {
+  instance_id: string;
+  session_id: string;
+  created_at: Timestamp;
+}
+
 export interface RequestsTable {
   id: string;
   user_id: string;
@@ -226,6 +233,7 @@ export interface Database {
   volume_assignments: VolumeAssignmentsTable;
   sessions: SessionsTable;
   session_counts: SessionCountsTable;
+  session_latest: SessionLatestTable;
   requests: RequestsTable;
   tasks: TasksTable;
   rate_limits: RateLimitsTable;

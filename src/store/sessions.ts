@@ -4,11 +4,11 @@
 //   page(filter, page) → one page by keyset (undefined: unknown marker)
 //   stream(filter, sort, batch, onRows) → every match through a server-side cursor
 //   close(id, at) → the closed session (undefined when unknown) / openOf(instanceId)
-import type { Insertable, Kysely, Selectable } from "kysely";
+import type { Expression, Insertable, Kysely, Selectable, SqlBool } from "kysely";
 import { CompiledQuery, sql } from "kysely";
 import type { PageQuery, TimeFilter } from "../shared/paging.ts";
 import type { Filter } from "../shared/types.ts";
-import { filterCondition, keysetAfter } from "./filters.ts";
+import { filterSql, keysetAfter } from "./filters.ts";
 import type { Database, SessionsTable } from "./schema.ts";
 
 export type Session = Selectable<SessionsTable>;
@@ -82,26 +82,51 @@ export class SessionRepository {
   }
 
   /** The sessions matching the filters (the alias names the table in the query). */
-  private matching(filter: SessionFilter, alias: "s" | "l") {
-    let q = this.db.selectFrom(`sessions as ${alias}`);
+  /** The filters as one condition on the sessions under `alias`. */
+  private condition(filter: SessionFilter, alias: "s" | "l") {
     const col = (name: string) => sql.ref(`${alias}.${name}`);
+    const parts: Expression<SqlBool>[] = [];
     for (const f of filter.filters ?? []) {
-      if (!MODIFIABLE.has(f.field)) continue;
-      q = q.where((eb) => filterCondition(eb, col(f.field), f));
+      if (MODIFIABLE.has(f.field)) parts.push(filterSql(col(f.field), f));
     }
-    if (filter.instanceName !== undefined) q = q.where(col("instance_name"), "=", filter.instanceName);
-    if (filter.projectId !== undefined) q = q.where(col("project_id"), "=", filter.projectId);
-    if (filter.connectionType !== undefined) q = q.where(col("connection_type"), "=", filter.connectionType);
+    if (filter.instanceName !== undefined)
+      parts.push(sql<SqlBool>`${col("instance_name")} = ${filter.instanceName}`);
+    if (filter.projectId !== undefined) parts.push(sql<SqlBool>`${col("project_id")} = ${filter.projectId}`);
+    if (filter.connectionType !== undefined)
+      parts.push(sql<SqlBool>`${col("connection_type")} = ${filter.connectionType}`);
     for (const t of filter.times ?? []) {
       if (!TIME_COLUMNS.has(t.field)) continue;
       const op = { gt: ">", gte: ">=", lt: "<", lte: "<=" }[t.op];
-      q = q.where(sql<boolean>`${col(t.field)} ${sql.raw(op)} ${t.at}::timestamptz`);
+      parts.push(sql<SqlBool>`${col(t.field)} ${sql.raw(op)} ${t.at}::timestamptz`);
     }
-    return q;
+    return parts.length === 0 ? sql<SqlBool>`true` : sql<SqlBool>`(${sql.join(parts, sql` AND `)})`;
+  }
+
+  private matching(filter: SessionFilter, alias: "s" | "l") {
+    return this.db.selectFrom(`sessions as ${alias}`).where(this.condition(filter, alias));
+  }
+
+  /**
+   * Whether the latest session of each instance among the matches is the latest of each
+   * instance that has a match: the filters are on the instance (its id, its pool), not on the
+   * session, so session_latest (kept by the triggers of migration 074) answers.
+   */
+  private latestKept(filter: SessionFilter): boolean {
+    return (
+      (filter.filters ?? []).every((f) => f.field === "instance_id") &&
+      (filter.times ?? []).length === 0 &&
+      filter.instanceName === undefined &&
+      filter.connectionType === undefined
+    );
   }
 
   private base(filter: SessionFilter) {
     if (!filter.last) return this.matching(filter, "s");
+    if (this.latestKept(filter))
+      return this.db
+        .selectFrom("session_latest as x")
+        .innerJoin("sessions as s", "s.id", "x.session_id")
+        .where(this.condition(filter, "s")) as unknown as ReturnType<SessionRepository["matching"]>;
     // The latest session of each instance among those matching the filters: the instances
     // found by skipping through the (instance_id, created_at, id) index (one probe each, not
     // a scan of every session), then each one's newest match read backwards from that index.

@@ -293,4 +293,45 @@ describe("GET /v1/sessions/ pages", () => {
     await db.deleteFrom("sessions").where("project_id", "=", other).where("user_id", "=", "user1").execute();
     await check();
   });
+
+  test("last=true follows deletes and moves, and with a per-session filter reads the sessions", async () => {
+    const db = stack.runtime.store.db;
+    const latestOf = async (where: (r: Row) => boolean) => {
+      const all = (await db.selectFrom("sessions").selectAll().execute()) as unknown as Row[];
+      const latest = new Map<string, Row>();
+      for (const r of all.filter(where)) {
+        const cur = latest.get(r.instance_id);
+        const t = r.created_at.getTime();
+        if (!cur || t > cur.created_at.getTime() || (t === cur.created_at.getTime() && r.id > cur.id))
+          latest.set(r.instance_id, r);
+      }
+      return expected([...latest.values()], "created_at", "desc");
+    };
+    const lastOf = async (q: string) => (await walk(`/v1/sessions/?last=true&limit=2&${q}`)) as string[];
+    // Delete the latest session of two instances, move one session to another instance and time.
+    const before = await latestOf((r) => r.project_id === pool);
+    await db.deleteFrom("sessions").where("id", "in", before.slice(0, 2)).execute();
+    const [moved] = ofPool(pool).filter((r) => !before.includes(r.id));
+    await db
+      .updateTable("sessions")
+      .set({ instance_id: "inst-moved", created_at: new Date(BASE - 86400_000) })
+      .where("id", "=", moved.id)
+      .execute();
+    assert.deepEqual(await lastOf(`project_id=${pool}`), await latestOf((r) => r.project_id === pool));
+    assert.deepEqual(
+      await lastOf(`project_id=${pool}&instance_id__in=inst1,inst2,inst-moved`),
+      await latestOf(
+        (r) => r.project_id === pool && ["inst1", "inst2", "inst-moved"].includes(r.instance_id),
+      ),
+    );
+    // user_id is the session's: the latest of each instance among that user's sessions.
+    assert.deepEqual(
+      await lastOf(`project_id=${pool}&user_id=user3`),
+      await latestOf((r) => r.project_id === pool && r.user_id === "user3"),
+    );
+    assert.deepEqual(
+      await lastOf(`created_at__lt=${encodeURIComponent(new Date(BASE + 20 * 90_000).toISOString())}`),
+      await latestOf((r) => r.created_at.getTime() < BASE + 20 * 90_000),
+    );
+  });
 });
