@@ -1,6 +1,6 @@
 // Paging of the admin lists whose size the cloud bounds (pools, an instance's users and groups,
 // a user's instances, floating IPs, volume assignments): the list is read as before, and
-// `limit`/`marker`/`sort_key`/`sort_dir` cut one page of it (docs/admin-api.md#paging-sorting-and-time-ranges).
+// `limit`/`marker`/`sort_key`/`sort_dir` cut one page of it (docs/admin-api.md#paging-sorting-and-time-ranges--extension).
 // Without limit and marker (and admin.maxPageSize 0) the answer is the list as it always was,
 // in its order. The big lists (sessions, instances, tasks) page in the database instead.
 import { Type as T } from "@sinclair/typebox";
@@ -54,7 +54,7 @@ export function pageInMemory<T>(
 }
 
 /**
- * The paging parameters of a list's query string (docs/admin-api.md#paging-sorting-and-time-ranges),
+ * The paging parameters of a list's query string (docs/admin-api.md#paging-sorting-and-time-ranges--extension),
  * to spread into its querystring schema.
  */
 export function pagingQuery(

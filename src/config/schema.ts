@@ -28,7 +28,7 @@ export const ConfigSchema = T.Object({
         minimum: 0,
         maximum: 100000,
         description:
-          "Most items one admin list answers (0: no maximum). Set, a list asked without `limit` answers its first maxPageSize items and a next link, and a larger `limit` is cut to it. 0 (the default, as the reference): a list without `limit` answers every item, GET /sessions/ streaming them from a database cursor. See docs/admin-api.md#paging-sorting-and-time-ranges.",
+          "Most items one admin list answers (0: no maximum). Set, a list asked without `limit` answers its first maxPageSize items and a next link, and a larger `limit` is cut to it. 0 (the default, as the reference): a list without `limit` answers every item, GET /sessions/ streaming them from a database cursor. See docs/admin-api.md#paging-sorting-and-time-ranges--extension.",
       }),
     }),
   ]),

@@ -1,4 +1,4 @@
-// Paging, sorting and time ranges of the admin lists (docs/admin-api.md#paging-sorting-and-time-ranges):
+// Paging, sorting and time ranges of the admin lists (docs/admin-api.md#paging-sorting-and-time-ranges--extension):
 // `limit`, `marker` (the id of the last item of the previous page), `sort_key`, `sort_dir`,
 // and `created_at__gt=<ISO 8601>`-style ranges. A page that has a next one carries a
 // `Link: </v1/...&marker=<id>>; rel="next"` header; callers that asked for a page also get

@@ -1,4 +1,4 @@
-// Paging and time ranges of the admin lists (docs/admin-api.md#paging-sorting-and-time-ranges):
+// Paging and time ranges of the admin lists (docs/admin-api.md#paging-sorting-and-time-ranges--extension):
 // what a route parsed from `limit`, `marker`, `sort_key`, `sort_dir` and `created_at__gt`...,
 // handed to the store, which answers one page by keyset (never OFFSET).
 
