@@ -140,6 +140,7 @@ export interface SessionCountsTable {
 /** The latest session of each instance (by created_at, then id), kept by triggers (migration 074). */
 export interface SessionLatestTable {
   instance_id: string;
+  project_id: string | null;
   session_id: string;
   created_at: Timestamp;
 }

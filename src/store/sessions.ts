@@ -120,13 +120,46 @@ export class SessionRepository {
     );
   }
 
+  /**
+   * The kept latest sessions (session_latest, filtered on its own instance_id and project_id),
+   * optionally already cut to a page by their created_at and id, each then read by its
+   * primary key: a page of the latest sessions of a pool reads `limit` sessions, not one per
+   * instance.
+   */
+  private latest(filter: SessionFilter, page?: PageQuery) {
+    let x = this.db.selectFrom("session_latest as x").selectAll("x");
+    if (filter.projectId !== undefined) x = x.where("x.project_id", "=", filter.projectId);
+    for (const f of filter.filters ?? [])
+      if (f.field === "instance_id") x = x.where(filterSql(sql.ref("x.instance_id"), f));
+    if (page) {
+      const op = sql.raw(page.sortDir === "asc" ? ">" : "<");
+      const m = sql`${page.marker}::uuid`;
+      if (page.marker !== undefined)
+        x = x.where(
+          page.sortKey === "session_id"
+            ? sql<SqlBool>`x.session_id ${op} ${m}`
+            : sql<SqlBool>`(x.created_at, x.session_id) ${op} ((SELECT created_at FROM sessions WHERE id = ${m}), ${m})`,
+        );
+      if (page.sortKey !== "session_id") x = x.orderBy("x.created_at", page.sortDir);
+      x = x.orderBy("x.session_id", page.sortDir);
+      if (page.limit !== undefined) x = x.limit(page.limit);
+    }
+    // LIMIT 1 keeps the planner from hashing the whole sessions table to join them.
+    return this.db.selectFrom(x.as("x")).innerJoinLateral(
+      (eb) =>
+        eb.selectFrom("sessions as l").selectAll("l").whereRef("l.id", "=", "x.session_id").limit(1).as("s"),
+      (join) => join.onTrue(),
+    ) as unknown as ReturnType<SessionRepository["matching"]>;
+  }
+
+  /** A page of the latest sessions cut in session_latest (sorted by created_at or the id). */
+  private latestPaged(filter: SessionFilter, sortKey: string): boolean {
+    return !!filter.last && this.latestKept(filter) && (sortKey === "created_at" || sortKey === "session_id");
+  }
+
   private base(filter: SessionFilter) {
     if (!filter.last) return this.matching(filter, "s");
-    if (this.latestKept(filter))
-      return this.db
-        .selectFrom("session_latest as x")
-        .innerJoin("sessions as s", "s.id", "x.session_id")
-        .where(this.condition(filter, "s")) as unknown as ReturnType<SessionRepository["matching"]>;
+    if (this.latestKept(filter)) return this.latest(filter);
     // The latest session of each instance among those matching the filters: the instances
     // found by skipping through the (instance_id, created_at, id) index (one probe each, not
     // a scan of every session), then each one's newest match read backwards from that index.
@@ -171,6 +204,13 @@ export class SessionRepository {
    */
   async page(filter: SessionFilter, page: PageQuery): Promise<Session[] | undefined> {
     const columns = SORTS[page.sortKey] ?? SORTS.created_at;
+    if (this.latestPaged(filter, page.sortKey)) {
+      if (page.marker !== undefined && !(UUID.test(page.marker) && (await this.get(page.marker))))
+        return undefined;
+      let q = this.latest(filter, page).selectAll("s");
+      for (const c of columns) q = q.orderBy(sql.ref(`s.${c}`), page.sortDir);
+      return q.execute();
+    }
     let q = this.ordered(filter, page);
     if (page.marker !== undefined) {
       if (!UUID.test(page.marker)) return undefined;

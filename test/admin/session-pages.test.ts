@@ -317,7 +317,20 @@ describe("GET /v1/sessions/ pages", () => {
       .set({ instance_id: "inst-moved", created_at: new Date(BASE - 86400_000) })
       .where("id", "=", moved.id)
       .execute();
+    // And one session of an instance made its newest by a new opening time.
+    const [later] = ofPool(pool).filter(
+      (r) => r.instance_id === "inst3" && !before.includes(r.id) && r.id !== moved.id,
+    );
+    await db
+      .updateTable("sessions")
+      .set({ created_at: new Date(BASE + 365 * 86400_000) })
+      .where("id", "=", later.id)
+      .execute();
     assert.deepEqual(await lastOf(`project_id=${pool}`), await latestOf((r) => r.project_id === pool));
+    assert.deepEqual(
+      await lastOf(`project_id=${pool}&sort_key=session_id&sort_dir=asc`),
+      [...(await latestOf((r) => r.project_id === pool))].sort(),
+    );
     assert.deepEqual(
       await lastOf(`project_id=${pool}&instance_id__in=inst1,inst2,inst-moved`),
       await latestOf(

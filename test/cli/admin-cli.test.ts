@@ -136,6 +136,46 @@ describe("rs-server sessions", () => {
       ["rdp"],
     );
     assert.equal(ok(count).trim(), "2");
+
+    // One page at a time: the first prints the next page's marker, the second has none.
+    const first = ok(
+      await cli([
+        "sessions",
+        "list",
+        "--instance",
+        instance,
+        "--limit",
+        "1",
+        "--sort",
+        "created_at:asc",
+        "-f",
+        "value",
+        "-c",
+        "type",
+      ]),
+    );
+    const m = /^web\nnext page: --marker (\S+)\n$/.exec(first);
+    assert.ok(m, first);
+    const second = ok(
+      await cli([
+        "sessions",
+        "list",
+        "--instance",
+        instance,
+        "--limit",
+        "1",
+        "--sort",
+        "created_at:asc",
+        "--marker",
+        m[1],
+        "-f",
+        "value",
+        "-c",
+        "type",
+      ]),
+    );
+    assert.equal(second, "rdp\n");
+    failed(await cli(["sessions", "list", "--sort", "client_ip"]), 1, /Unknown sort_key client_ip/);
   });
 });
 

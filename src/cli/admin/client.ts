@@ -23,6 +23,8 @@ export interface ApiReply {
   /** The answer's text exactly as the API sent it (empty for 204). */
   text: string;
   body: any;
+  /** The marker of the next page, from a `Link: <...marker=...>; rel="next"` header. */
+  next?: string;
 }
 
 /** Why fetch failed, in words: "connection refused" rather than "fetch failed". */
@@ -72,6 +74,8 @@ export class AdminClient {
       const message = body?.error?.message ?? (text.slice(0, 300) || res.statusText);
       throw new CliError(`${message} (HTTP ${res.status})`, 1, res.status);
     }
-    return { status: res.status, text, body };
+    const link = /<([^>]*)>\s*;\s*rel="next"/.exec(res.headers.get("link") ?? "");
+    const next = link ? (new URL(link[1], url).searchParams.get("marker") ?? undefined) : undefined;
+    return { status: res.status, text, body, ...(next ? { next } : {}) };
   }
 }

@@ -117,6 +117,7 @@ export function printList(ctx: Ctx, reply: ApiReply, rows: Row[], columns: Colum
     return;
   }
   ctx.write(renderList(rows, columns, ctx.output));
+  if (reply.next) ctx.write(`next page: --marker ${reply.next}\n`);
 }
 
 /** Prints an answer holding one object: its raw JSON with --json, else `object` in the format. */
@@ -145,6 +146,25 @@ export const filterOption = [
   "a filter of the API, key or key__modifier (repeatable)",
   collectFilter,
 ] as const;
+
+/** `--limit`, `--marker`, `--sort key[:asc|desc]`: one page of a list (docs/admin-api.md). */
+export function pageOptions(cmd: Command): Command {
+  return cmd
+    .option("--limit <n>", "at most n items (one page; the next page's marker is printed)", positiveInt)
+    .option("--marker <id>", "the page after this item (the id printed as the next page's marker)")
+    .option("--sort <key[:dir]>", "sort key, with :asc or :desc (e.g. created_at:desc)");
+}
+
+/** The API's paging parameters of pageOptions. */
+export function pageQuery(o: { limit?: number; marker?: string; sort?: string }): Query {
+  const [key, dir] = (o.sort ?? "").split(":");
+  return {
+    limit: o.limit === undefined ? undefined : String(o.limit),
+    marker: o.marker,
+    sort_key: key || undefined,
+    sort_dir: dir || undefined,
+  };
+}
 
 /** The query of `--filter` options plus named ones; a repeated key is sent repeated. */
 export function filterQuery(filters: string[] | undefined, named: Query = {}): Query {

@@ -12,6 +12,8 @@ import {
   filterQuery,
   group,
   idList,
+  pageOptions,
+  pageQuery,
   positiveInt,
   printList,
   printObject,
@@ -66,9 +68,7 @@ export function instancesCommand(): Command {
   const instances = group("instances", "desktop instances (TRS servers)");
 
   action(
-    instances
-      .command("list")
-      .description("list instances (GET /servers/)")
+    pageOptions(instances.command("list").description("list instances (GET /servers/)"))
       .option("--pool <pool>", "only this pool's instances (id or name)")
       .option("--assigned <bool>", "only instances with (true) or without (false) a user or group")
       .option("--user <user>", "only instances assigned to this user (id or name)")
@@ -89,6 +89,7 @@ export function instancesCommand(): Command {
         user,
         group: grp,
         with_os_object: o.withOsObject ? "true" : undefined,
+        ...pageQuery(o),
       });
       const reply = await ctx.client.request("GET", "/servers/", { query });
       printList(ctx, reply, reply.body.servers, instanceColumns);

@@ -8,6 +8,8 @@ import {
   filterOption,
   filterQuery,
   group,
+  pageOptions,
+  pageQuery,
   printList,
   printObject,
 } from "./command.ts";
@@ -47,9 +49,12 @@ export function sessionsCommand(): Command {
   const sessions = group("sessions", "session history: who used which desktop, from where, when");
 
   action(
-    filtered(sessions.command("list").description("list sessions, newest first (GET /sessions/)")),
+    pageOptions(
+      filtered(sessions.command("list").description("list sessions, newest first (GET /sessions/)")),
+    ),
     async (ctx) => {
-      const reply = await ctx.client.request("GET", "/sessions/", { query: await sessionQuery(ctx) });
+      const query = { ...(await sessionQuery(ctx)), ...pageQuery(ctx.opts) };
+      const reply = await ctx.client.request("GET", "/sessions/", { query });
       printList(ctx, reply, reply.body.sessions, [
         { header: "Session", value: "session_id" },
         { header: "User", value: "user_name" },

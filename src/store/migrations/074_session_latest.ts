@@ -7,21 +7,28 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`
     CREATE TABLE session_latest (
       instance_id text PRIMARY KEY,
+      project_id text,
       session_id uuid NOT NULL,
       created_at timestamptz NOT NULL
     )`.execute(db);
   await sql`
-    INSERT INTO session_latest (instance_id, session_id, created_at)
-    SELECT DISTINCT ON (instance_id) instance_id, id, created_at FROM sessions
+    INSERT INTO session_latest (instance_id, project_id, session_id, created_at)
+    SELECT DISTINCT ON (instance_id) instance_id, project_id, id, created_at FROM sessions
     ORDER BY instance_id, created_at DESC, id DESC`.execute(db);
+  // A pool's latest sessions newest first (a page of them is one range).
+  await sql`CREATE INDEX session_latest_pool ON session_latest (project_id, created_at, session_id)`.execute(
+    db,
+  );
+  await sql`CREATE INDEX session_latest_created ON session_latest (created_at, session_id)`.execute(db);
   // New sessions: each instance's newest of the statement, if newer than the one kept.
   await sql`
     CREATE FUNCTION session_latest_insert() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      INSERT INTO session_latest AS x (instance_id, session_id, created_at)
-      SELECT DISTINCT ON (instance_id) instance_id, id, created_at FROM new_rows
+      INSERT INTO session_latest AS x (instance_id, project_id, session_id, created_at)
+      SELECT DISTINCT ON (instance_id) instance_id, project_id, id, created_at FROM new_rows
       ORDER BY instance_id, created_at DESC, id DESC
-      ON CONFLICT (instance_id) DO UPDATE SET session_id = excluded.session_id, created_at = excluded.created_at
+      ON CONFLICT (instance_id) DO UPDATE
+      SET project_id = excluded.project_id, session_id = excluded.session_id, created_at = excluded.created_at
       WHERE (excluded.created_at, excluded.session_id) > (x.created_at, x.session_id);
       RETURN NULL;
     END $$`.execute(db);
@@ -35,11 +42,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     CREATE FUNCTION session_latest_refresh(ids text[]) RETURNS void LANGUAGE plpgsql AS $$
     BEGIN
       DELETE FROM session_latest WHERE instance_id = ANY(ids);
-      INSERT INTO session_latest (instance_id, session_id, created_at)
-      SELECT l.instance_id, l.id, l.created_at
-      FROM unnest(ids) AS i(instance_id)
+      INSERT INTO session_latest (instance_id, project_id, session_id, created_at)
+      SELECT l.instance_id, l.project_id, l.id, l.created_at
+      FROM (SELECT DISTINCT unnest(ids)) AS i(instance_id)
       CROSS JOIN LATERAL (
-        SELECT s.instance_id, s.id, s.created_at FROM sessions s WHERE s.instance_id = i.instance_id
+        SELECT s.instance_id, s.project_id, s.id, s.created_at FROM sessions s WHERE s.instance_id = i.instance_id
         ORDER BY s.created_at DESC, s.id DESC LIMIT 1
       ) l;
     END $$`.execute(db);
@@ -65,9 +72,10 @@ export async function up(db: Kysely<any>): Promise<void> {
     END $$`.execute(db);
   // Closing a session (closed_at) does not fire this.
   await sql`
-    CREATE TRIGGER session_latest_move AFTER UPDATE OF instance_id, created_at ON sessions
+    CREATE TRIGGER session_latest_move AFTER UPDATE OF instance_id, created_at, project_id ON sessions
     FOR EACH ROW WHEN (OLD.instance_id IS DISTINCT FROM NEW.instance_id
-                       OR OLD.created_at IS DISTINCT FROM NEW.created_at)
+                       OR OLD.created_at IS DISTINCT FROM NEW.created_at
+                       OR OLD.project_id IS DISTINCT FROM NEW.project_id)
     EXECUTE FUNCTION session_latest_move()`.execute(db);
   await sql`
     CREATE FUNCTION session_latest_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
