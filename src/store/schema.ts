@@ -132,6 +132,8 @@ export interface SessionsTable {
 export interface SessionCountsTable {
   project_id: string | null;
   connection_type: string | null;
+  /** The UTC day the sessions opened. */
+  day: string;
   /** Concurrent writers add to different rows (the backend's pid modulo 8). */
   slot: number;
   n: string;

@@ -277,21 +277,46 @@ export class SessionRepository {
   }
 
   /**
-   * Without filters but the pool and the connection type, the counters the triggers of
-   * migration 073 keep (no scan); otherwise a count of the matches.
+   * Without filters but the pool, the connection type and a created_at range, the counters
+   * the triggers of migration 073 keep per UTC day (no scan of the table); otherwise a count
+   * of the matches.
    */
   async count(filter: SessionFilter = {}): Promise<number> {
-    const plain =
+    const times = filter.times ?? [];
+    const lower = times.filter((t) => t.field === "created_at" && (t.op === "gt" || t.op === "gte"));
+    const upper = times.filter((t) => t.field === "created_at" && (t.op === "lt" || t.op === "lte"));
+    const countable =
       !filter.last &&
       (filter.filters ?? []).length === 0 &&
-      (filter.times ?? []).length === 0 &&
-      filter.instanceName === undefined;
-    if (plain) {
-      let q = this.db.selectFrom("session_counts").select(sql<string>`coalesce(sum(n), 0)`.as("n"));
-      if (filter.projectId !== undefined) q = q.where("project_id", "=", filter.projectId);
-      if (filter.connectionType !== undefined) q = q.where("connection_type", "=", filter.connectionType);
-      return Number((await q.executeTakeFirstOrThrow()).n);
-    }
+      filter.instanceName === undefined &&
+      lower.length <= 1 &&
+      upper.length <= 1 &&
+      lower.length + upper.length === times.length;
+    if (!countable) return this.countRows(filter);
+    // Whole UTC days inside the range from the counters; the part-days at its ends (at most
+    // one day each) counted in the rows through the created_at index.
+    const DAY = 86400_000;
+    const floorDay = (at: string) => Math.floor(new Date(at).getTime() / DAY) * DAY;
+    const from = lower.length ? floorDay(lower[0].at) + DAY : undefined;
+    const to = upper.length ? floorDay(upper[0].at) : undefined;
+    if (from !== undefined && to !== undefined && from >= to) return this.countRows(filter);
+    const iso = (ms: number) => new Date(ms).toISOString();
+    let q = this.db.selectFrom("session_counts").select(sql<string>`coalesce(sum(n), 0)`.as("n"));
+    if (filter.projectId !== undefined) q = q.where("project_id", "=", filter.projectId);
+    if (filter.connectionType !== undefined) q = q.where("connection_type", "=", filter.connectionType);
+    if (from !== undefined) q = q.where("day", ">=", iso(from).slice(0, 10));
+    if (to !== undefined) q = q.where("day", "<", iso(to).slice(0, 10));
+    const edge = (op: "lt" | "gte", ms: number) =>
+      this.countRows({ ...filter, times: [...times, { field: "created_at", op, at: iso(ms) }] });
+    const [days, head, tail] = await Promise.all([
+      q.executeTakeFirstOrThrow().then((r) => Number(r.n)),
+      from !== undefined ? edge("lt", from) : 0,
+      to !== undefined ? edge("gte", to) : 0,
+    ]);
+    return days + head + tail;
+  }
+
+  private async countRows(filter: SessionFilter): Promise<number> {
     const row = await this.base(filter)
       .select((eb) => eb.fn.countAll<number>().as("n"))
       .executeTakeFirstOrThrow();

@@ -347,4 +347,65 @@ describe("GET /v1/sessions/ pages", () => {
       await latestOf((r) => r.created_at.getTime() < BASE + 20 * 90_000),
     );
   });
+
+  test("counts over ranges of days: whole days from the counters, the ends from the rows", async () => {
+    const db = stack.runtime.store.db;
+    const third = `days-${randomUUID()}`;
+    // Every 5 hours for 12 days, at odd minutes and milliseconds.
+    const spread = makeRows(58, 7000, third).map((r, i) => ({
+      ...r,
+      created_at: new Date(BASE + i * 5 * 3600_000 + 7 * 60_000 + 123),
+    }));
+    await insert(spread);
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const H = 3600_000;
+    const bounds = [
+      BASE,
+      BASE + 26 * H,
+      BASE + 26 * H + 7 * 60_000 + 123,
+      BASE + 5 * 24 * H,
+      BASE + 9 * 24 * H + 5 * H + 7 * 60_000 + 123,
+    ];
+    const cases: [string, (t: number) => boolean][] = [];
+    for (const lo of bounds)
+      for (const hi of bounds) {
+        if (hi <= lo) continue;
+        cases.push([`created_at__gte=${iso(lo)}&created_at__lt=${iso(hi)}`, (t) => t >= lo && t < hi]);
+        cases.push([`created_at__gt=${iso(lo)}&created_at__lte=${iso(hi)}`, (t) => t > lo && t <= hi]);
+      }
+    for (const b of bounds) {
+      cases.push([`created_at__gte=${iso(b)}`, (t) => t >= b]);
+      cases.push([`created_at__lt=${iso(b)}`, (t) => t < b]);
+    }
+    const check = async () => {
+      const rows = (await db
+        .selectFrom("sessions")
+        .selectAll()
+        .where("project_id", "=", third)
+        .execute()) as unknown as Row[];
+      for (const [q, keep] of cases) {
+        const want = rows.filter((r) => keep(r.created_at.getTime()));
+        assert.deepEqual(
+          (await get(`/v1/sessions/count?project_id=${third}&${q}`)).body,
+          { count: want.length },
+          q,
+        );
+        const web = want.filter((r) => r.connection_type === "web").length;
+        assert.deepEqual(
+          (await get(`/v1/sessions/count?project_id=${third}&connection_type=web&${q}`)).body,
+          { count: web },
+          q,
+        );
+      }
+    };
+    await check();
+    // Moved to another day, and deleted: the counters follow.
+    await db
+      .updateTable("sessions")
+      .set({ created_at: new Date(BASE + 3 * 24 * H) })
+      .where("id", "in", [spread[1].id, spread[40].id])
+      .execute();
+    await db.deleteFrom("sessions").where("id", "in", [spread[10].id, spread[30].id]).execute();
+    await check();
+  });
 });

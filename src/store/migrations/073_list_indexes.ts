@@ -1,7 +1,8 @@
 // Admin lists at scale (issue 13): indexes shaped for the pages, sorts and time ranges of
 // GET /sessions/ and the latest session per instance, a trigram index for
-// user_name__contains where pg_trgm is available, and per-pool / per-connection-type session
-// counters kept by statement-level triggers so that /sessions/count does not scan the table.
+// user_name__contains where pg_trgm is available, and session counters per pool, connection
+// type and UTC day kept by statement-level triggers so that /sessions/count (also over a
+// range of days) does not scan the table.
 import { type Kysely, sql } from "kysely";
 
 export async function up(db: Kysely<any>): Promise<void> {
@@ -31,25 +32,29 @@ export async function up(db: Kysely<any>): Promise<void> {
     CREATE TABLE session_counts (
       project_id text,
       connection_type text,
+      day date NOT NULL,
       slot integer NOT NULL,
       n bigint NOT NULL,
-      UNIQUE NULLS NOT DISTINCT (project_id, connection_type, slot)
+      UNIQUE NULLS NOT DISTINCT (project_id, connection_type, day, slot)
     )`.execute(db);
   await sql`
-    INSERT INTO session_counts (project_id, connection_type, slot, n)
-    SELECT project_id, connection_type, 0, count(*) FROM sessions GROUP BY 1, 2`.execute(db);
+    INSERT INTO session_counts (project_id, connection_type, day, slot, n)
+    SELECT project_id, connection_type, (created_at AT TIME ZONE 'UTC')::date, 0, count(*) FROM sessions
+    GROUP BY 1, 2, 3`.execute(db);
   // Inserts and deletes counted per statement (the transition table holds the rows it changed).
   await sql`
     CREATE FUNCTION session_counts_apply() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
       IF TG_OP = 'INSERT' THEN
-        INSERT INTO session_counts AS c (project_id, connection_type, slot, n)
-        SELECT project_id, connection_type, pg_backend_pid() % 8, count(*) FROM new_rows GROUP BY 1, 2
-        ON CONFLICT (project_id, connection_type, slot) DO UPDATE SET n = c.n + excluded.n;
+        INSERT INTO session_counts AS c (project_id, connection_type, day, slot, n)
+        SELECT project_id, connection_type, (created_at AT TIME ZONE 'UTC')::date, pg_backend_pid() % 8, count(*)
+        FROM new_rows GROUP BY 1, 2, 3
+        ON CONFLICT (project_id, connection_type, day, slot) DO UPDATE SET n = c.n + excluded.n;
       ELSE
-        INSERT INTO session_counts AS c (project_id, connection_type, slot, n)
-        SELECT project_id, connection_type, pg_backend_pid() % 8, -count(*) FROM old_rows GROUP BY 1, 2
-        ON CONFLICT (project_id, connection_type, slot) DO UPDATE SET n = c.n + excluded.n;
+        INSERT INTO session_counts AS c (project_id, connection_type, day, slot, n)
+        SELECT project_id, connection_type, (created_at AT TIME ZONE 'UTC')::date, pg_backend_pid() % 8, -count(*)
+        FROM old_rows GROUP BY 1, 2, 3
+        ON CONFLICT (project_id, connection_type, day, slot) DO UPDATE SET n = c.n + excluded.n;
       END IF;
       RETURN NULL;
     END $$`.execute(db);
@@ -59,21 +64,24 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`
     CREATE TRIGGER session_counts_delete AFTER DELETE ON sessions
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION session_counts_apply()`.execute(db);
-  // Only an update that moves a session to another pool or connection type changes a count
-  // (closing one does not fire this).
+  // Only an update that moves a session to another pool, connection type or opening time
+  // changes a count (closing one does not fire this).
   await sql`
     CREATE FUNCTION session_counts_move() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      INSERT INTO session_counts AS c (project_id, connection_type, slot, n)
-      VALUES (OLD.project_id, OLD.connection_type, pg_backend_pid() % 8, -1),
-             (NEW.project_id, NEW.connection_type, pg_backend_pid() % 8, 1)
-      ON CONFLICT (project_id, connection_type, slot) DO UPDATE SET n = c.n + excluded.n;
+      INSERT INTO session_counts AS c (project_id, connection_type, day, slot, n)
+      VALUES (OLD.project_id, OLD.connection_type, (OLD.created_at AT TIME ZONE 'UTC')::date, pg_backend_pid() % 8, -1)
+      ON CONFLICT (project_id, connection_type, day, slot) DO UPDATE SET n = c.n + excluded.n;
+      INSERT INTO session_counts AS c (project_id, connection_type, day, slot, n)
+      VALUES (NEW.project_id, NEW.connection_type, (NEW.created_at AT TIME ZONE 'UTC')::date, pg_backend_pid() % 8, 1)
+      ON CONFLICT (project_id, connection_type, day, slot) DO UPDATE SET n = c.n + excluded.n;
       RETURN NULL;
     END $$`.execute(db);
   await sql`
-    CREATE TRIGGER session_counts_update AFTER UPDATE OF project_id, connection_type ON sessions
+    CREATE TRIGGER session_counts_update AFTER UPDATE OF project_id, connection_type, created_at ON sessions
     FOR EACH ROW WHEN (OLD.project_id IS DISTINCT FROM NEW.project_id
-                       OR OLD.connection_type IS DISTINCT FROM NEW.connection_type)
+                       OR OLD.connection_type IS DISTINCT FROM NEW.connection_type
+                       OR OLD.created_at IS DISTINCT FROM NEW.created_at)
     EXECUTE FUNCTION session_counts_move()`.execute(db);
   await sql`
     CREATE FUNCTION session_counts_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
