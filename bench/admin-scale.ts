@@ -5,7 +5,8 @@
 // workers are off, so nothing reconciles them away.
 //
 //   npm run bench -- admin-scale [--instances 10000] [--history 100000] [--sessions 1000000]
-//                                [--runs 20] [--no-report]
+//                                [--runs 20] [--max-page 0] [--no-report]
+// --max-page sets admin.maxPageSize (0: off, the whole lists answered, /sessions/ streamed).
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { rssMiB } from "./lib/processes.ts";
@@ -18,6 +19,7 @@ const { values: o } = parseArgs({
     history: { type: "string", default: "100000" },
     sessions: { type: "string", default: "1000000" },
     runs: { type: "string", default: "20" },
+    "max-page": { type: "string", default: "0" },
     "no-report": { type: "boolean", default: false },
   },
 });
@@ -25,9 +27,15 @@ const INSTANCES = Number(o.instances);
 const HISTORY = Number(o.history);
 const SESSIONS = Number(o.sessions);
 const RUNS = Number(o.runs);
+const MAX_PAGE = Number(o["max-page"]);
 const USERS = 5000;
 
-const stack = await startStack({ brokers: 1, buildDelayMs: 200, workers: false });
+const stack = await startStack({
+  brokers: 1,
+  buildDelayMs: 200,
+  workers: false,
+  env: { RS_SERVER_ADMIN_MAX_PAGE_SIZE: String(MAX_PAGE) },
+});
 const pid = stack.servers[0].child.pid!;
 
 interface Case {
@@ -73,12 +81,26 @@ try {
   const loadS = (performance.now() - t0) / 1000;
 
   const weekAgo = new Date(Date.now() - 7 * 86400_000).toISOString().slice(0, 19);
+  // Markers for second and deep pages: the last id of the first page, and a session half-way.
+  const first = await stack.admin("GET", "/sessions/?limit=100");
+  const marker = first.status === 200 ? first.body.sessions.at(-1)?.session_id : "none";
+  const [mid] = await stack.sql<{ id: string }>(
+    "SELECT id FROM sessions ORDER BY created_at DESC, id DESC OFFSET $1 LIMIT 1",
+    [Math.floor(SESSIONS / 2)],
+  );
+  const servers = await stack.admin("GET", "/servers/?limit=100");
+  const serverMarker = servers.status === 200 ? servers.body.servers.at(-1)?.id : "none";
   const cases: Case[] = [
     { what: "servers: whole list", path: "/servers/" },
     { what: "servers: one pool", path: `/servers/?project_id=${poolId}` },
     { what: "servers: free ones", path: "/servers/?assigned=False" },
     { what: "servers: a user's", path: "/servers/?user=user-42" },
     { what: "servers: first page", path: "/servers/?limit=100" },
+    { what: "servers: second page", path: `/servers/?limit=100&marker=${serverMarker}` },
+    {
+      what: "servers: a pool's by name, first page",
+      path: `/servers/?project_id=${poolId}&sort_key=name&limit=100`,
+    },
     { what: "projects: list", path: "/projects/" },
     { what: "projects: statistics", path: `/projects/${poolId}/statistics` },
     { what: "sessions: count", path: "/sessions/count" },
@@ -89,6 +111,23 @@ try {
     { what: "sessions: latest per instance of a pool", path: `/sessions/?project_id=${poolId}&last=true` },
     { what: "sessions: first page", path: "/sessions/?limit=100" },
     { what: "sessions: last week, first page", path: `/sessions/?created_at__gt=${weekAgo}&limit=100` },
+    { what: "sessions: second page", path: `/sessions/?limit=100&marker=${marker}` },
+    { what: "sessions: a page half-way down", path: `/sessions/?limit=100&marker=${mid?.id}` },
+    {
+      what: "sessions: by user name, first page",
+      path: "/sessions/?sort_key=user_name&sort_dir=asc&limit=100",
+    },
+    {
+      what: "sessions: closed last week, oldest first",
+      path: `/sessions/?closed_at__gte=${weekAgo}&sort_key=closed_at&sort_dir=asc&limit=100`,
+    },
+    {
+      what: "sessions: latest per instance of a pool, first page",
+      path: `/sessions/?last=true&project_id=${poolId}&limit=100`,
+    },
+    { what: "sessions: count of a pool", path: `/sessions/count?project_id=${poolId}` },
+    { what: "sessions: count, last week", path: `/sessions/count?created_at__gt=${weekAgo}` },
+    { what: "sessions: count, a user's", path: "/sessions/count?user_id=user-42" },
     { what: "sessions: whole list", path: "/sessions/", runs: 1 },
   ];
 
@@ -122,7 +161,7 @@ try {
     console.log(rows.at(-1));
   }
   const lines = [
-    `data: ${INSTANCES} instances, ${HISTORY} assignment-history rows, ${SESSIONS} sessions, loaded in ${loadS.toFixed(0)} s; workers off`,
+    `data: ${INSTANCES} instances, ${HISTORY} assignment-history rows, ${SESSIONS} sessions, loaded in ${loadS.toFixed(0)} s; workers off; admin.maxPageSize ${MAX_PAGE}`,
     ...rows,
     `rs-server resident memory: ${rssStart.toFixed(0)} MiB before the calls, ${rssMiB(pid).toFixed(0)} MiB after`,
   ];
