@@ -317,6 +317,14 @@ export class SessionRepository {
   }
 
   private async countRows(filter: SessionFilter): Promise<number> {
+    if (filter.last && this.latestKept(filter)) {
+      // One kept row per instance: counted without reading the sessions.
+      let x = this.db.selectFrom("session_latest as x").select((eb) => eb.fn.countAll<number>().as("n"));
+      if (filter.projectId !== undefined) x = x.where("x.project_id", "=", filter.projectId);
+      for (const f of filter.filters ?? [])
+        if (f.field === "instance_id") x = x.where(filterSql(sql.ref("x.instance_id"), f));
+      return Number((await x.executeTakeFirstOrThrow()).n);
+    }
     const row = await this.base(filter)
       .select((eb) => eb.fn.countAll<number>().as("n"))
       .executeTakeFirstOrThrow();

@@ -328,6 +328,12 @@ describe("GET /v1/sessions/ pages", () => {
       .execute();
     assert.deepEqual(await lastOf(`project_id=${pool}`), await latestOf((r) => r.project_id === pool));
     assert.deepEqual(
+      (await get(`/v1/sessions/count?project_id=${pool}&last=true&instance_id__noteq=inst1`)).body,
+      {
+        count: (await latestOf((r) => r.project_id === pool && r.instance_id !== "inst1")).length,
+      },
+    );
+    assert.deepEqual(
       await lastOf(`project_id=${pool}&sort_key=session_id&sort_dir=asc`),
       [...(await latestOf((r) => r.project_id === pool))].sort(),
     );
