@@ -106,7 +106,7 @@ export const assignmentRoutes: AdminRoutes = (app, { core, config }) => {
         querystring: T.Object(
           pagingQuery("instances", "instance_id", ["instance_id", "project_id", "project_name"], "asc"),
           {
-            additionalProperties: true,
+            additionalProperties: false,
           },
         ),
         response: {
@@ -161,7 +161,7 @@ export const assignmentRoutes: AdminRoutes = (app, { core, config }) => {
         description:
           "Users assigned to the instance directly. Pages: limit, marker (a user id), sort_key (id), sort_dir; a next page is in the Link header (and users_links).",
         params: ServerParams,
-        querystring: T.Object(pagingQuery("users", "id", ["id"], "asc"), { additionalProperties: true }),
+        querystring: T.Object(pagingQuery("users", "id", ["id"], "asc"), { additionalProperties: false }),
         response: {
           200: T.Object(
             { users: IdObjects("User"), users_links: PageLinks },
@@ -187,7 +187,7 @@ export const assignmentRoutes: AdminRoutes = (app, { core, config }) => {
         description:
           "Groups assigned to the instance. Pages: limit, marker (a group id), sort_key (id), sort_dir; a next page is in the Link header (and groups_links).",
         params: ServerParams,
-        querystring: T.Object(pagingQuery("groups", "id", ["id"], "asc"), { additionalProperties: true }),
+        querystring: T.Object(pagingQuery("groups", "id", ["id"], "asc"), { additionalProperties: false }),
         response: {
           200: T.Object(
             { groups: IdObjects("Group"), groups_links: PageLinks },

@@ -29,7 +29,7 @@ export const floatingIpRoutes: AdminRoutes = (app, { core, config }) => {
         description:
           "Every user that has a floating IP assigned. Pages: limit, marker (a user id), sort_key (id, floating_ip_id), sort_dir; a next page is in the Link header (and users_links).",
         querystring: T.Object(pagingQuery("users", "id", ["id", "floating_ip_id"], "asc"), {
-          additionalProperties: true,
+          additionalProperties: false,
         }),
         response: {
           200: T.Object(

@@ -70,7 +70,7 @@ export const taskRoutes: AdminRoutes = (app, { core, config }) => {
         summary: "List recent task ids",
         description: `Ids of the ${TASK_LIST_LIMIT} most recent tasks, newest first. Pages (extension): limit (at most ${TASK_PAGE_MAX}), marker (a task id); the next page is in the Link header (and tasks_links). Sorted by created_at, newest first only.`,
         querystring: T.Object(pagingQuery("tasks", "id", ["created_at"], "desc"), {
-          additionalProperties: true,
+          additionalProperties: false,
         }),
         response: { 200: TaskList, ...adminErrors, 400: ErrorBody },
       },
