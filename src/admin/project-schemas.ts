@@ -20,6 +20,48 @@ export const Tags = T.Union(
   },
 );
 
+export const ReserveWindow = T.Object(
+  {
+    days: T.Array(T.String({ enum: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] }), {
+      minItems: 1,
+      maxItems: 7,
+      description: "Days of the week the window opens (in its time zone).",
+    }),
+    start: T.String({ description: "Local opening time, HH:MM." }),
+    end: T.String({ description: "Local closing time, HH:MM (24:00 allowed; before start: past midnight)." }),
+    time_zone: T.String({ maxLength: 64, description: "IANA time zone, e.g. Europe/Paris." }),
+    target: T.Integer({ minimum: 0, maximum: 10000, description: "Free instances kept while it is open." }),
+    max_instances: T.Optional(
+      T.Union([T.Integer({ minimum: 1, maximum: 10000 }), T.Null()], {
+        description: "Most live instances of the project while it is open (null: no cap).",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const ReserveScheduleBody = T.Union(
+  [
+    T.Object(
+      {
+        windows: T.Array(ReserveWindow, { maxItems: 50 }),
+        holidays: T.Optional(
+          T.Array(T.String({ description: "YYYY-MM-DD" }), {
+            maxItems: 1000,
+            description: "Dates (in each window's time zone) on which no window opens.",
+          }),
+        ),
+      },
+      { additionalProperties: false },
+    ),
+    T.Null(),
+  ],
+  {
+    description:
+      "Extension: the reserve's windows; outside every window min_reserve_vm holds (null or no windows: always). See docs/operations.md.",
+  },
+);
+
 export const settingsFields = {
   network_id: T.Optional(NullableString("Network id (Neutron) the instances are attached to.")),
   availability_zone: T.Optional(NullableString("Availability zone of the instances (default from config).")),
@@ -65,6 +107,7 @@ export const settingsFields = {
     }),
   ),
   session_policy: SessionPolicyInput,
+  reserve_schedule: T.Optional(ReserveScheduleBody),
 };
 
 export const keystoneFields = {
@@ -141,7 +184,24 @@ export const Reserve = T.Object(
       description: "Failed build attempts since the reserve was last full of ACTIVE instances.",
     }),
     backoff_until: Timestamp("No instance is created for the reserve before this time."),
-    target: T.Integer({ description: "min_reserve_vm." }),
+    target: T.Integer({
+      description:
+        "The target in effect: the open (or, within reserve.leadSeconds, opening) window's of reserve_schedule, else min_reserve_vm.",
+    }),
+    next_change: T.Union(
+      [
+        T.Object({
+          at: T.String({ description: "When the target in effect changes (UTC)." }),
+          target: T.Integer({ description: "The target from then." }),
+        }),
+        T.Null(),
+      ],
+      { description: "The next change of the target in effect (null: none within nine days)." },
+    ),
+    ready: T.Integer({
+      description:
+        "Free ACTIVE instances that are ready (ACTIVE plus the boot grace, or their port answered).",
+    }),
     free: T.Integer({ description: "Free instances ready to serve (ACTIVE, no user, no group)." }),
     building: T.Integer({ description: "Free instances still in BUILD." }),
     failed_builds: T.Integer({
@@ -174,6 +234,7 @@ export const Project = T.Object({
   console_port: T.Union([T.Integer(), T.Null()]),
   console_kind: T.String(),
   session_policy: SessionPolicyOutput,
+  reserve_schedule: T.Optional(ReserveScheduleBody),
   os_project: T.Optional(
     T.Union([T.Object({}, { additionalProperties: true }), T.Null()], {
       description: "The Keystone project (with_os_object=true); null when Keystone no longer has it.",
@@ -208,6 +269,8 @@ export const projectExample = {
     failures: 1,
     backoff_until: "2024-05-06T10:16:40",
     target: 2,
+    next_change: { at: "2024-05-06T16:00:00", target: 20 },
+    ready: 0,
     free: 0,
     building: 0,
     failed_builds: 2,

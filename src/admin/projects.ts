@@ -1,4 +1,5 @@
 // TRS projects (#2-#8) and the DELETE extension: pools, their settings and statistics.
+import type { Static } from "@sinclair/typebox";
 import type { PoolCreateInput, PoolUpdateInput, PoolView, ReserveStatus } from "../core/pools.ts";
 import { callerOf, reachOf } from "../http/auth.ts";
 import { badRequest } from "../http/errors.ts";
@@ -31,6 +32,7 @@ function projectJson(view: PoolView) {
     console_port: p.console_port,
     console_kind: p.console_kind,
     session_policy: sessionPolicyJson(view),
+    reserve_schedule: (p.reserve_schedule ?? null) as Static<typeof schemas.ReserveScheduleBody>,
     ...(view.osProject !== undefined ? { os_project: view.osProject } : {}),
     ...(view.reserve ? { reserve: reserveJson(view.reserve) } : {}),
   };
@@ -43,6 +45,8 @@ function reserveJson(r: ReserveStatus) {
     failures: r.failures,
     backoff_until: isoUtc(r.backoffUntil),
     target: r.target,
+    next_change: r.nextChange ? { at: isoUtc(r.nextChange.at) as string, target: r.nextChange.target } : null,
+    ready: r.ready,
     free: r.free,
     building: r.building,
     failed_builds: r.failedBuilds,

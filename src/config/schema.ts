@@ -223,6 +223,47 @@ export const ConfigSchema = T.Object({
       minimum: 1,
       description: "Global cap of builds in flight.",
     }),
+    leadSeconds: T.Integer({
+      default: 900,
+      minimum: 0,
+      description:
+        "How long before a reserve schedule's window opens the keeper starts filling to its target, so that its desktops are ACTIVE when it opens.",
+    }),
+    releasePerRun: T.Integer({
+      default: 5,
+      minimum: 1,
+      description:
+        "Most surplus free instances (beyond the target in effect) deleted per pool per keeper run; never one a user holds or has a session on.",
+    }),
+    circuitFailures: T.Integer({
+      default: 1,
+      minimum: 1,
+      description:
+        "Failed builds of a pool (since its reserve last held ACTIVE instances) that open its build circuit: no builds for a back-off growing with each opening, then one probe build (half-open).",
+    }),
+    readiness: T.Object({
+      mode: T.Union([T.Literal("grace"), T.Literal("tcp"), T.Literal("none")], {
+        default: "grace",
+        description:
+          "When a new ACTIVE instance may be handed out free: grace (bootGraceSeconds after ACTIVE), tcp (once rs-server connects to its port), none (at once).",
+      }),
+      bootGraceSeconds: T.Integer({
+        default: 30,
+        minimum: 0,
+        description: "readiness mode grace: seconds after ACTIVE before an instance counts as ready.",
+      }),
+      port: T.Integer({
+        default: 3389,
+        minimum: 1,
+        maximum: 65535,
+        description: "readiness mode tcp: the desktops' connection port checked (3389: RDP).",
+      }),
+      timeoutMs: T.Integer({
+        default: 1000,
+        minimum: 1,
+        description: "readiness mode tcp: how long one connection attempt may take.",
+      }),
+    }),
   }),
   reconcile: T.Object({
     intervalSeconds: T.Integer({ default: 60, minimum: 1, description: "Period of the reconciler." }),

@@ -12,6 +12,7 @@ import { FloatingIpService } from "./floating-ips.ts";
 import { InstanceService } from "./instances.ts";
 import { PoolAccessService } from "./pool-access.ts";
 import { PoolService } from "./pools.ts";
+import { Readiness } from "./readiness.ts";
 import { SessionService } from "./sessions.ts";
 import { StatisticsService } from "./statistics.ts";
 import type { UserResources } from "./user-resources.ts";
@@ -65,6 +66,7 @@ export function createAdminCore(
   const buildFailures = new BuildFailureService(repos.buildFailures, logger);
   const instances = new InstanceService({
     buildFailures,
+    readiness: new Readiness(repos.reserve, config.reserve.readiness, logger),
     instances: repos.instances,
     pools: repos.pools,
     sessions: repos.sessions,

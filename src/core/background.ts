@@ -6,6 +6,7 @@ import { BuildWatcher } from "./build-watch.ts";
 import type { CoreDeps } from "./deps.ts";
 import { Housekeeping } from "./housekeeping.ts";
 import { metrics } from "./metrics.ts";
+import { Readiness } from "./readiness.ts";
 import { Reconciler } from "./reconciler.ts";
 import { ReserveKeeper } from "./reserve.ts";
 import { SessionPolicyJob } from "./session-policy.ts";
@@ -25,7 +26,10 @@ export interface Background {
 }
 
 export interface BackgroundOptions {
-  /** The clock of the keeper and the reconciler (tests move it past a timeout). */
+  /**
+   * The clock of the keeper and the reconciler: tests move it past a timeout, or through a
+   * simulated day of reserve schedules (test/background/reserve-schedule.test.ts).
+   */
   now?: () => Date;
   /** See ReconcilerDeps.adoptAfterSeconds. */
   adoptAfterSeconds?: number;
@@ -46,6 +50,10 @@ export function createBackground(
     logger,
     intervalSeconds: config.reserve.intervalSeconds,
     maxConcurrentBuilds: config.reserve.maxConcurrentBuilds,
+    leadSeconds: config.reserve.leadSeconds,
+    releasePerRun: config.reserve.releasePerRun,
+    circuitFailures: config.reserve.circuitFailures,
+    readiness: new Readiness(repos.reserve, config.reserve.readiness, logger),
     now: options.now,
   });
   const resources = userResourcesOf(deps);

@@ -23,6 +23,7 @@ import { conflict, invalid, notFound } from "./errors.ts";
 import { forEachLimited } from "./limited.ts";
 import { batchName, explicitNames, MAX_INSTANCE_NAME, namesForBatch, namesFromPattern } from "./naming.ts";
 import { type PoolService, TRS_TAG } from "./pools.ts";
+import type { Readiness } from "./readiness.ts";
 
 /**
  * Nova caps a request only by the quota; a request of ours asks Nova for at most this many
@@ -79,6 +80,8 @@ export interface InstanceServiceDeps {
   cloud: Pick<Cloud, "nova">;
   /** Told of the servers whose build failed, as their status is copied from Nova. */
   buildFailures?: Pick<BuildFailureService, "notice">;
+  /** Told of the servers now ACTIVE, which may become ready (core/readiness.ts). */
+  readiness?: Pick<Readiness, "activated">;
 }
 
 function statusOf(server: NovaServer) {
@@ -253,6 +256,7 @@ export class InstanceService {
   /** Copies Nova's state of the servers we know into our records. */
   async syncFromNova(servers: NovaServer[]): Promise<void> {
     await this.d.instances.applyStatus(servers.map(statusOf));
+    await this.d.readiness?.activated(servers.filter((s) => s.status === "ACTIVE").map((s) => s.id));
     const failed = failedBuilds(servers);
     if (failed.length > 0) await this.d.buildFailures?.notice(failed);
   }

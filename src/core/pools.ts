@@ -18,6 +18,7 @@ import type { Directory, DirectoryProject, DirectoryProjectPatch } from "./direc
 import { conflict, invalid, notFound, unavailable } from "./errors.ts";
 import { patternProblem } from "./naming.ts";
 import { type SessionPolicyInput, sessionPolicyPatch } from "./session-policy.ts";
+import { nextChange, parseSchedule, scheduleOf, targetInEffect } from "./reserve-schedule.ts";
 
 export const TRS_TAG = "trs";
 export const OPERATION_MODES = ["1", "2"] as const;
@@ -42,6 +43,8 @@ export interface PoolSettingsInput {
   console_kind?: "gateway" | "nova-novnc" | "nova-spice";
   /** Idle/disconnected/maximum times and the post-session action (core/session-policy.ts). */
   session_policy?: SessionPolicyInput;
+  /** Extension (issue 16): the reserve's windows (core/reserve-schedule.ts); null removes them. */
+  reserve_schedule?: unknown;
 }
 
 export interface PoolCreateInput extends PoolSettingsInput {
@@ -90,8 +93,12 @@ export interface ReserveStatus {
   /** Failed build attempts since the reserve was last full of ACTIVE instances. */
   failures: number;
   backoffUntil: Date | null;
-  /** min_reserve_vm. */
+  /** The target in effect: the schedule's window's (filled ahead by the lead), else min_reserve_vm. */
   target: number;
+  /** The next change of the target in effect (null: no schedule, or none within nine days). */
+  nextChange: { at: Date; target: number } | null;
+  /** Free ACTIVE instances that are ready to be handed out (readiness). */
+  ready: number;
   /** Free instances ready to serve (ACTIVE, no user, no group). */
   free: number;
   /** Free instances still in BUILD. */
@@ -114,7 +121,7 @@ export interface PoolServiceDeps {
   config: Config;
   pools: PoolRepository;
   instances: InstanceRepository;
-  reserve: Pick<ReserveRepository, "freeCountsOf">;
+  reserve: Pick<ReserveRepository, "freeCountsOf" | "readyCountsOf">;
   holders: HolderRepository;
   volumeAssignments: VolumeAssignmentRepository;
   directory: Directory;
@@ -183,6 +190,7 @@ export class PoolService {
     sessionPolicyPatch(s.session_policy);
     if (s.min_reserve_vm !== undefined && s.min_reserve_vm < 0)
       throw invalid("min_reserve_vm must be 0 or more");
+    if (s.reserve_schedule != null) parseSchedule(s.reserve_schedule);
     if (s.volume_size != null && s.volume_size < 1) throw invalid("volume_size must be 1 GB or more");
     if (s.max_users_per_instance != null && s.max_users_per_instance < 1) {
       throw invalid("max_users_per_instance must be 1 or more");
@@ -228,6 +236,10 @@ export class PoolService {
       if (s[key] !== undefined) (patch as Record<string, unknown>)[key] = s[key];
     }
     Object.assign(patch, sessionPolicyPatch(s.session_policy));
+    if (s.reserve_schedule !== undefined) {
+      const schedule = s.reserve_schedule === null ? null : parseSchedule(s.reserve_schedule);
+      patch.reserve_schedule = schedule && schedule.windows.length > 0 ? JSON.stringify(schedule) : null;
+    }
     return patch;
   }
 
@@ -373,10 +385,17 @@ export class PoolService {
 
   /** The reserve status of these pools: one query for all of them, whatever their number. */
   private async reserveOf(pools: Pool[]): Promise<Map<string, ReserveStatus>> {
-    const counts = await this.d.reserve.freeCountsOf(pools.map((p) => p.id));
+    const ids = pools.map((p) => p.id);
+    const [counts, ready] = await Promise.all([
+      this.d.reserve.freeCountsOf(ids),
+      this.d.reserve.readyCountsOf(ids),
+    ]);
+    const now = new Date();
+    const leadMs = this.d.config.reserve.leadSeconds * 1000;
     return new Map(
       pools.map((p) => {
         const c = counts.get(p.id);
+        const schedule = scheduleOf(p.reserve_schedule);
         return [
           p.id,
           {
@@ -384,7 +403,9 @@ export class PoolService {
             message: p.reserve_message,
             failures: p.reserve_failures,
             backoffUntil: p.reserve_backoff_until,
-            target: p.min_reserve_vm,
+            target: targetInEffect(schedule, p.min_reserve_vm, now, leadMs).target,
+            nextChange: nextChange(schedule, p.min_reserve_vm, now, leadMs),
+            ready: ready.get(p.id) ?? 0,
             free: c?.active ?? 0,
             building: c?.building ?? 0,
             failedBuilds: p.build_failures,

@@ -594,9 +594,12 @@ export class HolderRepository {
     // pool of a thousand instances otherwise costs milliseconds of the database's CPU).
     const unheld = sql<boolean>`NOT EXISTS (SELECT 1 FROM instance_users cu WHERE cu.instance_id = i.id)`;
     if (o.kind === "free") {
+      // Readiness (core/readiness.ts): a free ACTIVE instance is handed out once ready, not
+      // merely ACTIVE (one in BUILD is waited for, as a user's own new build is).
       q = q
         .where(unheld)
-        .where(sql<boolean>`NOT EXISTS (SELECT 1 FROM instance_groups cg WHERE cg.instance_id = i.id)`);
+        .where(sql<boolean>`NOT EXISTS (SELECT 1 FROM instance_groups cg WHERE cg.instance_id = i.id)`)
+        .where(sql<boolean>`(i.status <> 'ACTIVE' OR i.ready_at <= now())`);
     } else if (o.kind === "group") {
       q = q.where(({ exists, selectFrom }) =>
         exists(

@@ -5,6 +5,8 @@
 //   whilePoolLocked(poolId, fn) → fn's result, once the pool's lock is free
 //   freeCounts(poolId) / freeCountsOf(poolIds) → free instances ACTIVE and in BUILD
 //   buildsInFlight() / failedFree(poolId) / setState(poolId, state)
+//   readyAfterGrace(seconds, ids?) / notReady(limit) / markReady(ids) → readiness (core/readiness.ts)
+//   liveCount(poolId) / takeSurplus(poolId, n) → the surplus a schedule releases
 import { type Kysely, sql } from "kysely";
 import type { Database } from "./schema.ts";
 
@@ -19,6 +21,8 @@ export interface ReserveState {
   failures: number;
   backoffUntil: Date | null;
   message: string | null;
+  /** Failed builds since the reserve last held ACTIVE instances (the build circuit). */
+  failedBuilds: number;
 }
 
 // Advisory lock classes (the first key of pg's two-key form); the second key is the pool.
@@ -33,6 +37,13 @@ export const freeInstance = (status: string[]) => sql<boolean>`
   i.deleted_at IS NULL AND i.status = ANY(${status}::text[])
   AND NOT EXISTS (SELECT 1 FROM instance_users u WHERE u.instance_id = i.id)
   AND NOT EXISTS (SELECT 1 FROM instance_groups g WHERE g.instance_id = i.id)`;
+
+/** An ACTIVE instance not yet ready, with the address its port is checked at. */
+export interface NotReady {
+  id: string;
+  pool_id: string;
+  fixed_ip: string | null;
+}
 
 export class ReserveRepository {
   constructor(private readonly db: Kysely<Database>) {}
@@ -108,8 +119,92 @@ export class ReserveRepository {
         reserve_failures: s.failures,
         reserve_backoff_until: s.backoffUntil,
         reserve_message: s.message,
+        reserve_failed_builds: s.failedBuilds,
       })
       .where("id", "=", poolId)
       .execute();
+  }
+
+  /**
+   * ACTIVE instances not yet ready become ready `seconds` after they became ACTIVE (a time
+   * that may be ahead: the claim compares it with now()). Only those of `ids` when given.
+   */
+  async readyAfterGrace(seconds: number, ids?: string[]): Promise<number> {
+    if (ids && ids.length === 0) return 0;
+    const r = await sql`
+      UPDATE instances SET ready_at = active_at + make_interval(secs => ${seconds})
+       WHERE status = 'ACTIVE' AND ready_at IS NULL AND deleted_at IS NULL AND active_at IS NOT NULL
+         ${ids ? sql`AND id = ANY(${ids}::text[])` : sql``}`.execute(this.db);
+    return Number(r.numAffectedRows ?? 0);
+  }
+
+  /** ACTIVE instances not yet ready (oldest first), with their address. */
+  async notReady(limit: number, ids?: string[]): Promise<NotReady[]> {
+    if (ids && ids.length === 0) return [];
+    const r = await sql<NotReady>`
+      SELECT i.id, i.pool_id, i.fixed_ip FROM instances i
+       WHERE i.status = 'ACTIVE' AND i.ready_at IS NULL AND i.deleted_at IS NULL
+         ${ids ? sql`AND i.id = ANY(${ids}::text[])` : sql``}
+       ORDER BY i.active_at, i.id LIMIT ${limit}`.execute(this.db);
+    return r.rows;
+  }
+
+  async markReady(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await sql`UPDATE instances SET ready_at = now()
+               WHERE id = ANY(${ids}::text[]) AND status = 'ACTIVE' AND ready_at IS NULL`.execute(this.db);
+  }
+
+  /** Free instances that are ready to be handed out now, per pool. */
+  async readyCountsOf(poolIds: string[]): Promise<Map<string, number>> {
+    if (poolIds.length === 0) return new Map();
+    const r = await sql<{ pool_id: string; n: string }>`
+      SELECT i.pool_id, count(*) AS n FROM instances i
+       WHERE i.pool_id = ANY(${poolIds}::text[]) AND ${freeInstance(["ACTIVE"])}
+         AND i.ready_at <= now()
+       GROUP BY i.pool_id`.execute(this.db);
+    return new Map(r.rows.map((row) => [row.pool_id, Number(row.n)]));
+  }
+
+  /** The pool's instances not deleted, whatever their state or holder. */
+  async liveCount(poolId: string): Promise<number> {
+    const r = await sql<{ n: string }>`
+      SELECT count(*) AS n FROM instances WHERE pool_id = ${poolId} AND deleted_at IS NULL`.execute(this.db);
+    return Number(r.rows[0].n);
+  }
+
+  /**
+   * Takes up to n free instances of the pool out of service, for release: no user, no group,
+   * no open session, in BUILD or ACTIVE (those still building first, then the newest). Each is
+   * locked and its status set to DELETING in one statement, so a claim (which locks the row
+   * and wants ACTIVE) can no longer take it; a row a claim holds is skipped. A claim that
+   * committed between this statement's snapshot and its lock is seen by a second look, which
+   * gives such an instance back its status. Answers the ids taken.
+   */
+  async takeSurplus(poolId: string, n: number): Promise<string[]> {
+    if (n <= 0) return [];
+    const r = await sql<{ id: string; was: string }>`
+      WITH picked AS (
+        SELECT i.id, i.status AS was FROM instances i
+         WHERE i.pool_id = ${poolId} AND ${freeInstance(["BUILD", "ACTIVE"])}
+           AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.instance_id = i.id AND s.closed_at IS NULL)
+         ORDER BY i.status = 'BUILD' DESC, i.created_at DESC, i.id
+         LIMIT ${n}
+         FOR UPDATE OF i SKIP LOCKED
+      )
+      UPDATE instances u SET status = 'DELETING', updated_at = now()
+        FROM picked WHERE u.id = picked.id
+      RETURNING u.id, picked.was`.execute(this.db);
+    if (r.rows.length === 0) return [];
+    const kept = await sql<{ id: string }>`
+      UPDATE instances u SET status = t.was, updated_at = now()
+        FROM (SELECT * FROM jsonb_to_recordset(${JSON.stringify(r.rows)}::jsonb) AS x(id text, was text)) t
+       WHERE u.id = t.id AND u.status = 'DELETING'
+         AND (EXISTS (SELECT 1 FROM instance_users x WHERE x.instance_id = u.id)
+           OR EXISTS (SELECT 1 FROM instance_groups g WHERE g.instance_id = u.id)
+           OR EXISTS (SELECT 1 FROM sessions s WHERE s.instance_id = u.id AND s.closed_at IS NULL))
+      RETURNING u.id`.execute(this.db);
+    const back = new Set(kept.rows.map((k) => k.id));
+    return r.rows.map((row) => row.id).filter((id) => !back.has(id));
   }
 }

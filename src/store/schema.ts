@@ -41,6 +41,10 @@ export interface PoolsTable {
   session_max_minutes: number | null;
   /** keep, rebuild or replace: what becomes of the desktop after its session ends. */
   session_end_action: Generated<string>;
+  /** The reserve's windows (migration 086; core/reserve-schedule.ts); null: none. */
+  reserve_schedule: ColumnType<unknown | null, string | null | undefined, string | null>;
+  /** Failed builds since the reserve last held ACTIVE instances (the build circuit). */
+  reserve_failed_builds: Generated<number>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -59,6 +63,10 @@ export interface InstancesTable {
   fault: string | null;
   /** When its failed build was counted (once) in the pool's build_failures. */
   build_failed_at: NullableTimestamp;
+  /** When it last became ACTIVE (a trigger keeps it); null while not ACTIVE (migration 086). */
+  active_at: NullableTimestamp;
+  /** From when it may be handed out free: ACTIVE plus the boot grace, or its port answered. */
+  ready_at: NullableTimestamp;
   created_at: Timestamp;
   updated_at: Timestamp;
   deleted_at: NullableTimestamp;

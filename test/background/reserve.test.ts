@@ -103,7 +103,7 @@ describe("reserve keeper", () => {
     );
     const config = {
       ...s.runtime.deps.config,
-      reserve: { intervalSeconds: 1, maxConcurrentBuilds: inFlight + 2 },
+      reserve: { ...s.runtime.deps.config.reserve, intervalSeconds: 1, maxConcurrentBuilds: inFlight + 2 },
     };
     const capped = createBackground({ ...s.runtime.deps, config }, core()).keeper;
     const outcome = await capped.refill((await core().repos.pools.get(pool.id))!);

@@ -67,7 +67,8 @@ export async function startStack(
       broker: { port: 0 },
       portal: { port: 0 },
       simulator: { buildDelayMs: 200 },
-      reserve: { intervalSeconds: 1 },
+      // Desktops are ready once ACTIVE (the readiness modes are tested in reserve-schedule.test.ts).
+      reserve: { intervalSeconds: 1, readiness: { mode: "none" } },
       allocation: { pollIntervalMs: 50, buildTimeoutSeconds: 30 },
       // Test files fail logins and tokens from one address hundreds of times on purpose; the
       // limits themselves are tested in test/broker/rate-limit.test.ts.

@@ -9,6 +9,7 @@ import * as m050 from "./050_console_tickets.ts";
 import * as m065 from "./065_rate_limits.ts";
 import * as m073 from "./073_list_indexes.ts";
 import * as m074 from "./074_session_latest.ts";
+import * as m086 from "./086_reserve_schedule.ts";
 import * as m090 from "./090_audit_trail.ts";
 import * as m091 from "./091_session_policies.ts";
 
@@ -22,6 +23,7 @@ export const migrations: Record<string, Migration> = {
   "065_rate_limits": m065,
   "073_list_indexes": m073,
   "074_session_latest": m074,
+  "086_reserve_schedule": m086,
   "090_audit_trail": m090,
   "091_session_policies": m091,
 };

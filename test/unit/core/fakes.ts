@@ -37,6 +37,8 @@ export function pool(overrides: Partial<Pool> = {}): Pool {
     session_disconnected_minutes: null,
     session_max_minutes: null,
     session_end_action: "keep",
+    reserve_schedule: null,
+    reserve_failed_builds: 0,
     created_at: new Date(0),
     updated_at: new Date(0),
     ...overrides,
@@ -60,6 +62,8 @@ export function instance(overrides: Partial<InstanceRow> = {}): InstanceRow {
     updated_at: new Date(0),
     deleted_at: null,
     build_failed_at: null,
+    active_at: null,
+    ready_at: null,
     ...overrides,
   };
 }

@@ -35,6 +35,8 @@ function keeper(
       setState: async (_id, s) => {
         states.push(s);
       },
+      liveCount: async () => (o.active ?? 0) + (o.building ?? 0),
+      takeSurplus: async () => [],
     },
     pools: { list: async () => [p], get: async () => p },
     instances: {
