@@ -239,7 +239,10 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
 
     if (config.admin.enabled) {
       const admin = await createAdminApp({ config, core, auth, logger, health, version: VERSION, throttle });
-      metricsRoute(admin, { snapshot: () => repos.metrics.snapshot() });
+      metricsRoute(admin, {
+        snapshot: () => repos.metrics.snapshot(),
+        leadSeconds: config.reserve.leadSeconds,
+      });
       // The dashboard's pages (/dashboard/, and / sending a browser there); its API is under /v1.
       dashboardAssetRoutes(admin);
       httpMetrics(admin, "admin");

@@ -11,6 +11,8 @@ import type { MetricsSnapshot } from "../shared/types.ts";
 export interface MetricsRouteOptions {
   snapshot: () => Promise<MetricsSnapshot>;
   metrics?: Metrics;
+  /** reserve.leadSeconds: the reserve target in effect looks this far ahead. */
+  leadSeconds?: number;
 }
 
 export function metricsRoute(app: App, options: MetricsRouteOptions): void {
@@ -22,7 +24,7 @@ export function metricsRoute(app: App, options: MetricsRouteOptions): void {
         .send(
           envelope(403, "Forbidden", "Metrics are served only to the addresses of monitoring.allowedFrom."),
         );
-    const text = await m.render(await options.snapshot());
+    const text = await m.render(await options.snapshot(), { leadSeconds: options.leadSeconds });
     reply.header("content-type", m.contentType);
     return text;
   });

@@ -9,6 +9,7 @@
 //   metrics.render(snapshot)                   → the /metrics text
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { MetricsSnapshot } from "../shared/types.ts";
+import { scheduleOf, targetInEffect } from "./reserve-schedule.ts";
 
 export class Metrics {
   readonly registry = new Registry();
@@ -20,7 +21,19 @@ export class Metrics {
   });
   private readonly reserveTarget = new Gauge({
     name: "rs_reserve_target_instances",
-    help: "The pool's min_reserve_vm.",
+    help: "The pool's reserve target in effect: its schedule's window's, else min_reserve_vm.",
+    labelNames: ["pool"],
+    registers: [this.registry],
+  });
+  private readonly reserveBuilding = new Gauge({
+    name: "rs_reserve_building_instances",
+    help: "Free instances of the pool still in BUILD.",
+    labelNames: ["pool"],
+    registers: [this.registry],
+  });
+  private readonly reserveCircuit = new Gauge({
+    name: "rs_reserve_circuit",
+    help: "The pool's build circuit: 0 closed, 1 half-open (one probe build), 2 open (no builds: back-off).",
     labelNames: ["pool"],
     registers: [this.registry],
   });
@@ -115,14 +128,24 @@ export class Metrics {
   }
 
   /** The exposition text, with the gauges set from a fresh snapshot. */
-  async render(snapshot: MetricsSnapshot): Promise<string> {
+  async render(
+    snapshot: MetricsSnapshot,
+    options: { leadSeconds?: number; now?: Date } = {},
+  ): Promise<string> {
     this.reserveSize.reset();
     this.reserveTarget.reset();
     this.reserveBackoffGauge.reset();
+    this.reserveBuilding.reset();
+    this.reserveCircuit.reset();
+    const now = options.now ?? new Date();
+    const leadMs = (options.leadSeconds ?? 0) * 1000;
     for (const p of snapshot.pools) {
       this.reserveSize.set({ pool: p.id }, p.free);
-      this.reserveTarget.set({ pool: p.id }, p.target);
+      const target = targetInEffect(scheduleOf(p.schedule), p.target, now, leadMs).target;
+      this.reserveTarget.set({ pool: p.id }, target);
       this.reserveBackoffGauge.set({ pool: p.id }, p.backoff ? 1 : 0);
+      this.reserveBuilding.set({ pool: p.id }, p.building ?? 0);
+      this.reserveCircuit.set({ pool: p.id }, p.state === "backoff" ? 2 : p.state === "half_open" ? 1 : 0);
     }
     this.closedByPolicy.reset();
     for (const c of snapshot.closedByPolicy ?? [])

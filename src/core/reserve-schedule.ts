@@ -112,7 +112,7 @@ export function parseSchedule(json: unknown): ReserveSchedule {
     if (typeof w.end !== "string" || Number.isNaN(minutesOf(w.end, true))) {
       throw invalid(`${where}.end must be a time HH:MM (00:00 to 24:00)`);
     }
-    if (minutesOf(w.start, false) === minutesOf(w.end, true) % 1440) {
+    if (minutesOf(w.start, false) === minutesOf(w.end, true)) {
       throw invalid(`${where}: start and end are the same time`);
     }
     if (typeof w.time_zone !== "string" || !isTimeZone(w.time_zone)) {

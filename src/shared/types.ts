@@ -39,7 +39,20 @@ export interface RequestStep {
 
 /** The numbers /metrics reads at scrape time (store/metrics.ts → core/metrics.ts). */
 export interface MetricsSnapshot {
-  pools: { id: string; name: string | null; free: number; target: number; backoff: boolean }[];
+  pools: {
+    id: string;
+    name: string | null;
+    free: number;
+    /** min_reserve_vm: the target outside the schedule's windows. */
+    target: number;
+    backoff: boolean;
+    /** Free instances still in BUILD. */
+    building?: number;
+    /** reserve_state: ok, backoff (the build circuit open), half_open... */
+    state?: string;
+    /** The reserve schedule as stored (core/reserve-schedule.ts), or null. */
+    schedule?: unknown;
+  }[];
   buildsInFlight: number;
   sessionsOpen: number;
   /** Tasks by state, PENDING and STARTED at least. */

@@ -13,11 +13,24 @@ export class MetricsRepository {
 
   async snapshot(): Promise<MetricsSnapshot> {
     const [pools, builds, sessions, tasks, closedByPolicy] = await Promise.all([
-      sql<{ id: string; name: string | null; target: number; free: string; backoff: boolean }>`
+      sql<{
+        id: string;
+        name: string | null;
+        target: number;
+        free: string;
+        building: string;
+        backoff: boolean;
+        state: string;
+        schedule: unknown;
+      }>`
         SELECT p.id, p.name, p.min_reserve_vm AS target, p.reserve_state = 'backoff' AS backoff,
-               (SELECT count(*) FROM instances i
-                 WHERE i.pool_id = p.id AND ${freeInstance(["BUILD", "ACTIVE"])}) AS free
-          FROM pools p`.execute(this.db),
+               p.reserve_state AS state, p.reserve_schedule AS schedule, f.free, f.building
+          FROM pools p
+          CROSS JOIN LATERAL (
+            SELECT count(*) AS free, count(*) FILTER (WHERE i.status = 'BUILD') AS building
+              FROM instances i WHERE i.pool_id = p.id AND ${freeInstance(["BUILD", "ACTIVE"])}) f`.execute(
+        this.db,
+      ),
       this.reserve.buildsInFlight(),
       sql<{ n: string }>`SELECT count(*) AS n FROM sessions WHERE closed_at IS NULL`.execute(this.db),
       sql<{ status: string; n: string }>`
@@ -35,6 +48,9 @@ export class MetricsRepository {
         target: Number(p.target),
         free: Number(p.free),
         backoff: p.backoff,
+        building: Number(p.building),
+        state: p.state,
+        schedule: p.schedule,
       })),
       buildsInFlight: builds,
       sessionsOpen: Number(sessions.rows[0].n),
