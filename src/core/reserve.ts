@@ -211,7 +211,7 @@ export class ReserveKeeper {
       );
     }
     if (open) {
-      const note = `Probing with one build after ${pool.reserve_failures} opening(s) of the build circuit; last failure: ${pool.last_build_failure ?? pool.reserve_message ?? "unknown"}`;
+      const note = `Probing with one build (half-open) after failure ${pool.reserve_failures} of the build circuit; Nova's last fault: ${pool.last_build_failure ?? "none given"}`;
       await this.setState(
         pool,
         CIRCUIT_HALF_OPEN,

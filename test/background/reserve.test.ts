@@ -154,12 +154,13 @@ describe("reserve keeper", () => {
       assert.ok(i < 200, "the broken servers were never deleted in Nova");
       await new Promise((r) => setTimeout(r, 50));
     }
-    // After the back-off it tries again.
+    // After the back-off it tries again, with one probe build (the circuit is half-open).
     const later = createBackground(s.runtime.deps, core(), {
       now: () => new Date(Date.now() + 3600_000),
     });
     await later.keeper.run();
-    assert.deepEqual(createRequests(pool.id), [2, 2]);
+    assert.deepEqual(createRequests(pool.id), [2, 1]);
+    assert.equal((await core().repos.pools.get(pool.id))?.reserve_state, "half_open");
   });
 });
 
@@ -223,9 +224,9 @@ describe("reserve keeper with builds that hang", () => {
     assert.equal((await pool(id)).reserve_state, "backoff");
     await until("Nova deleted the stuck builds", noServers(id));
 
-    // After the back-off it tries again.
-    assert.equal((await ahead(3600).keeper.refill(await pool(id)))?.created, 2);
-    assert.deepEqual(createRequests(id), [2, 2]);
+    // After the back-off it tries again, with one probe build (the circuit is half-open).
+    assert.equal((await ahead(3600).keeper.refill(await pool(id)))?.created, 1);
+    assert.deepEqual(createRequests(id), [2, 1]);
   });
 
   it("backs off longer while builds keep hanging, and forgets once they reach ACTIVE", async () => {
@@ -239,13 +240,14 @@ describe("reserve keeper with builds that hang", () => {
     assert.equal(first.reserve_failures, 1);
     await until("Nova deleted the first stuck build", noServers(id));
 
-    // The retry after the back-off hangs too. While it is in flight the reserve counts as
-    // full, but the failures are not forgotten: nothing has succeeded yet.
+    // The probe build after the back-off hangs too. While it is in flight the circuit is
+    // half-open, and the failures are not forgotten: nothing has succeeded yet.
     assert.equal((await ahead(3600).keeper.refill(await pool(id)))?.created, 1);
     await bg.keeper.refill(await pool(id));
     const retrying = await pool(id);
     assert.equal(retrying.reserve_failures, 1);
-    assert.match(retrying.reserve_message ?? "", /1 build\(s\) in progress after 1 failed attempt/);
+    assert.equal(retrying.reserve_state, "half_open");
+    assert.match(retrying.reserve_message ?? "", /Probing with one build \(half-open\) after failure 1/);
     const later = ahead(3660);
     await later.reconciler.run();
     const second = await pool(id);

@@ -10,6 +10,7 @@ import { html } from "./html.js";
 import { t } from "./i18n.js";
 import { activityChart } from "./overview.js";
 import { formOf, PoolForm } from "./pool-form.js";
+import { ReserveSchedule } from "./reserve-schedule.js";
 import { TaskTable } from "./tasks.js";
 import { ErrorLine, Field, Loading, Notice, Status, useLoad } from "./ui.js";
 
@@ -203,6 +204,8 @@ export function PoolDetail({ id }) {
             }} /></section>`
         : null
     }
+
+    <${ReserveSchedule} pool=${p} />
 
     <section aria-labelledby="desktops-h">
       <h2 id="desktops-h">${t("pool.desktops")}</h2>

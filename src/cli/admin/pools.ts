@@ -61,12 +61,32 @@ function settingsOptions(cmd: Command): Command {
         "rebuild",
         "replace",
       ]),
+    )
+    .option(
+      "--reserve-schedule <file>",
+      "reserve schedule: a JSON file of {windows, holidays} (see docs/operations.md), or none to remove it",
     );
 }
 
 /** A number of minutes, or "none" (no limit: null in the API; commander turns a null into ""). */
 function minutesOrNone(value: string): number | "none" {
   return value === "none" ? value : positiveInt(value);
+}
+
+/** The reserve schedule of --reserve-schedule: a JSON file, or null for "none". */
+function readSchedule(file: string): unknown {
+  if (file === "none") return null;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new CliError(`cannot read ${file}: ${(err as Error).message}`, 2);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new CliError(`${file} is not JSON: ${(err as Error).message}`, 2);
+  }
 }
 
 function readScript(file: string): string {
@@ -118,6 +138,7 @@ async function projectBody(ctx: Ctx, o: Record<string, any>): Promise<Record<str
     volume_type_id: o.volumeType,
     max_users_per_instance: o.maxUsers,
     session_policy: sessionPolicy(o),
+    reserve_schedule: o.reserveSchedule === undefined ? undefined : readSchedule(o.reserveSchedule),
   };
   return Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
 }
