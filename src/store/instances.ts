@@ -188,6 +188,9 @@ export class InstanceRepository {
         // Taken back by a session policy: Nova still says ACTIVE until the rebuild call, and
         // copying that would make the old desktop claimable (store/session-policy.ts).
         .where("status", "!=", RECYCLING)
+        // Taken out of service by the reserve (surplus being released): Nova's ACTIVE must
+        // not make it claimable again before it is deleted.
+        .where("status", "<>", "DELETING")
         .where((eb) =>
           eb.or([
             eb("status", "is distinct from", u.status),
