@@ -101,32 +101,6 @@ describe("dashboard in chromium", () => {
     });
     assert.equal(pool.body.project.name, poolName);
 
-    // Its reserve schedule: none yet; one set through the API shows as a table of windows.
-    await page.locator("#reserve-schedule", { hasText: "No schedule" }).waitFor();
-    const scheduled = await call(s.adminUrl, "PUT", `/v1/projects/${poolId}`, {
-      headers: { "X-Auth-Token": s.adminToken },
-      body: {
-        project: {
-          reserve_schedule: {
-            windows: [
-              {
-                days: ["mon", "tue", "wed", "thu", "fri"],
-                start: "08:00",
-                end: "18:00",
-                time_zone: "Europe/Paris",
-                target: 4,
-              },
-            ],
-            holidays: ["2026-12-25"],
-          },
-        },
-      },
-    });
-    assert.equal(scheduled.status, 200, JSON.stringify(scheduled.body));
-    await page.reload();
-    await page.locator("#schedule-table tbody tr", { hasText: "Mon, Tue, Wed, Thu, Fri" }).waitFor();
-    assert.match(await page.locator("#reserve-schedule").innerText(), /Europe\/Paris[\s\S]*2026-12-25/);
-
     // Two desktops: they appear, and go ACTIVE as Nova builds them.
     await page.getByLabel("Number of desktops").fill("2");
     await page.getByRole("button", { name: "Add desktops" }).click();

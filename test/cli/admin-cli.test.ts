@@ -1,7 +1,7 @@
 // The operator CLI (`rs-server pools|instances|assign|sessions|...`) run as a child process
 // against a real stack: the simulator's Keystone for the login, the admin API for the rest.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -69,6 +69,41 @@ describe("rs-server pools", () => {
 
     assert.equal(ok(await cli(["pools", "delete", id])).trim(), `deleted pool ${id}`);
     assert.equal((await call("GET", `/v1/projects/${id}`)).status, 404);
+  });
+});
+
+describe("rs-server pools --reserve-schedule", () => {
+  test("sets a pool's reserve schedule from a JSON file, refuses a bad one, and removes it", async () => {
+    const pool = await makePool(call, stack, { min_reserve_vm: 1 });
+    const schedule = {
+      windows: [
+        { days: ["mon", "fri"], start: "08:00", end: "18:00", time_zone: "Europe/Paris", target: 20 },
+      ],
+      holidays: ["2026-12-25"],
+    };
+    const good = join(scratch, "schedule.json");
+    const bad = join(scratch, "bad-schedule.json");
+    writeFileSync(good, JSON.stringify(schedule));
+    writeFileSync(bad, JSON.stringify({ windows: [{ ...schedule.windows[0], time_zone: "Nowhere/Land" }] }));
+    const set = json(await cli(["pools", "update", pool, "--reserve-schedule", good, "--json"]));
+    // Stored as given, a window's absent max_instances written out as null (no cap).
+    assert.deepEqual(set.project.reserve_schedule, {
+      ...schedule,
+      windows: [{ ...schedule.windows[0], max_instances: null }],
+    });
+    assert.equal(typeof set.project.reserve.target, "number");
+    failed(
+      await cli(["pools", "update", pool, "--reserve-schedule", bad]),
+      1,
+      /time_zone must be an IANA time zone/,
+    );
+    failed(
+      await cli(["pools", "update", pool, "--reserve-schedule", join(scratch, "none.json")]),
+      2,
+      /cannot read/,
+    );
+    const cleared = json(await cli(["pools", "update", pool, "--reserve-schedule", "none", "--json"]));
+    assert.equal(cleared.project.reserve_schedule, null);
   });
 });
 
