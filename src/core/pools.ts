@@ -17,8 +17,8 @@ import type { VolumeAssignmentRepository } from "../store/volume-assignments.ts"
 import type { Directory, DirectoryProject, DirectoryProjectPatch } from "./directory.ts";
 import { conflict, invalid, notFound, unavailable } from "./errors.ts";
 import { patternProblem } from "./naming.ts";
-import { type SessionPolicyInput, sessionPolicyPatch } from "./session-policy.ts";
 import { nextChange, parseSchedule, scheduleOf, targetInEffect } from "./reserve-schedule.ts";
+import { type SessionPolicyInput, sessionPolicyPatch } from "./session-policy.ts";
 
 export const TRS_TAG = "trs";
 export const OPERATION_MODES = ["1", "2"] as const;
