@@ -77,7 +77,7 @@ describe("the reserve schedule on the pool screen", () => {
         ["Sat", "22:00–02:00", "UTC", "1", "—"],
       ],
     );
-    const text = await page.locator("#reserve-schedule").innerText();
+    const text = (await page.locator("#reserve-schedule").textContent()) ?? "";
     assert.match(text, /Target in effect: (20|2|1) \(ready 0, free 0\) · changes to \d+ at /);
     assert.match(text, /2026-12-25, 2027-01-01/);
     assert.match(text, /Outside these windows: 2 \(min_reserve_vm\)/);
@@ -92,7 +92,7 @@ describe("the reserve schedule on the pool screen", () => {
     await ru.goto(`${s.adminUrl}/dashboard/#/pools/${scheduled.id}`);
     await ru.locator("#schedule-table tbody tr", { hasText: "Пн, Вт, Ср, Чт, Пт" }).waitFor();
     assert.match(
-      await ru.locator("#reserve-schedule").innerText(),
+      (await ru.locator("#reserve-schedule").textContent()) ?? "",
       /Расписание резерва[\s\S]*Действующая цель/,
     );
     await ru.close();
