@@ -71,7 +71,8 @@ export async function startE2eStack(overrides: Record<string, unknown> = {}): Pr
       broker: { port: 0 },
       portal: { port: 0 },
       openstack,
-      reserve: { intervalSeconds: 1 },
+      // Desktops are ready once ACTIVE, as the flows were written (readiness has its own tests).
+      reserve: { intervalSeconds: 1, readiness: { mode: "none" } },
       reconcile: { intervalSeconds: 2 },
       allocation: { pollIntervalMs: real ? 500 : 50, buildTimeoutSeconds: real ? 180 : 30 },
       ...overrides,
