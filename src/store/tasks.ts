@@ -310,6 +310,25 @@ export class PeriodicJobRepository {
       .execute();
   }
 
+  /** The runs whose lease still holds, with the worker that holds each. */
+  async heldRuns(): Promise<(PeriodicClaim & { worker: string })[]> {
+    const { rows } = await sql<PeriodicClaim & { worker: string }>`
+      SELECT name, run_id, last_worker AS worker FROM periodic_jobs
+       WHERE running_until > now() AND run_id IS NOT NULL AND last_worker IS NOT NULL`.execute(this.db);
+    return rows;
+  }
+
+  /** Ends the lease of that run (its process is gone): the job may be claimed at once. */
+  async abandon(claim: PeriodicClaim): Promise<boolean> {
+    const r = await this.db
+      .updateTable("periodic_jobs")
+      .set({ running_until: null })
+      .where("name", "=", claim.name)
+      .where("run_id", "=", claim.run_id)
+      .executeTakeFirst();
+    return r.numUpdatedRows > 0n;
+  }
+
   /** Makes the job due now; false when no process ever registered it. */
   async trigger(name: string): Promise<boolean> {
     const r = await this.db

@@ -3,12 +3,24 @@
 // Each job is a row with next_run_at; a process runs it only after an UPDATE that finds it
 // due moves next_run_at one period ahead, so of all processes exactly one wins each period.
 // A run holds a lease (running_until) so that runs never overlap, even when one outlasts its
-// period, and a run whose process died is taken over once the lease lapses.
+// period, and a run whose process died is taken over once the lease lapses — at once by a
+// process starting on the same host when that process is gone (a restart after a crash: the
+// reserve keeper and the reconciler would otherwise wait out the lease, up to a minute).
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { PeriodicClaim, PeriodicJobRepository } from "../store/tasks.ts";
 import { traceback } from "./engine.ts";
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to another user.
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
 
 export interface PeriodicContext {
   name: string;
@@ -90,7 +102,30 @@ export class Scheduler {
     this.started = true;
     for (const [name, job] of this.jobs) job.ready = this.prepare(name, job);
     await Promise.all([...this.jobs.values()].map((j) => j.ready));
+    await this.takeOverDeadRuns().catch((err) =>
+      this.log.warn({ err }, "cannot look for runs of a process that is gone: their leases will lapse"),
+    );
     this.schedule(0);
+  }
+
+  /**
+   * Ends the leases of runs held by a process of this host (worker id `host:pid:…`) that no
+   * longer exists, e.g. this server before it was killed. A pid that exists, even reused, or
+   * a worker of another host, is left to its lease.
+   */
+  private async takeOverDeadRuns(): Promise<void> {
+    const host = hostname();
+    for (const run of await this.repo.heldRuns()) {
+      const [workerHost, pidText, rest] = run.worker.split(":");
+      const pid = Number(pidText);
+      if (workerHost !== host || rest === undefined || !Number.isInteger(pid) || pid <= 0) continue;
+      if (pid === process.pid || processExists(pid)) continue;
+      if (await this.repo.abandon(run))
+        this.log.warn(
+          { job: run.name, worker: run.worker },
+          "periodic job run of a process of this host that is gone: lease ended, the job runs again",
+        );
+    }
   }
 
   /** Stops looking for due jobs and waits for the runs in progress (aborted after `timeoutMs`). */

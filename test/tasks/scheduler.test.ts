@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { hostname } from "node:os";
 import { after, before, test } from "node:test";
 import type { Store } from "../../src/store/db.ts";
 import { PeriodicJobRepository } from "../../src/store/tasks.ts";
@@ -141,4 +143,36 @@ test("a failing run is recorded and the job keeps its schedule", async () => {
 test("trigger of a job nobody registered answers false", async () => {
   const a = scheduler();
   assert.equal(await a.trigger("nobody"), false);
+});
+
+test("a start takes over at once the runs of a process of this host that is gone, not of a live one or another host", async () => {
+  const repo = new PeriodicJobRepository(store.db);
+  // A pid that existed and is gone (a killed server's), a live one (the test runner's parent).
+  const dead = spawnSync(process.execPath, ["-e", ""]).pid;
+  const held: Record<string, string> = {
+    "held-dead": `${hostname()}:${dead}:0badc0de`,
+    "held-live": `${hostname()}:${process.ppid}:0badc0de`,
+    "held-elsewhere": `another-host.invalid:${dead}:0badc0de`,
+  };
+  for (const [name, worker] of Object.entries(held)) {
+    await repo.upsert(name, 3600);
+    const [claim] = await repo.claimDue([name], worker, 3600, 1);
+    assert.ok(claim, `${name} claimed by ${worker}`);
+    // Due again: only the lease keeps it from running.
+    await repo.trigger(name);
+  }
+  const a = scheduler();
+  const runs: string[] = [];
+  for (const name of Object.keys(held))
+    a.every(name, 3600, () => {
+      runs.push(name);
+    });
+  await a.start();
+  await a.runDue();
+  await waitFor("the dead process's job to run", async () => runs.includes("held-dead"));
+  await a.runDue();
+  await a.idle();
+  assert.deepEqual(runs, ["held-dead"]);
+  assert.equal((await repo.get("held-live"))?.last_worker, held["held-live"]);
+  assert.equal((await repo.get("held-elsewhere"))?.last_worker, held["held-elsewhere"]);
 });
