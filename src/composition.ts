@@ -22,12 +22,14 @@ import { type Core, createCore } from "./core/index.ts";
 import type { License } from "./core/license.ts";
 import { RECONCILE_JOB } from "./core/reconciler.ts";
 import { RESERVE_JOB } from "./core/reserve.ts";
+import { ROLLOUT_JOB } from "./core/rollout.ts";
 import { SESSION_POLICY_JOB, SESSION_POLICY_SECONDS } from "./core/session-policy.ts";
 import { ActivityRepository } from "./store/activity.ts";
 import { AuditRepository } from "./store/audit.ts";
 import { BuildFailureRepository } from "./store/build-failures.ts";
 import { ConsoleTicketRepository } from "./store/console-tickets.ts";
 import type { Store } from "./store/db.ts";
+import { DrainRepository } from "./store/drain.ts";
 import { FloatingIpRepository } from "./store/floating-ips.ts";
 import { HolderRepository } from "./store/holders.ts";
 import { InstanceRepository } from "./store/instances.ts";
@@ -37,6 +39,7 @@ import { RateLimitRepository } from "./store/rate-limits.ts";
 import { ReconcileRepository } from "./store/reconcile.ts";
 import { RequestsRepository } from "./store/requests.ts";
 import { ReserveRepository } from "./store/reserve.ts";
+import { RolloutRepository } from "./store/rollouts.ts";
 import { SessionPolicyRepository } from "./store/session-policy.ts";
 import { SessionRepository } from "./store/sessions.ts";
 import { PeriodicJobRepository } from "./store/tasks.ts";
@@ -79,6 +82,8 @@ export function createRepositories(db: Store["db"]): Repositories {
     activity: new ActivityRepository(db),
     audit: new AuditRepository(db),
     sessionPolicy: new SessionPolicyRepository(db),
+    drain: new DrainRepository(db),
+    rollouts: new RolloutRepository(db),
     metrics: new MetricsRepository(db, reserve),
     rateLimits: new RateLimitRepository(db),
     periodicJobs: new PeriodicJobRepository(db),
@@ -178,6 +183,7 @@ export function scheduleBackground(scheduler: Scheduler, config: Config, parts: 
   scheduler.every(SESSION_POLICY_JOB, SESSION_POLICY_SECONDS, async (ctx) => {
     await parts.sessionPolicy.run(ctx.signal);
   });
+  scheduler.every(ROLLOUT_JOB, config.rollout.intervalSeconds, (ctx) => parts.rollouts.step(ctx.signal));
 }
 
 export function startBackgroundWork(deps: RuntimeDeps, core: AdminCore): Background {

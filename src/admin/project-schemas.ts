@@ -1,6 +1,7 @@
 // The OpenAPI schemas of the TRS project routes (admin/projects.ts): request bodies, queries
 // and answers with their descriptions and examples, apart from the handlers they describe.
 import { Type as T } from "@sinclair/typebox";
+import { projectKeys as drainKeys } from "./drain-schemas.ts";
 import { PageLinks, pagingQuery } from "./paged.ts";
 import { SessionPolicyInput, SessionPolicyOutput, sessionPolicyExample } from "./session-policy.ts";
 import { errors, Id, LenientBool, NoContent, Timestamp } from "./wire.ts";
@@ -241,6 +242,7 @@ export const Project = T.Object({
     }),
   ),
   reserve: T.Optional(Reserve),
+  ...drainKeys,
 });
 
 export const projectExample = {
@@ -292,6 +294,7 @@ export const ListQuery = T.Object(
     operation_mode: T.Optional(T.String({ description: 'Operating mode, "1" or "2".' })),
     with_os_object: T.Optional(T.String({ description: "Add os_project, the Keystone project." })),
     ...pagingQuery("projects", "id", ["name", "id", "created_at"], "asc"),
+    draining: T.Optional(T.String({ description: "Extension: only projects (not) draining (true/false)." })),
   },
   { additionalProperties: true },
 );

@@ -6,12 +6,13 @@ import { badRequest } from "../http/errors.ts";
 import { PAGING_PARAMS } from "../http/paging.ts";
 import { parseBool, parseFilters } from "../http/query.ts";
 import type { AdminRoutes } from "./app.ts";
+import { rolloutJson } from "./drain.ts";
 import { pageInMemory } from "./paged.ts";
 import * as schemas from "./project-schemas.ts";
 import { sessionPolicyJson } from "./session-policy.ts";
 import { isoUtc } from "./wire.ts";
 
-function projectJson(view: PoolView) {
+export function projectJson(view: PoolView) {
   const p = view.pool;
   return {
     id: p.id,
@@ -35,6 +36,9 @@ function projectJson(view: PoolView) {
     reserve_schedule: (p.reserve_schedule ?? null) as Static<typeof schemas.ReserveScheduleBody>,
     ...(view.osProject !== undefined ? { os_project: view.osProject } : {}),
     ...(view.reserve ? { reserve: reserveJson(view.reserve) } : {}),
+    draining: p.draining,
+    drain_reason: p.drain_reason,
+    ...(view.rollout ? { rollout: rolloutJson(view.rollout) } : {}),
   };
 }
 
@@ -135,7 +139,16 @@ export const projectRoutes: AdminRoutes = (app, { core, config }) => {
     async (req, reply) => {
       const { plain } = parseFilters(req.query, {
         modifiable: [],
-        plain: ["name", "enabled", "domain", "user", "operation_mode", "with_os_object", ...PAGING_PARAMS],
+        plain: [
+          "name",
+          "enabled",
+          "domain",
+          "user",
+          "operation_mode",
+          "with_os_object",
+          "draining",
+          ...PAGING_PARAMS,
+        ],
       });
       const reach = reachOf(req);
       const views = await core.pools.list({
@@ -146,6 +159,7 @@ export const projectRoutes: AdminRoutes = (app, { core, config }) => {
         domain: plain.domain,
         user: plain.user,
         operationMode: plain.operation_mode,
+        draining: parseBool(plain.draining, "draining"),
         withOsObject: parseBool(plain.with_os_object, "with_os_object") ?? false,
       });
       const page = pageInMemory(

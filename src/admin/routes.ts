@@ -5,6 +5,7 @@ import { assignmentRoutes } from "./assignments.ts";
 import { auditRoutes } from "./audit.ts";
 import { authTokenRoutes } from "./auth-tokens.ts";
 import { directoryRoutes } from "./directory.ts";
+import { drainRoutes } from "./drain.ts";
 import { floatingIpRoutes } from "./floating-ips.ts";
 import { infoRoutes } from "./info.ts";
 import { poolAccessRoutes } from "./pool-access.ts";
@@ -25,6 +26,7 @@ export const adminRoutes: AdminRoutes[] = [
   volumeAssignmentRoutes,
   poolAccessRoutes,
   directoryRoutes,
+  drainRoutes,
   // The dashboard's: its sign-in (public) and the activity behind its charts and task list.
   authTokenRoutes,
   activityRoutes,

@@ -6,10 +6,11 @@ import { PAGING_PARAMS, pageLinks, parsePaging } from "../http/paging.ts";
 import { parseBool, parseFilters } from "../http/query.ts";
 import type { Filter } from "../shared/types.ts";
 import type { AdminRoutes } from "./app.ts";
+import { serverKeys as drainKeys } from "./drain-schemas.ts";
 import { PageLinks, pagingQuery } from "./paged.ts";
 import { errors, Id, IdList, isoUtc, NoContent, Timestamp } from "./wire.ts";
 
-const Server = T.Object({
+export const Server = T.Object({
   id: T.String({ description: "Instance id (the Nova server id)." }),
   name: T.String({ description: "Instance name." }),
   description: T.Union([T.String(), T.Null()]),
@@ -28,9 +29,10 @@ const Server = T.Object({
       description: "The Nova server (with_os_object=true); null when Nova no longer has it.",
     }),
   ),
+  ...drainKeys,
 });
 
-const serverExample = {
+export const serverExample = {
   id: "2506940c-22f9-4b81-a865-9aa6e7d7cba3",
   name: "trs-01",
   description: null,
@@ -45,7 +47,7 @@ const serverExample = {
 
 const ServerParams = T.Object({ server_id: Id("Instance id.") });
 
-function serverJson(view: InstanceView) {
+export function serverJson(view: InstanceView) {
   const i = view.instance;
   return {
     id: i.id,
@@ -58,6 +60,8 @@ function serverJson(view: InstanceView) {
     groups: i.groups,
     created_at: isoUtc(i.created_at),
     fault: i.status === "ERROR" ? (i.fault ?? null) : null,
+    draining: i.draining,
+    image_id: i.image_id,
     ...(view.osServer !== undefined ? { os_server: view.osServer } : {}),
   };
 }
@@ -188,6 +192,9 @@ export const serverRoutes: AdminRoutes = (app, { core, config }) => {
             group: T.Optional(T.String({ description: "Assigned group id." })),
             with_os_object: T.Optional(T.String({ description: "Add os_server, the Nova server." })),
             ...pagingQuery("instances", "id", INSTANCE_SORTS, "asc"),
+            draining: T.Optional(
+              T.String({ description: "Extension: only instances (not) draining (true/false)." }),
+            ),
           },
           { additionalProperties: true },
         ),
@@ -203,7 +210,7 @@ export const serverRoutes: AdminRoutes = (app, { core, config }) => {
     async (req, reply) => {
       const { filters, plain } = parseFilters(req.query, {
         modifiable: ["project_id", "assigned"],
-        plain: ["user", "group", "with_os_object", ...PAGING_PARAMS],
+        plain: ["user", "group", "with_os_object", "draining", ...PAGING_PARAMS],
       });
       const paging = parsePaging(plain, {
         sortKeys: INSTANCE_SORTS,
@@ -213,6 +220,7 @@ export const serverRoutes: AdminRoutes = (app, { core, config }) => {
       const paged = paging.limit !== undefined || paging.marker !== undefined;
       const views = await core.instances.list({
         filters: normaliseAssigned(filters),
+        draining: parseBool(plain.draining, "draining"),
         user: plain.user,
         group: plain.group,
         withOsObject: parseBool(plain.with_os_object, "with_os_object") ?? false,

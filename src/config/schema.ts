@@ -265,6 +265,26 @@ export const ConfigSchema = T.Object({
       }),
     }),
   }),
+  rollout: T.Object({
+    intervalSeconds: T.Integer({
+      default: 30,
+      minimum: 1,
+      description:
+        "Period of the golden-image roll-out step (docs/operations.md#drain-and-golden-image-roll-out).",
+    }),
+    batchSize: T.Integer({
+      default: 2,
+      minimum: 1,
+      description:
+        "Default rate of a roll-out: at most this many instances replaced per step, and no more while this many new-image builds of the pool are in flight (per roll-out: batch_size).",
+    }),
+    warnBeforeSeconds: T.Integer({
+      default: 900,
+      minimum: 0,
+      description:
+        "How long before a roll-out's deadline the users of desktops still on the old image are warned (per roll-out: warn_before_seconds).",
+    }),
+  }),
   reconcile: T.Object({
     intervalSeconds: T.Integer({ default: 60, minimum: 1, description: "Period of the reconciler." }),
     pendingRequestSeconds: T.Integer({

@@ -8,11 +8,13 @@ import { BuildFailureService } from "./build-failures.ts";
 import type { CoreDeps, CoreRepositories } from "./deps.ts";
 import type { Directory } from "./directory.ts";
 import { DirectorySearchService } from "./directory-search.ts";
+import { DrainService } from "./drain.ts";
 import { FloatingIpService } from "./floating-ips.ts";
 import { InstanceService } from "./instances.ts";
 import { PoolAccessService } from "./pool-access.ts";
 import { PoolService } from "./pools.ts";
 import { Readiness } from "./readiness.ts";
+import { RolloutService } from "./rollout.ts";
 import { SessionService } from "./sessions.ts";
 import { StatisticsService } from "./statistics.ts";
 import type { UserResources } from "./user-resources.ts";
@@ -34,6 +36,12 @@ export interface AdminCore {
   directorySearch: DirectorySearchService;
   /** Builds that failed before they ever booted (logged once, counted on the pool). */
   buildFailures: BuildFailureService;
+  /** Drain and undrain of pools and instances (issue 16). */
+  drain: DrainService;
+  /** Golden-image roll-outs: start, pause, resume, rollback, progress, the periodic step. */
+  rollouts: RolloutService;
+  /** The roll-out service on another clock (the background's, which tests move). */
+  rolloutsWith(now: () => Date): RolloutService;
   /** The records themselves, for the background work and tests. */
   repos: CoreRepositories;
 }
@@ -44,7 +52,7 @@ export function createAdminCore(
   onAccessChanged?: (actor: Actor) => void,
 ): AdminCore {
   const { config, repos, cloud, directory, logger } = deps;
-  const pools = new PoolService({
+  const pools: PoolService = new PoolService({
     config,
     pools: repos.pools,
     instances: repos.instances,
@@ -55,6 +63,9 @@ export function createAdminCore(
     cloud,
     logger,
     onChanged: () => deps.requestReserve(),
+    changeImage: (poolId: string, imageId: string): Promise<unknown> =>
+      rollouts.start(poolId, { imageId }, null),
+    rolloutsOf: (poolIds) => rollouts.statusOfPools(poolIds),
   });
   const assignments = new AssignmentService({
     holders: repos.holders,
@@ -74,8 +85,33 @@ export function createAdminCore(
     assignments,
     cloud,
   });
+  const rolloutsWith = (now?: () => Date): RolloutService =>
+    new RolloutService({
+      rollouts: repos.rollouts,
+      pools: repos.pools,
+      holders: repos.holders,
+      instances,
+      nova: cloud.nova,
+      imageExists: (id) =>
+        cloud.glance.getImage(id).then(
+          () => true,
+          (err) => {
+            if ((err as { kind?: string }).kind === "not_found") return false;
+            throw err;
+          },
+        ),
+      closeSession: (id) => resources.closeSession(id),
+      batchSize: config.rollout.batchSize,
+      warnBeforeSeconds: config.rollout.warnBeforeSeconds,
+      logger,
+      now,
+    });
+  const rollouts: RolloutService = rolloutsWith();
   return {
     pools,
+    drain: new DrainService({ drain: repos.drain, logger, onChanged: () => deps.requestReserve() }),
+    rollouts,
+    rolloutsWith,
     instances,
     assignments,
     sessions: new SessionService({

@@ -9,6 +9,7 @@ import { metrics } from "./metrics.ts";
 import { Readiness } from "./readiness.ts";
 import { Reconciler } from "./reconciler.ts";
 import { ReserveKeeper } from "./reserve.ts";
+import type { RolloutService } from "./rollout.ts";
 import { SessionPolicyJob } from "./session-policy.ts";
 import { userResourcesOf } from "./user-resources.ts";
 
@@ -18,6 +19,8 @@ export const HOUSEKEEPING_SECONDS = 300;
 
 export interface Background {
   keeper: ReserveKeeper;
+  /** The steps of golden-image roll-outs (core/rollout.ts). */
+  rollouts: RolloutService;
   reconciler: Reconciler;
   housekeeping: Housekeeping;
   buildWatcher: BuildWatcher;
@@ -98,5 +101,7 @@ export function createBackground(
     detachTimeoutMs: config.allocation.buildTimeoutSeconds * 1000,
     now: options.now,
   });
-  return { keeper, reconciler, housekeeping, buildWatcher, sessionPolicy };
+  // The same service as the admin core's, on the background's clock (tests move it).
+  const rollouts = options.now ? adminCore.rolloutsWith(options.now) : adminCore.rollouts;
+  return { keeper, reconciler, housekeeping, buildWatcher, sessionPolicy, rollouts };
 }

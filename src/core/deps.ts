@@ -8,6 +8,7 @@ import type { Config } from "../config/schema.ts";
 import type { AuditRepository } from "../store/audit.ts";
 import type { BuildFailureRepository } from "../store/build-failures.ts";
 import type { ConsoleTicketRepository } from "../store/console-tickets.ts";
+import type { DrainRepository } from "../store/drain.ts";
 import type { FloatingIpRepository } from "../store/floating-ips.ts";
 import type { HolderRepository } from "../store/holders.ts";
 import type { InstanceRepository } from "../store/instances.ts";
@@ -15,6 +16,7 @@ import type { PoolRepository } from "../store/pools.ts";
 import type { ReconcileRepository } from "../store/reconcile.ts";
 import type { RequestsRepository } from "../store/requests.ts";
 import type { ReserveRepository } from "../store/reserve.ts";
+import type { RolloutRepository } from "../store/rollouts.ts";
 import type { SessionPolicyRepository } from "../store/session-policy.ts";
 import type { SessionRepository } from "../store/sessions.ts";
 import type { UserResourcesRepository } from "../store/user-resources.ts";
@@ -47,6 +49,10 @@ export interface CoreRepositories {
   sessionPolicy: SessionPolicyRepository;
   /** The admin API's audit trail (append-only). */
   audit: AuditRepository;
+  /** The draining flags of pools and instances (core/drain.ts). */
+  drain: DrainRepository;
+  /** Golden-image roll-outs and their tasks (core/rollout.ts). */
+  rollouts: RolloutRepository;
 }
 
 export type CoreCloud = Cloud<KeystoneClient> & { keystone: KeystoneClient };

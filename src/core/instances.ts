@@ -60,6 +60,8 @@ export interface InstanceListQuery {
   withOsObject?: boolean;
   /** One page (sort keys INSTANCE_SORTS) after page.marker, an instance id (else invalid). */
   page?: PageQuery;
+  /** Only instances (not) draining. */
+  draining?: boolean;
 }
 
 /** The keys GET /servers/ sorts by. */
@@ -172,6 +174,7 @@ export class InstanceService {
           name: b.names.get(id)!,
           description: input.description ?? null,
           reservation_id: b.reservationId,
+          image_id: pool.image_id,
         })),
       ),
     );
@@ -268,9 +271,10 @@ export class InstanceService {
       filters: q.filters,
       user: q.user,
       group: q.group,
+      draining: q.draining,
       page: q.page,
     });
-    const query = { filters: q.filters, user: q.user, group: q.group };
+    const query = { filters: q.filters, user: q.user, group: q.group, draining: q.draining };
     if (!q.withOsObject)
       return (await this.d.instances.withAssignees(rows)).map((instance) => ({ instance }));
     const servers = await this.fetchServers(rows);

@@ -97,6 +97,30 @@ export class Metrics {
     labelNames: ["pool", "reason"],
     registers: [this.registry],
   });
+  private readonly poolDraining = new Gauge({
+    name: "rs_pool_draining",
+    help: "1 while the pool drains (no new allocation goes to it).",
+    labelNames: ["pool"],
+    registers: [this.registry],
+  });
+  private readonly instancesDraining = new Gauge({
+    name: "rs_instances_draining",
+    help: "Live instances of the pool set draining one by one.",
+    labelNames: ["pool"],
+    registers: [this.registry],
+  });
+  private readonly rolloutInstances = new Gauge({
+    name: "rs_rollout_instances",
+    help: "Instances of a pool with a roll-out in progress, by image: old (still to replace) or new.",
+    labelNames: ["pool", "image"],
+    registers: [this.registry],
+  });
+  private readonly rolloutPaused = new Gauge({
+    name: "rs_rollout_paused",
+    help: "Per pool with a roll-out in progress: 1 while it is paused, 0 while it runs.",
+    labelNames: ["pool"],
+    registers: [this.registry],
+  });
   private readonly http = new Histogram({
     name: "rs_http_request_duration_seconds",
     help: "HTTP latency by app, method, route and status.",
@@ -150,6 +174,19 @@ export class Metrics {
     this.closedByPolicy.reset();
     for (const c of snapshot.closedByPolicy ?? [])
       this.closedByPolicy.inc({ pool: c.pool, reason: c.reason }, c.count);
+    this.poolDraining.reset();
+    this.instancesDraining.reset();
+    for (const d of snapshot.drain ?? []) {
+      this.poolDraining.set({ pool: d.id }, d.draining ? 1 : 0);
+      this.instancesDraining.set({ pool: d.id }, d.drainingInstances);
+    }
+    this.rolloutInstances.reset();
+    this.rolloutPaused.reset();
+    for (const r of snapshot.rollouts ?? []) {
+      this.rolloutInstances.set({ pool: r.id, image: "old" }, r.old);
+      this.rolloutInstances.set({ pool: r.id, image: "new" }, r.new);
+      this.rolloutPaused.set({ pool: r.id }, r.state === "paused" ? 1 : 0);
+    }
     this.builds.set(snapshot.buildsInFlight);
     this.sessions.set(snapshot.sessionsOpen);
     this.queue.reset();

@@ -18,6 +18,7 @@ import type { Directory, DirectoryProject, DirectoryProjectPatch } from "./direc
 import { conflict, invalid, notFound, unavailable } from "./errors.ts";
 import { patternProblem } from "./naming.ts";
 import { nextChange, parseSchedule, scheduleOf, targetInEffect } from "./reserve-schedule.ts";
+import type { RolloutStatus } from "./rollout.ts";
 import { type SessionPolicyInput, sessionPolicyPatch } from "./session-policy.ts";
 
 export const TRS_TAG = "trs";
@@ -80,6 +81,8 @@ export interface PoolListQuery {
   user?: string;
   operationMode?: string;
   withOsObject?: boolean;
+  /** Only pools that are (true) or are not (false) draining. */
+  draining?: boolean;
 }
 
 /**
@@ -115,6 +118,8 @@ export interface PoolView {
   /** Present when asked for: the Keystone project, or null when Keystone no longer has it. */
   osProject?: Record<string, unknown> | null;
   reserve?: ReserveStatus;
+  /** The pool's roll-out in progress, else its last one (core/rollout.ts). */
+  rollout?: RolloutStatus;
 }
 
 export interface PoolServiceDeps {
@@ -129,6 +134,10 @@ export interface PoolServiceDeps {
   logger: Logger;
   /** Told after a pool is created or its settings change, so its reserve is looked at soon. */
   onChanged?: (poolId: string) => void;
+  /** A new image_id begins a roll-out to it (core/rollout.ts) rather than a mere change. */
+  changeImage?: (poolId: string, imageId: string) => Promise<unknown>;
+  /** The roll-outs shown in the pools' views. */
+  rolloutsOf?: (poolIds: string[]) => Promise<Map<string, RolloutStatus>>;
 }
 
 export function isBase64(s: string): boolean {
@@ -307,6 +316,11 @@ export class PoolService {
     if (input.enabled !== undefined) ks.enabled = input.enabled;
     if (input.tags !== undefined) ks.tags = [...new Set([TRS_TAG, ...input.tags])];
     const patch = this.settingsPatch(input);
+    const newImage =
+      input.image_id !== undefined && input.image_id !== pool.image_id && this.d.changeImage
+        ? input.image_id
+        : undefined;
+    if (newImage !== undefined) delete patch.image_id;
     if (Object.keys(ks).length > 0) {
       const project = await this.d.directory.updateProject(id, ks);
       patch.name = project.name;
@@ -317,8 +331,9 @@ export class PoolService {
         ? await this.d.pools.switchMode(id, input.operation_mode!, patch)
         : await this.d.pools.update(id, patch);
       if (!updated) throw notFound(`TRS project ${id} not found`);
+      if (newImage !== undefined) await this.d.changeImage!(id, newImage);
       this.d.onChanged?.(id);
-      return updated;
+      return newImage !== undefined ? await this.require(id) : updated;
     } catch (err) {
       if (err instanceof MultiUserInstanceError) throw this.crowdedError(err.instanceId);
       throw err;
@@ -359,15 +374,18 @@ export class PoolService {
       // One Keystone call for the whole list, never one per pool.
       projects = new Map((await directory.listProjectsTagged([TRS_TAG])).map((p) => [p.id, p]));
     }
+    if (q.draining !== undefined) pools = pools.filter((p) => p.draining === q.draining);
     if (q.enabled !== undefined && projects) {
       const known = projects;
       pools = pools.filter((p) => known.get(p.id)?.enabled === q.enabled);
     }
     const reserves = await this.reserveOf(pools);
+    const rollouts = await this.rolloutsOf(pools);
     return pools.map((pool) => ({
       pool,
       ...(q.withOsObject ? { osProject: projects?.get(pool.id)?.raw ?? null } : {}),
       reserve: reserves.get(pool.id),
+      rollout: rollouts.get(pool.id),
     }));
   }
 
@@ -380,7 +398,15 @@ export class PoolService {
 
   /** The pool with its reserve status. */
   async view(pool: Pool): Promise<PoolView> {
-    return { pool, reserve: (await this.reserveOf([pool])).get(pool.id) };
+    return {
+      pool,
+      reserve: (await this.reserveOf([pool])).get(pool.id),
+      rollout: (await this.rolloutsOf([pool])).get(pool.id),
+    };
+  }
+
+  private async rolloutsOf(pools: Pool[]): Promise<Map<string, RolloutStatus>> {
+    return this.d.rolloutsOf ? this.d.rolloutsOf(pools.map((p) => p.id)) : new Map();
   }
 
   /** The reserve status of these pools: one query for all of them, whatever their number. */

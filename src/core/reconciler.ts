@@ -180,6 +180,7 @@ export class Reconciler {
         pool_id: s.projectId,
         name: s.name,
         description: null,
+        image_id: s.imageId || null,
         reservation_id:
           typeof s.raw["OS-EXT-SRV-ATTR:reservation_id"] === "string"
             ? s.raw["OS-EXT-SRV-ATTR:reservation_id"]

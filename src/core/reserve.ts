@@ -73,7 +73,7 @@ export interface RefillOutcome {
   /** Surplus free instances deleted (beyond the target in effect). */
   released?: number;
   /** Why fewer than the deficit were created. */
-  limitedBy?: "quota" | "builds" | "backoff" | "network" | "half_open" | "max_instances";
+  limitedBy?: "quota" | "builds" | "backoff" | "network" | "half_open" | "max_instances" | "draining";
 }
 
 export class ReserveKeeper {
@@ -117,6 +117,8 @@ export class ReserveKeeper {
     // Read again under the lock: another keeper may have just changed its state.
     const pool = (await this.d.pools.get(stale.id)) ?? stale;
     const { target, maxInstances } = this.targetOf(pool);
+    // A draining pool is not refilled (core/drain.ts).
+    if (pool.draining) return { free: 0, target, created: 0, requests: 0, limitedBy: "draining" };
     const failed = await this.d.reserve.failedFree(pool.id);
     if (failed.length > 0) return this.backOff(pool, target, failed.length, failed[0].fault);
     const { active, building } = await this.d.reserve.freeCounts(pool.id);

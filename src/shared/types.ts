@@ -59,6 +59,10 @@ export interface MetricsSnapshot {
   tasks: Record<string, number>;
   /** Sessions closed by a session policy, ever, per pool and reason (idle, disconnected, max_length). */
   closedByPolicy: { pool: string; reason: string; count: number }[];
+  /** Drain per pool: the pool's flag and its instances set draining one by one (issue 16). */
+  drain?: { id: string; draining: boolean; drainingInstances: number }[];
+  /** Roll-outs in progress (running or paused): old and new instances of each pool. */
+  rollouts?: { id: string; state: string; old: number; new: number }[];
 }
 
 /**

@@ -184,6 +184,16 @@ export function createCloudSim(ctx: SimContext): CloudSim {
       await registerNeutron(app, ctx, neutron, SERVICE_PREFIX.network);
       await registerCinder(app, ctx, cinder, SERVICE_PREFIX.volumev3);
       await registerGlance(app, ctx, glance, SERVICE_PREFIX.image);
+      // A control (admin token, control-auth.ts): a new public, active image, as an operator
+      // uploads a new golden image (the roll-out tests need a second one).
+      app.post("/sim/images", async (req, reply) => {
+        const body = (req.body ?? {}) as { name?: unknown };
+        if (typeof body.name !== "string" || body.name === "" || body.name.length > 255)
+          return reply.code(400).send({ error: "name must be a string of 1 to 255 characters" });
+        const owner = [...glance.images.values()][0]?.owner ?? "";
+        const image = glance.add(newImage({ name: body.name, owner }));
+        return reply.code(201).send({ id: image.id, name: image.name });
+      });
     },
 
     seed({ adminProjectId, demoProjectId }) {

@@ -109,6 +109,8 @@ interface Claim extends ClaimOptions {
   exclusive: boolean;
   /** Most users per instance (Simultaneous); null: unlimited. */
   maxUsers: number | null;
+  /** The pool's image: an instance built from another one is never a new holder's (roll-out). */
+  imageId: string;
 }
 
 /** What the warm path records with its claim (HolderRepository.claimAndComplete). */
@@ -470,6 +472,8 @@ export class HolderRepository {
       .select((eb) => [
         "p.operation_mode",
         "p.max_users_per_instance",
+        "p.draining",
+        "p.image_id",
         eb
           .exists(
             eb
@@ -541,7 +545,12 @@ export class HolderRepository {
   private async claimCandidate(
     trx: Kysely<Database>,
     options: ClaimOptions,
-    poolRead?: { operation_mode: string; max_users_per_instance: number | null },
+    poolRead?: {
+      operation_mode: string;
+      max_users_per_instance: number | null;
+      draining: boolean;
+      image_id: string;
+    },
   ): Promise<InstanceRow | undefined> {
     // FOR SHARE: a switch of the pool's mode (which takes it FOR UPDATE) waits for us, and
     // we read the mode it leaves; claims never block each other on it.
@@ -549,14 +558,20 @@ export class HolderRepository {
       poolRead ??
       (await trx
         .selectFrom("pools")
-        .select(["operation_mode", "max_users_per_instance"])
+        .select(["operation_mode", "max_users_per_instance", "draining", "image_id"])
         .where("id", "=", options.poolId)
         .forShare()
         .executeTakeFirst());
-    if (!pool) return undefined;
+    // A draining pool gives no new holder (its holders keep theirs): core/drain.ts.
+    if (!pool || pool.draining) return undefined;
     const exclusive = pool.operation_mode !== OperationMode.Simultaneous;
     if (options.kind === "shared" && exclusive) return undefined;
-    const o: Claim = { ...options, exclusive, maxUsers: exclusive ? 1 : pool.max_users_per_instance };
+    const o: Claim = {
+      ...options,
+      exclusive,
+      maxUsers: exclusive ? 1 : pool.max_users_per_instance,
+      imageId: pool.image_id,
+    };
     const skipped: string[] = [];
     for (let i = 0; i < MAX_STALE; i++) {
       const candidate = await this.candidate(trx, o, skipped);
@@ -588,6 +603,11 @@ export class HolderRepository {
         ),
       );
     if (skipped.length) q = q.where("i.id", "not in", skipped);
+    // Drain and roll-out (core/drain.ts, core/rollout.ts): no draining instance, none built
+    // from an image other than the pool's (an unknown image counts as the pool's).
+    q = q
+      .where("i.draining", "=", false)
+      .where((eb) => eb.or([eb("i.image_id", "is", null), eb("i.image_id", "=", o.imageId)]));
     const users = sql<number>`(SELECT count(*) FROM instance_users cu WHERE cu.instance_id = i.id)`;
     // "Nobody holds it" as NOT EXISTS, not a count compared to 0: PostgreSQL turns it into an
     // anti-join over the pool's instances instead of counting the holders of each (a claim in a
@@ -679,6 +699,8 @@ export class HolderRepository {
       status: string;
       reservationId: string | null;
       description?: string | null;
+      /** The image it is built from (the pool's). */
+      imageId?: string | null;
     },
     userId: string,
     exclusive: boolean,
@@ -695,6 +717,7 @@ export class HolderRepository {
           description: instance.description ?? null,
           status: instance.status,
           reservation_id: instance.reservationId,
+          image_id: instance.imageId ?? null,
           vm_state: null,
           task_state: null,
           fixed_ip: null,
@@ -811,5 +834,123 @@ export class HolderRepository {
       .where("instance_id", "=", instanceId)
       .orderBy("id")
       .execute();
+  }
+
+  /**
+   * A roll-out's replacement (core/rollout.ts): the users and groups of `fromId` become those of
+   * `toId` and `fromId` leaves every list (marked deleted), in one transaction, history kept.
+   * Refused (false) when `fromId` is gone, has an open session or an unfinished broker request:
+   * its holder is using it or about to.
+   */
+  async moveAll(fromId: string, toId: string, by: ChangeBy): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const from = await trx
+        .selectFrom("instances")
+        .select("id")
+        .where("id", "=", fromId)
+        .where("deleted_at", "is", null)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!from) return false;
+      const to = await trx
+        .selectFrom("instances")
+        .select("id")
+        .where("id", "=", toId)
+        .where("deleted_at", "is", null)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!to) return false;
+      const busy = await trx
+        .selectNoFrom((eb) => [
+          eb
+            .or([
+              eb.exists(
+                eb
+                  .selectFrom("sessions")
+                  .select("id")
+                  .where("instance_id", "=", fromId)
+                  .where("closed_at", "is", null),
+              ),
+              eb.exists(
+                eb
+                  .selectFrom("requests")
+                  .select("id")
+                  .where("instance_id", "=", fromId)
+                  .where("completed_at", "is", null),
+              ),
+            ])
+            .as("busy"),
+        ])
+        .executeTakeFirstOrThrow();
+      if (busy.busy) return false;
+      const users = await trx
+        .deleteFrom("instance_users")
+        .where("instance_id", "=", fromId)
+        .returning(["user_id", "exclusive"])
+        .execute();
+      const groups = await trx
+        .deleteFrom("instance_groups")
+        .where("instance_id", "=", fromId)
+        .returning("group_id")
+        .execute();
+      const userIds = users.map((u) => u.user_id);
+      const groupIds = groups.map((g) => g.group_id);
+      await this.record(trx, fromId, "user", userIds, "unassign", by);
+      await this.record(trx, fromId, "group", groupIds, "unassign", by);
+      if (users.length > 0)
+        await trx
+          .insertInto("instance_users")
+          .values(
+            users.map((u) => ({
+              instance_id: toId,
+              user_id: u.user_id,
+              exclusive: u.exclusive,
+              assigned_by: by.actor,
+            })),
+          )
+          .onConflict((oc) => oc.columns(["instance_id", "user_id"]).doNothing())
+          .execute();
+      if (groups.length > 0)
+        await trx
+          .insertInto("instance_groups")
+          .values(groupIds.map((group_id) => ({ instance_id: toId, group_id, assigned_by: by.actor })))
+          .onConflict((oc) => oc.columns(["instance_id", "group_id"]).doNothing())
+          .execute();
+      await this.record(trx, toId, "user", userIds, "assign", by);
+      await this.record(trx, toId, "group", groupIds, "assign", by);
+      await trx
+        .updateTable("instances")
+        .set({ deleted_at: sql`now()`, status: "DELETED", updated_at: sql`now()` })
+        .where("id", "=", fromId)
+        .execute();
+      return true;
+    });
+  }
+
+  /**
+   * A roll-out's removal of a free instance: marked deleted only if it still has no user and
+   * no group (false otherwise), under its row lock, so that no claim or assignment can take it
+   * meanwhile.
+   */
+  async retireFree(instanceId: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom("instances")
+        .select("id")
+        .where("id", "=", instanceId)
+        .where("deleted_at", "is", null)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!row) return false;
+      const held = await this.usersOf(instanceId, trx);
+      const groups = await this.groupsOf(instanceId, trx);
+      if (held.length > 0 || groups.length > 0) return false;
+      await trx
+        .updateTable("instances")
+        .set({ deleted_at: sql`now()`, status: "DELETED", updated_at: sql`now()` })
+        .where("id", "=", instanceId)
+        .execute();
+      return true;
+    });
   }
 }

@@ -32,6 +32,7 @@ export interface InstanceFilter {
   status?: string;
   /** One page (sort keys: INSTANCE_SORT_KEYS) after page.marker, an instance id. */
   page?: PageQuery;
+  draining?: boolean;
 }
 
 /** API sort key → the columns the list orders by (the id last: a total order). */
@@ -93,6 +94,7 @@ export class InstanceRepository {
     }
     if (filter.poolId !== undefined) q = q.where("i.pool_id", "=", filter.poolId);
     if (filter.status !== undefined) q = q.where("i.status", "=", filter.status);
+    if (filter.draining !== undefined) q = q.where("i.draining", "=", filter.draining);
     if (filter.user !== undefined) {
       const user = filter.user;
       q = q.where((eb) =>

@@ -12,7 +12,7 @@ export class MetricsRepository {
   ) {}
 
   async snapshot(): Promise<MetricsSnapshot> {
-    const [pools, builds, sessions, tasks, closedByPolicy] = await Promise.all([
+    const [pools, builds, sessions, tasks, closedByPolicy, drain, rollouts] = await Promise.all([
       sql<{
         id: string;
         name: string | null;
@@ -40,6 +40,19 @@ export class MetricsRepository {
         SELECT project_id AS pool, closed_reason AS reason, count(*) AS n FROM sessions
          WHERE closed_reason IS NOT NULL AND project_id IS NOT NULL
          GROUP BY project_id, closed_reason`.execute(this.db),
+      sql<{ id: string; draining: boolean; n: string }>`
+        SELECT p.id, p.draining,
+               (SELECT count(*) FROM instances i
+                 WHERE i.pool_id = p.id AND i.deleted_at IS NULL AND i.draining) AS n
+          FROM pools p`.execute(this.db),
+      sql<{ id: string; state: string; old: string; new: string }>`
+        SELECT r.pool_id AS id, r.state,
+               count(i.id) FILTER (WHERE i.image_id IS NOT NULL AND i.image_id <> r.to_image_id) AS old,
+               count(i.id) FILTER (WHERE i.image_id IS NULL OR i.image_id = r.to_image_id) AS new
+          FROM rollouts r
+          LEFT JOIN instances i ON i.pool_id = r.pool_id AND i.deleted_at IS NULL
+         WHERE r.state IN ('running', 'paused')
+         GROUP BY r.pool_id, r.state`.execute(this.db),
     ]);
     return {
       pools: pools.rows.map((p) => ({
@@ -59,6 +72,13 @@ export class MetricsRepository {
         pool: r.pool,
         reason: r.reason,
         count: Number(r.n),
+      })),
+      drain: drain.rows.map((d) => ({ id: d.id, draining: d.draining, drainingInstances: Number(d.n) })),
+      rollouts: rollouts.rows.map((r) => ({
+        id: r.id,
+        state: r.state,
+        old: Number(r.old),
+        new: Number(r.new),
       })),
     };
   }

@@ -30,11 +30,11 @@ const POOL_LOCK = 0x7273_0001;
 const BUILDS_LOCK = 0x7273_0002;
 
 /**
- * The condition that instance `i` is free (no user, no group) and in one of these states;
- * only BUILD and ACTIVE ones will serve a user.
+ * The condition that instance `i` is free (no user, no group, not draining) and in one of
+ * these states; only BUILD and ACTIVE ones will serve a user.
  */
 export const freeInstance = (status: string[]) => sql<boolean>`
-  i.deleted_at IS NULL AND i.status = ANY(${status}::text[])
+  i.deleted_at IS NULL AND i.status = ANY(${status}::text[]) AND NOT i.draining
   AND NOT EXISTS (SELECT 1 FROM instance_users u WHERE u.instance_id = i.id)
   AND NOT EXISTS (SELECT 1 FROM instance_groups g WHERE g.instance_id = i.id)`;
 

@@ -45,6 +45,9 @@ export interface PoolsTable {
   reserve_schedule: ColumnType<unknown | null, string | null | undefined, string | null>;
   /** Failed builds since the reserve last held ACTIVE instances (the build circuit). */
   reserve_failed_builds: Generated<number>;
+  /** No new allocation goes to the pool (migration 095). */
+  draining: Generated<boolean>;
+  drain_reason: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -67,6 +70,10 @@ export interface InstancesTable {
   active_at: NullableTimestamp;
   /** From when it may be handed out free: ACTIVE plus the boot grace, or its port answered. */
   ready_at: NullableTimestamp;
+  /** No new allocation goes to the instance; its holders keep it (migration 095). */
+  draining: Generated<boolean>;
+  /** The Glance image it was built from (Nova's server image.id); null: unknown. */
+  image_id: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Timestamp;
   updated_at: Timestamp;
   deleted_at: NullableTimestamp;
@@ -134,6 +141,8 @@ export interface SessionsTable {
   disconnected_at: NullableTimestamp;
   /** idle, disconnected or max_length when a session policy closed it. */
   closed_reason: string | null;
+  /** A message for the session's user (a roll-out's warning before its deadline), migration 095. */
+  notice: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** Sessions counted per pool and connection type, kept by triggers (migration 073). */
@@ -234,6 +243,32 @@ export interface AuditEventsTable {
   request_id: string | null;
 }
 
+export interface RolloutEvent {
+  at: string;
+  kind: string;
+  message: string;
+}
+
+/** A golden-image roll-out of a pool (migration 095; store/rollouts.ts). */
+export interface RolloutsTable {
+  id: string;
+  pool_id: string;
+  from_image_id: string;
+  to_image_id: string;
+  /** running, paused, completed, rolled_back or superseded. */
+  state: Generated<string>;
+  batch_size: number;
+  deadline: NullableTimestamp;
+  warn_before_seconds: number;
+  warned_at: NullableTimestamp;
+  replaced: Generated<number>;
+  events: ColumnType<RolloutEvent[], string | undefined, string>;
+  created_by: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  finished_at: NullableTimestamp;
+}
+
 export interface Database {
   pools: PoolsTable;
   instances: InstancesTable;
@@ -250,4 +285,5 @@ export interface Database {
   rate_limits: RateLimitsTable;
   console_tickets: ConsoleTicketsTable;
   audit_events: AuditEventsTable;
+  rollouts: RolloutsTable;
 }

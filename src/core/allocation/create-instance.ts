@@ -51,7 +51,7 @@ export async function createInstance(
   // Recorded with its holder at once, so that the reserve keeper never counts it as free.
   // If this process dies before this line, the reconciler adopts the trs-tagged server.
   await d.holders.insertHeld(
-    { id, poolId: pool.id, name, status: "BUILD", reservationId },
+    { id, poolId: pool.id, name, status: "BUILD", reservationId, imageId: pool.image_id },
     request.user_id,
     pool.operation_mode !== OperationMode.Simultaneous,
     ACTOR,

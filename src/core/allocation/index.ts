@@ -160,6 +160,18 @@ export class Allocation {
         if (found.claimedNow) this.d.onInstanceTaken?.(pool.id);
       } else {
         signal?.throwIfAborted();
+        // A draining pool gives a desktop only to those who hold one already (core/drain.ts).
+        if ((await this.d.pools.get(pool.id))?.draining) {
+          steps.instant(
+            "create_instance",
+            `project ${pool.name} is draining: no new desktop is handed out`,
+          ).outcome = "failed";
+          throw new BrokerError(
+            BrokerCode.NoInstances,
+            { project_name: pool.name },
+            `TRS project ${pool.name} is draining`,
+          );
+        }
         instance = await steps.run(
           "create_instance",
           (step) => createInstance(this.d, request, pool, step.detail),

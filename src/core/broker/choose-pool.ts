@@ -1,6 +1,7 @@
 // Which TRS pool a request-vm goes to: the one named (auth_tenant, in the user's domain or
 // project_domain_name), which the user must have a role on; else the user's only pool; else,
-// among several, the one where the user already holds a desktop, else the first by name.
+// among several, the one where the user already holds a desktop, else the first by name that
+// is not draining (core/drain.ts).
 import type { Pool } from "../../store/pools.ts";
 import type { BrokerIdentity } from "../broker-auth.ts";
 import { BrokerCode, BrokerError } from "../broker-error.ts";
@@ -32,9 +33,11 @@ export async function choosePool(
   if (mine.length === 0)
     throw new BrokerError(BrokerCode.NoTrsProject, {}, "the user has a role on no TRS project");
   if (mine.length === 1) return mine[0];
-  // Several pools: the one where the user already has a desktop, else the first by name.
+  // Several pools: the one where the user already has a desktop, else the first by name that
+  // is not draining (all draining: the first, whose allocation answers 14 with the reason).
   for (const pool of mine) {
     if ((await holders.heldBy(pool.id, identity.userId)).length) return pool;
   }
-  return [...mine].sort((a, b) => a.name.localeCompare(b.name))[0];
+  const byName = [...mine].sort((a, b) => a.name.localeCompare(b.name));
+  return byName.find((p) => !p.draining) ?? byName[0];
 }

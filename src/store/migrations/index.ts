@@ -12,6 +12,7 @@ import * as m074 from "./074_session_latest.ts";
 import * as m086 from "./086_reserve_schedule.ts";
 import * as m090 from "./090_audit_trail.ts";
 import * as m091 from "./091_session_policies.ts";
+import * as m095 from "./095_drain_rollout.ts";
 
 export const migrations: Record<string, Migration> = {
   "001_initial": m001,
@@ -26,4 +27,5 @@ export const migrations: Record<string, Migration> = {
   "086_reserve_schedule": m086,
   "090_audit_trail": m090,
   "091_session_policies": m091,
+  "095_drain_rollout": m095,
 };

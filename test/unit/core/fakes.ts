@@ -39,6 +39,8 @@ export function pool(overrides: Partial<Pool> = {}): Pool {
     session_end_action: "keep",
     reserve_schedule: null,
     reserve_failed_builds: 0,
+    draining: false,
+    drain_reason: null,
     created_at: new Date(0),
     updated_at: new Date(0),
     ...overrides,
@@ -64,6 +66,8 @@ export function instance(overrides: Partial<InstanceRow> = {}): InstanceRow {
     build_failed_at: null,
     active_at: null,
     ready_at: null,
+    draining: false,
+    image_id: "image-1",
     ...overrides,
   };
 }
