@@ -878,6 +878,19 @@ export class HolderRepository {
                   .where("instance_id", "=", fromId)
                   .where("completed_at", "is", null),
               ),
+              // A request of one of its users under way (not yet saying which instance it took)
+              // may be about to take it.
+              eb.exists(
+                eb
+                  .selectFrom("requests as q")
+                  .innerJoin("instances as qi", "qi.pool_id", "q.project_id")
+                  .innerJoin("instance_users as qu", (j) =>
+                    j.onRef("qu.instance_id", "=", "qi.id").onRef("qu.user_id", "=", "q.user_id"),
+                  )
+                  .select("q.id")
+                  .where("qi.id", "=", fromId)
+                  .where("q.completed_at", "is", null),
+              ),
             ])
             .as("busy"),
         ])

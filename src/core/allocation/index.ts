@@ -199,6 +199,8 @@ export class Allocation {
             initial: `waiting for instance ${instance.id} to become ACTIVE (${instance.status})`,
           },
         );
+        // Replaced meanwhile (a roll-out moved the user to a new instance): not this one.
+        if (!ours && !(await this.d.instances.get(instance.id))) throw new Unusable("DELETED");
         return {
           instance,
           server,
@@ -208,7 +210,10 @@ export class Allocation {
         if (!(err instanceof Unusable)) throw err;
         // A reserve instance that broke is given back and another one tried; one made for
         // this request, or one an admin assigned, is the request's failure (17).
-        const canRetry = ours && found !== undefined && attempt + 1 < MAX_CANDIDATES;
+        // So is an assigned one gone from our records: a roll-out replaced it (core/rollout.ts),
+        // and the user's new instance is found by looking again.
+        const replaced = !ours && found !== undefined && !(await this.d.instances.get(instance.id));
+        const canRetry = (ours || replaced) && found !== undefined && attempt + 1 < MAX_CANDIDATES;
         if (ours) await this.d.claims.release(instance.id, request.user_id, ACTOR, err.message);
         if (!canRetry)
           throw new BrokerError(BrokerCode.InstanceInvalidState, {
