@@ -18,6 +18,7 @@ import {
   printList,
   printObject,
 } from "./command.ts";
+import { instanceDrainCommands } from "./drain.ts";
 import { groupId, instanceId, optionalId, poolId, resolveAll, userId } from "./names.ts";
 import type { Row } from "./table.ts";
 
@@ -207,5 +208,6 @@ export function instancesCommand(): Command {
     { prints: false },
   );
 
+  instanceDrainCommands(instances);
   return instances;
 }

@@ -17,6 +17,7 @@ import {
   printList,
   printObject,
 } from "./command.ts";
+import { poolDrainCommands, rolloutCommand } from "./drain.ts";
 import { optionalId, poolId, userId } from "./names.ts";
 import type { Row } from "./table.ts";
 
@@ -148,7 +149,7 @@ const poolColumns = [
   { header: "Name", value: "name" },
   { header: "Mode", value: (p: Row) => modeName(p.operation_mode) },
   { header: "Reserve", value: (p: Row) => reserveText(p.reserve as Row | undefined, p.min_reserve_vm) },
-  { header: "State", value: (p: Row) => (p.reserve as Row | undefined)?.state },
+  { header: "State", value: (p: Row) => (p.draining ? "draining" : (p.reserve as Row | undefined)?.state) },
   { header: "Domain", value: "domain_id" },
 ];
 
@@ -274,5 +275,7 @@ export function poolsCommand(): Command {
   );
 
   pools.addCommand(accessCommand());
+  poolDrainCommands(pools);
+  pools.addCommand(rolloutCommand());
   return pools;
 }
