@@ -65,7 +65,7 @@ export RS_CONTRACT_CLOUD="$OSL_STATE_DIR/clouds.yaml#openstack-lite"
 export RS_CONTRACT_KEYSTONE="totp,lockout=5,unique_passwords=3"
 t=$(date +%s)
 set +e
-npm test -- test/contract/*.test.ts test/e2e-cloud/flow.test.ts test/e2e-cloud/admin-scope.test.ts
+npm test -- test/contract/*.test.ts test/e2e-cloud/flow.test.ts test/e2e-cloud/admin-scope.test.ts test/e2e-cloud/lifecycle.test.ts
 status=$?
 set -e
 t_suite=$(($(date +%s) - t))

@@ -31,6 +31,11 @@ const SessionBody = T.Object({
   active_at: Timestamp("Extension: the last activity reported (null: none since it opened)."),
   disconnected_at: Timestamp("Extension: when its client reported it disconnected (null: connected)."),
   closed_reason: Nullable("Extension: idle, disconnected or max_length when a session policy closed it."),
+  notice: T.Optional(
+    Nullable(
+      "Extension: a message for the session's user, e.g. a roll-out's warning that the desktop is replaced at a deadline.",
+    ),
+  ),
 });
 
 const sessionExample = {
@@ -70,6 +75,7 @@ function sessionJson(s: Session) {
     active_at: isoUtc(s.active_at),
     disconnected_at: isoUtc(s.disconnected_at),
     closed_reason: s.closed_reason,
+    notice: s.notice,
   };
 }
 

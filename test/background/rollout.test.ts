@@ -306,8 +306,9 @@ describe("golden-image roll-out", () => {
     const shown = await admin("GET", `/v1/projects/${pool.id}/rollout`);
     assert.ok(shown.body.rollout.warned_at);
     assert.ok(shown.body.rollout.events.some((e: { kind: string }) => e.kind === "warning"));
-    const sessions = await admin("GET", `/v1/sessions?user_id=${u.id}`);
-    assert.equal(sessions.status, 200);
+    const sessions = await admin("GET", "/v1/sessions");
+    const mine = sessions.body.sessions.find((x: { session_id: string }) => x.session_id === d.sessionId);
+    assert.match(mine?.notice ?? "", /save your work/);
 
     // At the deadline: the session closes and the desktop is replaced.
     clock += 600_000;

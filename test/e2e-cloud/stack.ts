@@ -33,6 +33,9 @@ export interface E2eStack {
   adminToken(): Promise<string>;
   /** Makes the user's current password expired now (real Keystone has no API for it). */
   expirePassword(user: { id: string; password: string }): Promise<void>;
+  /** A new public, active image (a golden image for the roll-out); answers its id. */
+  addImage(name: string): Promise<string>;
+  removeImage(id: string): Promise<void>;
   /** Bounds for waits on this target (guards against hanging, not performance bounds). */
   buildTimeoutMs: number;
   pollMs: number;
@@ -117,6 +120,56 @@ export async function startE2eStack(overrides: Record<string, unknown> = {}): Pr
       if (!existsSync(OSL_EXPIRE)) throw new Error(`no ${OSL_EXPIRE}`);
       const stateDir = spec!.slice(0, spec!.lastIndexOf("#")).replace(/\/clouds\.yaml$/, "");
       await run(OSL_EXPIRE, [user.id], { env: { ...process.env, OSL_STATE_DIR: stateDir } });
+    },
+    async addImage(name) {
+      const token = await session.token();
+      if (sim) {
+        const res = await fetch(`${sim.url}/sim/images`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json", "X-Auth-Token": token },
+          body: JSON.stringify({ name }),
+        });
+        if (res.status !== 201) throw new Error(`/sim/images: ${res.status} ${await res.text()}`);
+        return ((await res.json()) as { id: string }).id;
+      }
+      // As scripts/openstack-lite/bootstrap.py makes its image: the fake hypervisor never
+      // reads it, a mebibyte of zeros is a disk as good as any.
+      const glance = (await session.endpoint("image")).replace(/\/+$/, "");
+      const created = await fetch(`${glance}/v2/images`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-Auth-Token": token },
+        body: JSON.stringify({
+          name,
+          disk_format: "raw",
+          container_format: "bare",
+          visibility: "public",
+          min_disk: 0,
+          min_ram: 0,
+        }),
+      });
+      if (created.status !== 201)
+        throw new Error(`Glance image create: ${created.status} ${await created.text()}`);
+      const { id } = (await created.json()) as { id: string };
+      const upload = await fetch(`${glance}/v2/images/${id}/file`, {
+        method: "PUT",
+        headers: { "Content-Type": "application/octet-stream", "X-Auth-Token": token },
+        body: new Uint8Array(1 << 20),
+      });
+      if (upload.status !== 204)
+        throw new Error(`Glance image upload: ${upload.status} ${await upload.text()}`);
+      for (let i = 0; i < 120; i++) {
+        if ((await admin.glance.getImage(id)).status === "active") return id;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      throw new Error(`image ${id} not active`);
+    },
+    async removeImage(id) {
+      if (sim) return;
+      const glance = (await session.endpoint("image")).replace(/\/+$/, "");
+      await fetch(`${glance}/v2/images/${id}`, {
+        method: "DELETE",
+        headers: { "X-Auth-Token": await session.token() },
+      });
     },
     buildTimeoutMs: real ? 180_000 : 30_000,
     pollMs: real ? 1000 : 100,
