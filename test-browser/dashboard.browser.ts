@@ -101,6 +101,18 @@ describe("dashboard in chromium", () => {
     });
     assert.equal(pool.body.project.name, poolName);
 
+    // Drain and undrain from the pool screen: the badge follows, and so does the API.
+    await page.getByLabel("Reason (optional)").fill("maintenance");
+    await page.getByRole("button", { name: "Drain: no new desktops" }).click();
+    await page.locator("#drain-state .badge", { hasText: "draining" }).waitFor();
+    const drained = await call(s.adminUrl, "GET", `/v1/projects/${poolId}`, {
+      headers: { "X-Auth-Token": s.adminToken },
+    });
+    assert.equal(drained.body.project.draining, true);
+    assert.equal(drained.body.project.drain_reason, "maintenance");
+    await page.getByRole("button", { name: "Undrain" }).click();
+    await page.locator("#drain-state .badge", { hasText: "in service" }).waitFor();
+
     // Two desktops: they appear, and go ACTIVE as Nova builds them.
     await page.getByLabel("Number of desktops").fill("2");
     await page.getByRole("button", { name: "Add desktops" }).click();

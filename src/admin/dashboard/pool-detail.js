@@ -10,6 +10,7 @@ import { html } from "./html.js";
 import { t } from "./i18n.js";
 import { activityChart } from "./overview.js";
 import { formOf, PoolForm } from "./pool-form.js";
+import { PoolLifecycle } from "./pool-lifecycle.js";
 import { ReserveSchedule } from "./reserve-schedule.js";
 import { TaskTable } from "./tasks.js";
 import { ErrorLine, Field, Loading, Notice, Status, useLoad } from "./ui.js";
@@ -181,6 +182,7 @@ export function PoolDetail({ id }) {
     <p><${Status} status=${p.reserve?.state ?? "ok"} /> ${p.reserve?.message ?? ""} <span class="mono small">${p.id}</span></p>
     <${Notice} message=${notice} />
     <${ErrorLine} message=${actionError} />
+    <${PoolLifecycle} pool=${p} onChanged=${refreshAll} />
     <div class="actions">
       <button type="button" onClick=${() => setEditing(!editing)} aria-expanded=${editing}>${t("pool.edit")}</button>
       <button type="button" class="secondary" onClick=${() =>

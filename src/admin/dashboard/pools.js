@@ -38,7 +38,7 @@ export function Pools() {
           <th scope="row"><a href=${`#/pools/${p.id}`}>${p.name}</a></th>
           <td>${t(`mode.${p.operation_mode}`)}</td>
           <td>${p.os_project?.enabled === false ? t("no") : t("yes")}</td>
-          <td><${Status} status=${p.reserve?.state ?? "ok"} /></td>
+          <td><${Status} status=${p.draining ? "draining" : (p.reserve?.state ?? "ok")} /></td>
           <td class="num">${p.reserve?.target ?? p.min_reserve_vm}</td>
           <td class="num">${p.reserve?.free ?? "—"}</td>
           <td class="num">${p.reserve?.building ?? "—"}</td>

@@ -92,7 +92,7 @@ export function Field({
 export function Status({ status }) {
   const cls = /ERROR|FAILURE|failed|backoff|blocked/i.test(status)
     ? "bad"
-    : /BUILD|STARTED|PENDING|RETRY|running|throttled|quota/i.test(status)
+    : /BUILD|STARTED|PENDING|RETRY|running|throttled|quota|draining|paused/i.test(status)
       ? "warn"
       : "good";
   return html`<span class=${`badge ${cls}`}>${status}</span>`;
