@@ -95,6 +95,8 @@ function statusOf(server: NovaServer) {
     progress: server.progress,
     fixedIp: serverAddresses(server, "fixed")[0] ?? null,
     fault: server.fault?.message ?? null,
+    // The image it runs now (a session policy's rebuild changes it): roll-outs count on it.
+    imageId: server.imageId || null,
   };
 }
 

@@ -54,6 +54,8 @@ export interface StatusUpdate {
   progress: number | null;
   fixedIp?: string | null;
   fault?: string | null;
+  /** Nova's image.id: a rebuild changes it (null or absent: left as recorded). */
+  imageId?: string | null;
 }
 
 export interface PoolCounts {
@@ -183,6 +185,7 @@ export class InstanceRepository {
           progress: u.progress ?? 0,
           ...(u.fixedIp !== undefined ? { fixed_ip: u.fixedIp } : {}),
           ...(u.fault !== undefined ? { fault: u.fault } : {}),
+          ...(u.imageId ? { image_id: u.imageId } : {}),
           updated_at: sql`now()`,
         })
         .where("id", "=", u.id)
@@ -200,6 +203,7 @@ export class InstanceRepository {
             eb("task_state", "is distinct from", u.taskState),
             eb("progress", "is distinct from", u.progress ?? 0),
             ...(u.fixedIp !== undefined ? [eb("fixed_ip", "is distinct from", u.fixedIp)] : []),
+            ...(u.imageId ? [eb("image_id", "is distinct from", u.imageId)] : []),
           ]),
         )
         .execute();
