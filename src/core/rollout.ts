@@ -182,10 +182,14 @@ export class RolloutService {
 
   /** The last roll-out of each pool named, with its progress (pool views). */
   async statusOfPools(poolIds: string[]): Promise<Map<string, RolloutStatus>> {
-    const latest = await this.d.rollouts.latest(poolIds);
-    const out = new Map<string, RolloutStatus>();
-    for (const [poolId, r] of latest) out.set(poolId, await this.statusOf(r));
-    return out;
+    const latest = [...(await this.d.rollouts.latest(poolIds)).values()];
+    const progress = await this.d.rollouts.progressOf(latest);
+    return new Map(
+      latest.map((rollout) => [
+        rollout.pool_id,
+        { rollout, progress: progress.get(rollout.pool_id) ?? { old: 0, new: 0, oldAssigned: 0 } },
+      ]),
+    );
   }
 
   private async statusOf(rollout: Rollout): Promise<RolloutStatus> {

@@ -3,7 +3,7 @@
 // API: begin(...) / active(poolId) / latest(poolIds) / running() / get(id)
 //      setState(id, state, event) / event(id, event) / finish(id, state, progress)
 //      progress(rollout) / oldInstances(rollout) / warnSessions(instanceIds, notice)
-import { type Kysely, type Selectable, sql, type Transaction } from "kysely";
+import { type Kysely, type RawBuilder, type Selectable, sql, type Transaction } from "kysely";
 import type { Database, RolloutEvent, RolloutsTable } from "./schema.ts";
 
 export type Rollout = Selectable<RolloutsTable>;
@@ -240,6 +240,28 @@ export class RolloutRepository {
     return true;
   }
 
+  /** progress() of several roll-outs (of different pools) in one query. */
+  async progressOf(
+    rollouts: Pick<Rollout, "pool_id" | "to_image_id">[],
+  ): Promise<Map<string, RolloutProgress>> {
+    if (rollouts.length === 0) return new Map();
+    const r = await sql<{ pool_id: string; old: string; new: string; old_assigned: string }>`
+      SELECT x.pool_id,
+             count(i.id) FILTER (WHERE ${isOld(sql.ref("x.to_image_id"))}) AS old,
+             count(i.id) FILTER (WHERE i.id IS NOT NULL AND NOT ${isOld(sql.ref("x.to_image_id"))}) AS new,
+             count(i.id) FILTER (WHERE ${isOld(sql.ref("x.to_image_id"))} AND ${assigned}) AS old_assigned
+        FROM unnest(${rollouts.map((x) => x.pool_id)}::text[], ${rollouts.map((x) => x.to_image_id)}::text[])
+             AS x(pool_id, to_image_id)
+        LEFT JOIN instances i ON i.pool_id = x.pool_id AND i.deleted_at IS NULL
+       GROUP BY x.pool_id`.execute(this.db);
+    return new Map(
+      r.rows.map((p) => [
+        p.pool_id,
+        { old: Number(p.old), new: Number(p.new), oldAssigned: Number(p.old_assigned) },
+      ]),
+    );
+  }
+
   /** Old and new instances of the roll-out's pool (an instance of unknown image counts as new). */
   async progress(r: Pick<Rollout, "pool_id" | "to_image_id">): Promise<RolloutProgress> {
     const row = await sql<{ old: string; new: string; old_assigned: string }>`
@@ -291,6 +313,7 @@ export class RolloutRepository {
   }
 }
 
-const isOld = (imageId: string) => sql<boolean>`(i.image_id IS NOT NULL AND i.image_id <> ${imageId})`;
+const isOld = (imageId: string | RawBuilder<unknown>) =>
+  sql<boolean>`(i.image_id IS NOT NULL AND i.image_id <> ${imageId})`;
 const assigned = sql<boolean>`(EXISTS (SELECT 1 FROM instance_users u WHERE u.instance_id = i.id)
   OR EXISTS (SELECT 1 FROM instance_groups g WHERE g.instance_id = i.id))`;

@@ -320,6 +320,17 @@ describe("golden-image roll-out", () => {
     assert.equal(again.imageId, other);
   });
 
+  it("a pool deleted during its roll-out leaves no task running", async () => {
+    const pool = await makePool(s);
+    await makeInstances(s, pool.id, 1);
+    const started = await admin("POST", `/v1/projects/${pool.id}/rollout`, {
+      rollout: { image_id: newImage },
+    });
+    assert.equal(started.status, 200, JSON.stringify(started.body));
+    assert.equal((await admin("DELETE", `/v1/projects/${pool.id}?force=true`)).status, 204);
+    assert.equal((await admin("GET", `/v1/tasks/${started.body.rollout.id}`)).body.status, "REVOKED");
+  });
+
   it("bad input: documented errors, never a 5xx", async () => {
     const pool = await makePool(s);
     const post = (body: unknown) => admin("POST", `/v1/projects/${pool.id}/rollout`, body);

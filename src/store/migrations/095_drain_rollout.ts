@@ -42,10 +42,22 @@ export async function up(db: Kysely<any>): Promise<void> {
     db,
   );
   await sql`CREATE INDEX rollouts_pool ON rollouts (pool_id, created_at)`.execute(db);
+  // A roll-out deleted with its pool leaves no task STARTED for ever.
+  await sql`
+    CREATE FUNCTION rollouts_end_task() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      UPDATE tasks SET status = 'REVOKED', finished_at = now()
+       WHERE id = OLD.id AND status = 'STARTED';
+      RETURN OLD;
+    END $$`.execute(db);
+  await sql`
+    CREATE TRIGGER rollouts_end_task AFTER DELETE ON rollouts
+      FOR EACH ROW EXECUTE FUNCTION rollouts_end_task()`.execute(db);
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
   await db.schema.dropTable("rollouts").execute();
+  await sql`DROP FUNCTION rollouts_end_task()`.execute(db);
   await db.schema.alterTable("sessions").dropColumn("notice").execute();
   await db.schema.alterTable("instances").dropColumn("draining").dropColumn("image_id").execute();
   await db.schema.alterTable("pools").dropColumn("draining").dropColumn("drain_reason").execute();
