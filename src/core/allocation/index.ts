@@ -162,10 +162,8 @@ export class Allocation {
         signal?.throwIfAborted();
         // A draining pool gives a desktop only to those who hold one already (core/drain.ts).
         if ((await this.d.pools.get(pool.id))?.draining) {
-          steps.instant(
-            "create_instance",
-            `project ${pool.name} is draining: no new desktop is handed out`,
-          ).outcome = "failed";
+          // Skipped, not failed: its reason is the user's to read (get-vm hides failures' causes).
+          steps.skip("create_instance", `project ${pool.name} is draining: no new desktop is handed out`);
           throw new BrokerError(
             BrokerCode.NoInstances,
             { project_name: pool.name },
