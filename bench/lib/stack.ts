@@ -166,7 +166,7 @@ export async function createPool(stack: Stack, name: string): Promise<string> {
   return made.body.project.id as string;
 }
 
-/** `count` instances in the pool (at most 100 per request, as the reference allowed), then ACTIVE. */
+/** `count` instances in the pool (at most 100 per request, as the reference allowed), then ACTIVE and ready. */
 export async function createInstances(stack: Stack, poolId: string, count: number): Promise<void> {
   for (let left = count; left > 0; left -= 100) {
     const res = await stack.admin("POST", "/servers/", {
@@ -180,6 +180,16 @@ export async function createInstances(stack: Stack, poolId: string, count: numbe
       const res = await stack.admin("GET", `/servers/?project_id=${poolId}`);
       const servers = res.body.servers as { status: string }[];
       return servers.length >= count && servers.every((s) => s.status === "ACTIVE") ? true : undefined;
+    },
+    600_000,
+  );
+  // A warm reserve is one whose desktops are ready to hand out: ACTIVE plus the boot grace
+  // (reserve.readiness), as a reserve built ahead of the morning is.
+  await waitFor(
+    `${count} ready instances`,
+    async () => {
+      const res = await stack.admin("GET", `/projects/${poolId}`);
+      return (res.body.project?.reserve?.ready ?? 0) >= count ? true : undefined;
     },
     600_000,
   );
