@@ -126,7 +126,10 @@ export class ReserveKeeper {
     const outcome: RefillOutcome = { free, target, created: 0, requests: 0 };
     const live = maxInstances === null ? 0 : await this.d.reserve.liveCount(pool.id);
     const overCap = maxInstances === null ? 0 : live - maxInstances;
-    if (free > target || overCap > 0) {
+    // Only a schedule releases (a window closed, or its cap): without one the keeper never
+    // deletes what an operator made (POST /v1/servers), as the reference's reserve never did.
+    const scheduled = scheduleOf(pool.reserve_schedule) !== null;
+    if (scheduled && (free > target || overCap > 0)) {
       outcome.released = await this.release(pool, Math.max(free - target, Math.min(free, overCap)));
       outcome.free = free - outcome.released;
     }

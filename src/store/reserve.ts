@@ -175,36 +175,36 @@ export class ReserveRepository {
 
   /**
    * Takes up to n free instances of the pool out of service, for release: no user, no group,
-   * no open session, in BUILD or ACTIVE (those still building first, then the newest). Each is
-   * locked and its status set to DELETING in one statement, so a claim (which locks the row
-   * and wants ACTIVE) can no longer take it; a row a claim holds is skipped. A claim that
-   * committed between this statement's snapshot and its lock is seen by a second look, which
-   * gives such an instance back its status. Answers the ids taken.
+   * no open session, in BUILD or ACTIVE (those still building first, then the newest). In one
+   * transaction the rows are locked (a row a claim holds is skipped), checked again with a
+   * fresh snapshot and set to DELETING, so a claim (which locks the row and wants ACTIVE)
+   * never takes one, and an instance a user holds is never set DELETING, not even for a moment
+   * (a user's second request would take it for unusable and claim another desktop). Answers
+   * the ids taken.
    */
   async takeSurplus(poolId: string, n: number): Promise<string[]> {
     if (n <= 0) return [];
-    const r = await sql<{ id: string; was: string }>`
-      WITH picked AS (
-        SELECT i.id, i.status AS was FROM instances i
+    return this.db.transaction().execute(async (trx) => {
+      // First the row locks (a row a claim holds is skipped)...
+      const locked = await sql<{ id: string }>`
+        SELECT i.id FROM instances i
          WHERE i.pool_id = ${poolId} AND ${freeInstance(["BUILD", "ACTIVE"])}
            AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.instance_id = i.id AND s.closed_at IS NULL)
          ORDER BY i.status = 'BUILD' DESC, i.created_at DESC, i.id
          LIMIT ${n}
-         FOR UPDATE OF i SKIP LOCKED
-      )
-      UPDATE instances u SET status = 'DELETING', updated_at = now()
-        FROM picked WHERE u.id = picked.id
-      RETURNING u.id, picked.was`.execute(this.db);
-    if (r.rows.length === 0) return [];
-    const kept = await sql<{ id: string }>`
-      UPDATE instances u SET status = t.was, updated_at = now()
-        FROM (SELECT * FROM jsonb_to_recordset(${JSON.stringify(r.rows)}::jsonb) AS x(id text, was text)) t
-       WHERE u.id = t.id AND u.status = 'DELETING'
-         AND (EXISTS (SELECT 1 FROM instance_users x WHERE x.instance_id = u.id)
-           OR EXISTS (SELECT 1 FROM instance_groups g WHERE g.instance_id = u.id)
-           OR EXISTS (SELECT 1 FROM sessions s WHERE s.instance_id = u.id AND s.closed_at IS NULL))
-      RETURNING u.id`.execute(this.db);
-    const back = new Set(kept.rows.map((k) => k.id));
-    return r.rows.map((row) => row.id).filter((id) => !back.has(id));
+         FOR UPDATE OF i SKIP LOCKED`.execute(trx);
+      if (locked.rows.length === 0) return [];
+      // ...then the check again, in a statement of its own: its snapshot is taken after the
+      // locks are ours, so it sees a claim that committed between the first statement's
+      // snapshot and its lock (a row re-check would not: its subqueries keep the old snapshot).
+      // No claim can start on these rows until we commit.
+      const taken = await sql<{ id: string }>`
+        UPDATE instances i SET status = 'DELETING', updated_at = now()
+         WHERE i.id = ANY(${locked.rows.map((r) => r.id)}::text[]) AND ${freeInstance(["BUILD", "ACTIVE"])}
+           AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.instance_id = i.id AND s.closed_at IS NULL)
+        RETURNING i.id`.execute(trx);
+      return taken.rows.map((r) => r.id);
+    });
   }
+
 }

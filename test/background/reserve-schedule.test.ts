@@ -161,6 +161,18 @@ describe("a simulated day of a reserve schedule", () => {
       assert.deepEqual(await freeOf(s, id), { active: 2, building: 0 }, `25 December ${hhmm}`);
     }
   });
+
+  it("without a schedule, never releases what an operator made beyond min_reserve_vm", async () => {
+    const s = env.s;
+    const core = s.runtime.core as unknown as AdminCore;
+    const { id } = await makePool(s, { min_reserve_vm: 1 });
+    await makeInstances(s, id, 4);
+    const bg = createBackground(s.runtime.deps, core, { adoptAfterSeconds: 3600 });
+    await settle(s, bg, id);
+    for (let run = 0; run < 3; run++) await bg.keeper.run();
+    assert.deepEqual(await freeOf(s, id), { active: 4, building: 0 });
+    assert.equal(await s.runtime.deps.repos.reserve.liveCount(id), 4);
+  });
 });
 
 describe("reserve_schedule through the admin API", () => {
