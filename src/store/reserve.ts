@@ -206,5 +206,4 @@ export class ReserveRepository {
       return taken.rows.map((r) => r.id);
     });
   }
-
 }
