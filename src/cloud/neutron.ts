@@ -363,6 +363,25 @@ export class NeutronClient {
     return rows.map(toSecurityGroup);
   }
 
+  /**
+   * Id, name and project of the security groups (every project's for an admin), without their
+   * rules: `fields` keeps the answer small where a listing of whole groups would carry every rule.
+   */
+  async listSecurityGroupNames(
+    f: { projectId?: string; pageSize?: number } = {},
+  ): Promise<{ id: string; name: string; projectId: string }[]> {
+    const rows = await this.list("security-groups", {
+      limit: f.pageSize,
+      project_id: f.projectId,
+      fields: ["id", "name", "project_id"],
+    });
+    return rows.map((r) => ({
+      id: String(r.id),
+      name: String(r.name ?? ""),
+      projectId: String(r.project_id ?? r.tenant_id ?? ""),
+    }));
+  }
+
   async getSecurityGroup(id: string): Promise<SecurityGroup> {
     return toSecurityGroup(await this.one("security-groups", "security_group", id));
   }

@@ -67,6 +67,7 @@ export function createBackground(
     assignments: adminCore.assignments,
     resources,
     nova: cloud.nova,
+    neutron: cloud.neutron,
     metrics,
     logger,
     buildTimeoutSeconds: config.allocation.buildTimeoutSeconds,

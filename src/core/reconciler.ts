@@ -12,8 +12,13 @@
 //               process died) that still has users, groups or open sessions → released as gone
 //   unstarted   a request still pending past reconcile.pendingRequestSeconds whose task was
 //               never created → failed with code 4 (task not started), so no client polls forever
+//   group_deleted the per-instance security group (trs-instance-<id>) of an instance our records
+//               mark deleted, in its pool's project → deleted in Neutron (one listing per run, at
+//               most GROUP_SWEEP deletes; "in use" while Nova frees the port is retried next run)
 // Every action is logged and counted in the metrics.
 import type { Logger } from "pino";
+import { isCloudError } from "../cloud/http.ts";
+import type { NeutronClient } from "../cloud/neutron.ts";
 import type { NovaClient, NovaServer } from "../cloud/nova.ts";
 import type { InstanceRepository } from "../store/instances.ts";
 import type { ReconcileRepository } from "../store/reconcile.ts";
@@ -22,7 +27,7 @@ import { BrokerCode } from "./broker-error.ts";
 import type { InstanceService } from "./instances.ts";
 import type { Metrics } from "./metrics.ts";
 import { TRS_TAG } from "./pools.ts";
-import type { UserResources } from "./user-resources.ts";
+import { INSTANCE_GROUP_PREFIX, type UserResources } from "./user-resources.ts";
 
 export const RECONCILE_JOB = "reconciler";
 export const RECONCILER_ACTOR = "reconciler";
@@ -34,6 +39,7 @@ export interface ReconcilerDeps {
   assignments: AssignmentService;
   resources: Pick<UserResources, "closeSession">;
   nova: Pick<NovaClient, "listServers" | "deleteServer">;
+  neutron: Pick<NeutronClient, "listSecurityGroupNames" | "deleteSecurityGroup">;
   metrics: Metrics;
   logger: Logger;
   buildTimeoutSeconds: number;
@@ -61,14 +67,20 @@ export interface ReconcileReport {
   refreshed: number;
   ended: string[];
   unstarted: string[];
+  /** Ids of the per-instance security groups deleted. */
+  groupsDeleted: string[];
 }
 
 /** Per run: a backlog is worked off over several runs rather than in one long one. */
 const BATCH = 200;
+/** Security group deletes per run, at most. */
+const GROUP_SWEEP = 50;
 
 export class Reconciler {
   private readonly log: Logger;
   private readonly now: () => Date;
+  /** Where the next group sweep starts: groups that stay in use do not starve the others. */
+  private groupCursor = 0;
 
   constructor(private readonly d: ReconcilerDeps) {
     this.log = d.logger.child({ component: "reconciler" });
@@ -87,6 +99,7 @@ export class Reconciler {
       refreshed: 0,
       ended: [],
       unstarted: [],
+      groupsDeleted: [],
     };
     const byId = new Map(servers.filter((s) => s.status !== "DELETED").map((s) => [s.id, s]));
     const now = this.now().getTime();
@@ -139,6 +152,7 @@ export class Reconciler {
     );
     for (const id of report.unstarted)
       this.log.warn({ request_id: id }, "request whose task never started: failed with code 4");
+    report.groupsDeleted = await this.sweepGroups(signal);
 
     this.d.metrics.reconcilerAction("gone", report.gone.length);
     this.d.metrics.reconcilerAction("stuck_build", report.stuckBuild.length);
@@ -146,6 +160,7 @@ export class Reconciler {
     this.d.metrics.reconcilerAction("refreshed", report.refreshed);
     this.d.metrics.reconcilerAction("ended", report.ended.length);
     this.d.metrics.reconcilerAction("unstarted_request", report.unstarted.length);
+    this.d.metrics.reconcilerAction("group_deleted", report.groupsDeleted.length);
     await this.countFailures(stuckPerPool);
     if (report.stuckBuild.length > 0 && this.d.onReplaced) await this.d.onReplaced();
     return report;
@@ -203,6 +218,56 @@ export class Reconciler {
       this.log.info({ instance: id }, "deleted instance still held: assignments ended");
     }
     return ended;
+  }
+
+  /**
+   * Deletes the per-instance security groups of instances our records mark deleted (the
+   * deletions themselves, wherever they happen, leave the group behind). A group is only
+   * touched when its name carries the id of such an instance and it is in that instance's pool
+   * project: never the group of a live or an unknown instance. Neutron's 409 while the
+   * instance's port still holds the group is retried on a later run. A failing listing or
+   * delete is logged and leaves the rest of the run alone.
+   */
+  private async sweepGroups(signal?: AbortSignal): Promise<string[]> {
+    const deleted: string[] = [];
+    let groups: { id: string; name: string; projectId: string; instanceId: string }[];
+    try {
+      groups = (await this.d.neutron.listSecurityGroupNames())
+        .filter((g) => g.name.startsWith(INSTANCE_GROUP_PREFIX))
+        .map((g) => ({ ...g, instanceId: g.name.slice(INSTANCE_GROUP_PREFIX.length) }))
+        .filter((g) => g.instanceId !== "");
+    } catch (err) {
+      this.log.warn({ err }, "cannot list security groups: per-instance groups not swept this run");
+      return deleted;
+    }
+    const pools = await this.d.repo.deletedIds([...new Set(groups.map((g) => g.instanceId))]);
+    const candidates = groups
+      .filter((g) => pools.get(g.instanceId) === g.projectId)
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    if (candidates.length === 0) return deleted;
+    const start = this.groupCursor % candidates.length;
+    const turn = [...candidates.slice(start), ...candidates.slice(0, start)].slice(0, GROUP_SWEEP);
+    this.groupCursor = start + turn.length;
+    for (const g of turn) {
+      if (signal?.aborted) break;
+      try {
+        // Already gone (404): nothing to count.
+        if (!(await this.d.neutron.deleteSecurityGroup(g.id, { ignoreNotFound: true }))) continue;
+        deleted.push(g.id);
+        this.log.info(
+          { group: g.id, instance: g.instanceId, pool: g.projectId },
+          "security group of a deleted instance removed",
+        );
+      } catch (err) {
+        if (isCloudError(err, "conflict")) {
+          // Nova has not yet freed the instance's port, which still holds the group.
+          this.log.debug({ group: g.id, instance: g.instanceId }, "security group still in use: next run");
+        } else {
+          this.log.warn({ err, group: g.id, instance: g.instanceId }, "cannot delete a security group");
+        }
+      }
+    }
+    return deleted;
   }
 
   /** The instance is gone (or going): its user resources released, its history kept. */

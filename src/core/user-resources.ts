@@ -39,7 +39,8 @@ export interface VolumeResult {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The per-instance security group: client rules of one desktop never open another one. */
-export const instanceGroupName = (instanceId: string) => `trs-instance-${instanceId}`;
+export const INSTANCE_GROUP_PREFIX = "trs-instance-";
+export const instanceGroupName = (instanceId: string) => `${INSTANCE_GROUP_PREFIX}${instanceId}`;
 
 /** "3389" or "5900-5999" → [min, max]; anything else is a configuration error. */
 export function portRange(spec: string): [number, number] {

@@ -1,7 +1,7 @@
 // What the reconciler and session housekeeping read: our live instance records (to compare
 // with Nova's listing), which server ids we ever recorded, the pools, and sessions that should
 // be closed. API:
-//   liveInstances() / recordedIds(ids) / poolIds() / openSessionsOf(instanceId)
+//   liveInstances() / recordedIds(ids) / deletedIds(ids) / poolIds() / openSessionsOf(instanceId)
 //   deletedWithHolders(limit) / failUnstartedRequests(recordedBefore, code, limit)
 //   staleSessions(maxAgeHours, limit) → open sessions too old or of an instance that is gone
 import { type Kysely, sql } from "kysely";
@@ -31,6 +31,18 @@ export class ReconcileRepository {
     if (ids.length === 0) return new Set();
     const rows = await this.db.selectFrom("instances").select("id").where("id", "in", ids).execute();
     return new Set(rows.map((r) => r.id));
+  }
+
+  /**
+   * Of these ids, those of instances we recorded and marked deleted (never an unknown or a
+   * live one), each with its pool.
+   */
+  async deletedIds(ids: string[]): Promise<Map<string, string>> {
+    if (ids.length === 0) return new Map();
+    const rows = await sql<{ id: string; pool_id: string }>`
+      SELECT id, pool_id FROM instances
+       WHERE id = ANY(${ids}::text[]) AND deleted_at IS NOT NULL`.execute(this.db);
+    return new Map(rows.rows.map((r) => [r.id, r.pool_id]));
   }
 
   async poolIds(): Promise<Set<string>> {
