@@ -47,6 +47,27 @@ describe("one user's parallel requests", () => {
         return done.body.server.id as string;
       }),
     );
+    if (new Set(outcomes).size !== 1) {
+      // It failed once in CI (5 desktops) and never here: say what each request did.
+      const rows = await s.runtime.store.db
+        .selectFrom("requests")
+        .select(["id", "instance_id", "task_id", "status", "steps", "created_at", "completed_at"])
+        .where("user_id", "=", u.id)
+        .orderBy("created_at")
+        .execute();
+      const history = await s.runtime.store.db
+        .selectFrom("assignment_history")
+        .selectAll()
+        .where("subject_id", "=", u.id)
+        .orderBy("at")
+        .execute();
+      const statuses = await s.runtime.store.db
+        .selectFrom("instances")
+        .select(["id", "status", "ready_at", "image_id", "draining"])
+        .where("pool_id", "=", pool.id)
+        .execute();
+      console.error(JSON.stringify({ rows, history, statuses }, null, 1));
+    }
     assert.deepEqual(new Set(outcomes).size, 1, `desktops handed out: ${[...new Set(outcomes)].join(", ")}`);
     const held = await s.runtime.store.db
       .selectFrom("instance_users")
