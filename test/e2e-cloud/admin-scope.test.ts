@@ -15,6 +15,7 @@ import { after, before, describe, it } from "node:test";
 import type { KsRole } from "../../src/cloud/keystone.ts";
 import { discover } from "../contract/cloud-under-test.ts";
 import { call, type Reply } from "../helpers/broker-stack.ts";
+import { passwordToken } from "../helpers/stack.ts";
 import { type E2eStack, startE2eStack, uniqueName } from "./stack.ts";
 
 interface Account {
@@ -41,24 +42,12 @@ describe("scoped admin against the cloud's Keystone", () => {
   let ownPool: string;
   let otherPool: string;
 
-  async function tokenFor(a: Account, scope: Scope): Promise<string> {
-    const res = await fetch(`${s.admin.session.authUrl}/auth/tokens?nocatalog`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({
-        auth: {
-          identity: {
-            methods: ["password"],
-            password: { user: { name: a.name, domain: { name: a.domainName }, password: a.password } },
-          },
-          scope,
-        },
-      }),
-    });
-    const token = res.headers.get("x-subject-token");
-    assert.equal(res.status, 201, `token for ${a.name}: ${await res.text()}`);
-    assert.ok(token);
-    return token;
+  function tokenFor(a: Account, scope: Scope): Promise<string> {
+    return passwordToken(
+      s.admin.session.authUrl,
+      { name: a.name, domain: { name: a.domainName }, password: a.password },
+      scope,
+    );
   }
 
   async function account(domainId: string, domainName: string, prefix: string): Promise<Account> {

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 import { api, makePool } from "../admin/api.ts";
-import { type Stack, startStack } from "../helpers/stack.ts";
+import { passwordToken, type Stack, startStack } from "../helpers/stack.ts";
 
 let stack: Stack;
 before(async () => {
@@ -160,22 +160,11 @@ test("admin API: a pool's project admin reads pool routes and creates instances,
 
 test("admin API: a system-scoped admin token is refused nowhere (the admin project's neither)", async () => {
   const a = stack.sim.admin;
-  const res = await fetch(`${stack.sim.authUrl}/auth/tokens`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({
-      auth: {
-        identity: {
-          methods: ["password"],
-          password: { user: { name: a.username, domain: { name: a.userDomainName }, password: a.password } },
-        },
-        scope: { system: { all: true } },
-      },
-    }),
-  });
-  const system = res.headers.get("x-subject-token");
-  assert.equal(res.status, 201);
-  assert.ok(system);
+  const system = await passwordToken(
+    stack.sim.authUrl,
+    { name: a.username, domain: { name: a.userDomainName }, password: a.password },
+    { system: { all: true } },
+  );
   const ops = (await operations(stack.adminUrl)).filter((o) => o.secured && o.url.startsWith("/v1/"));
   for (const op of ops) {
     for (const [name, token] of [
@@ -188,24 +177,12 @@ test("admin API: a system-scoped admin token is refused nowhere (the admin proje
   }
 });
 
-async function scoped(name: string, password: string, scope: unknown): Promise<string> {
-  const res = await fetch(`${stack.sim.authUrl}/auth/tokens`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({
-      auth: {
-        identity: {
-          methods: ["password"],
-          password: { user: { name, domain: { id: stack.sim.seed.demoDomainId }, password } },
-        },
-        scope,
-      },
-    }),
-  });
-  const token = res.headers.get("x-subject-token");
-  assert.equal(res.status, 201, await res.text());
-  assert.ok(token);
-  return token;
+function scoped(name: string, password: string, scope: unknown): Promise<string> {
+  return passwordToken(
+    stack.sim.authUrl,
+    { name, domain: { id: stack.sim.seed.demoDomainId }, password },
+    scope,
+  );
 }
 
 test("broker API: no route declares the admin token", async () => {

@@ -25,30 +25,37 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function issueToken(
+/** Keystone's password authentication, the token it issues for the scope asked (any, or none). */
+export async function passwordToken(
   authUrl: string,
-  creds: { username: string; password: string; userDomainName: string; projectId?: string },
+  user: { name: string; password: string; domain: { name: string } | { id: string } },
+  scope?: unknown,
 ): Promise<string> {
-  const scope = creds.projectId ? { project: { id: creds.projectId } } : undefined;
   const res = await fetch(`${authUrl}/auth/tokens`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({
       auth: {
-        identity: {
-          methods: ["password"],
-          password: {
-            user: { name: creds.username, domain: { name: creds.userDomainName }, password: creds.password },
-          },
-        },
+        identity: { methods: ["password"], password: { user } },
         ...(scope ? { scope } : {}),
       },
     }),
   });
   const token = res.headers.get("x-subject-token");
   if (res.status !== 201 || !token)
-    throw new Error(`token for ${creds.username}: ${res.status} ${await res.text()}`);
+    throw new Error(`token for ${user.name}: ${res.status} ${await res.text()}`);
   return token;
+}
+
+export async function issueToken(
+  authUrl: string,
+  creds: { username: string; password: string; userDomainName: string; projectId?: string },
+): Promise<string> {
+  return passwordToken(
+    authUrl,
+    { name: creds.username, domain: { name: creds.userDomainName }, password: creds.password },
+    creds.projectId ? { project: { id: creds.projectId } } : undefined,
+  );
 }
 
 export async function startStack(
