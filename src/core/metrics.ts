@@ -31,6 +31,12 @@ export class Metrics {
     labelNames: ["pool"],
     registers: [this.registry],
   });
+  private readonly poolInUse = new Gauge({
+    name: "rs_pool_instances_in_use",
+    help: "Live instances of the pool held by a user or a group.",
+    labelNames: ["pool"],
+    registers: [this.registry],
+  });
   private readonly reserveCircuit = new Gauge({
     name: "rs_reserve_circuit",
     help: "The pool's build circuit: 0 closed, 1 half-open (one probe build), 2 open (no builds: back-off).",
@@ -160,6 +166,7 @@ export class Metrics {
     this.reserveTarget.reset();
     this.reserveBackoffGauge.reset();
     this.reserveBuilding.reset();
+    this.poolInUse.reset();
     this.reserveCircuit.reset();
     const now = options.now ?? new Date();
     const leadMs = (options.leadSeconds ?? 0) * 1000;
@@ -169,6 +176,7 @@ export class Metrics {
       this.reserveTarget.set({ pool: p.id }, target);
       this.reserveBackoffGauge.set({ pool: p.id }, p.backoff ? 1 : 0);
       this.reserveBuilding.set({ pool: p.id }, p.building ?? 0);
+      this.poolInUse.set({ pool: p.id }, p.inUse ?? 0);
       this.reserveCircuit.set({ pool: p.id }, p.state === "backoff" ? 2 : p.state === "half_open" ? 1 : 0);
     }
     this.closedByPolicy.reset();

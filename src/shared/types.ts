@@ -48,6 +48,8 @@ export interface MetricsSnapshot {
     backoff: boolean;
     /** Free instances still in BUILD. */
     building?: number;
+    /** Live instances held by a user or a group. */
+    inUse?: number;
     /** reserve_state: ok, backoff (the build circuit open), half_open... */
     state?: string;
     /** The reserve schedule as stored (core/reserve-schedule.ts), or null. */

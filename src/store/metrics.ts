@@ -22,15 +22,19 @@ export class MetricsRepository {
         backoff: boolean;
         state: string;
         schedule: unknown;
+        in_use: string;
       }>`
         SELECT p.id, p.name, p.min_reserve_vm AS target, p.reserve_state = 'backoff' AS backoff,
-               p.reserve_state AS state, p.reserve_schedule AS schedule, f.free, f.building
+               p.reserve_state AS state, p.reserve_schedule AS schedule, f.free, f.building, h.in_use
           FROM pools p
           CROSS JOIN LATERAL (
             SELECT count(*) AS free, count(*) FILTER (WHERE i.status = 'BUILD') AS building
-              FROM instances i WHERE i.pool_id = p.id AND ${freeInstance(["BUILD", "ACTIVE"])}) f`.execute(
-        this.db,
-      ),
+              FROM instances i WHERE i.pool_id = p.id AND ${freeInstance(["BUILD", "ACTIVE"])}) f
+          CROSS JOIN LATERAL (
+            SELECT count(*) AS in_use FROM instances i
+             WHERE i.pool_id = p.id AND i.deleted_at IS NULL
+               AND (EXISTS (SELECT 1 FROM instance_users u WHERE u.instance_id = i.id)
+                 OR EXISTS (SELECT 1 FROM instance_groups g WHERE g.instance_id = i.id))) h`.execute(this.db),
       this.reserve.buildsInFlight(),
       sql<{ n: string }>`SELECT count(*) AS n FROM sessions WHERE closed_at IS NULL`.execute(this.db),
       sql<{ status: string; n: string }>`
@@ -62,6 +66,7 @@ export class MetricsRepository {
         free: Number(p.free),
         backoff: p.backoff,
         building: Number(p.building),
+        inUse: Number(p.in_use),
         state: p.state,
         schedule: p.schedule,
       })),

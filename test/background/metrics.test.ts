@@ -34,6 +34,21 @@ describe("metrics", () => {
     assert.match(text, new RegExp(`rs_reserve_target_instances\\{pool="${pool.id}"\\} 3`));
     assert.match(text, new RegExp(`rs_reserve_free_instances\\{pool="${pool.id}"\\} 3`));
     assert.match(text, new RegExp(`rs_reserve_created_total\\{pool="${pool.id}"\\} 3`));
+    assert.match(text, new RegExp(`rs_pool_instances_in_use\\{pool="${pool.id}"\\} 0`));
+    // A user holds one: in use 1, free 2.
+    const db = s.runtime.store.db;
+    const one = await db
+      .selectFrom("instances")
+      .select("id")
+      .where("pool_id", "=", pool.id)
+      .executeTakeFirstOrThrow();
+    await db
+      .insertInto("instance_users")
+      .values({ instance_id: one.id, user_id: `user-${pool.id}` })
+      .execute();
+    const after = await scrape();
+    assert.match(after, new RegExp(`rs_pool_instances_in_use\\{pool="${pool.id}"\\} 1`));
+    assert.match(after, new RegExp(`rs_reserve_free_instances\\{pool="${pool.id}"\\} 2`));
     assert.match(text, /rs_builds_in_flight \d+/);
     assert.match(text, /rs_sessions_open 0/);
     assert.match(text, /rs_task_queue_depth\{state="PENDING"\} \d+/);
