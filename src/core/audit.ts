@@ -1,6 +1,6 @@
 // The audit trail (issue 16): who changed what through the admin API, when, from where, and
 // what came of it. The admin app hands every write request it answered to `record`, from one
-// hook for every route (src/admin/audit-hook.ts); this decides what of the request is kept:
+// hook for every route (src/admin/audit.ts); this decides what of the request is kept:
 // the target ids (the route's parameters), the NAMES of every key the body sent, and the
 // values of only those keys that are plain and safe. Never a password, a token, a one-time
 // code, a script (instance_init_script may hold secrets) nor anything named like a secret.
