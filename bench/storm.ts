@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { type BenchUser, createUsers, inParallel, passwordAuth, setComputeQuota } from "./lib/openstack.ts";
 import { cpuMs, postgresCpuMs, rssMiB } from "./lib/processes.ts";
 import { appendReport, machine, quantile } from "./lib/report.ts";
-import { createInstances, createPool, startStack } from "./lib/stack.ts";
+import { createInstances, createPool, resetStatements, startStack, topStatements } from "./lib/stack.ts";
 
 const { values: o } = parseArgs({
   options: {
@@ -117,6 +117,7 @@ try {
       )[0].n,
     );
   const x0 = await xacts();
+  await resetStatements(stack);
   await fetch(`${stack.sim.url}/sim/stats`, {
     method: "DELETE",
     headers: { "X-Auth-Token": stack.os.token },
@@ -182,6 +183,7 @@ try {
   ];
   console.log(machine());
   for (const l of lines) console.log(l);
+  for (const l of await topStatements(stack, n)) console.log(`  ${l}`);
   if (!o["no-report"]) appendReport("Login storm (`bench/storm.ts`)", lines);
   if (sharedInstances > 0 || usersWithTwo > 0) process.exitCode = 1;
 } finally {

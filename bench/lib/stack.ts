@@ -42,13 +42,33 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   // RS_BENCH_PG_LOG=<file>: every SQL statement PostgreSQL runs, with its duration, process and
   // client, logged there (counting a request's statements, finding the slow ones).
   const pgLog = process.env.RS_BENCH_PG_LOG;
-  const embedded = await startEmbeddedPostgres(
-    pgDir,
-    pgLog ? { onLog: (l) => appendFileSync(pgLog, l) } : {},
-  );
+  // RS_BENCH_PG_STATEMENTS=1: pg_stat_statements is loaded, and the storm prints where
+  // PostgreSQL's time went, statement by statement (topStatements).
+  const statements = process.env.RS_BENCH_PG_STATEMENTS === "1";
+  const embedded = await startEmbeddedPostgres(pgDir, {
+    ...(pgLog ? { onLog: (l: string) => appendFileSync(pgLog, l) } : {}),
+    settings: {
+      ...(statements
+        ? { shared_preload_libraries: "pg_stat_statements", "pg_stat_statements.track": "all" }
+        : {}),
+      // RS_BENCH_PG_SETTINGS="name=value;name=value": more server settings (auto_explain's, say).
+      ...Object.fromEntries(
+        (process.env.RS_BENCH_PG_SETTINGS ?? "")
+          .split(";")
+          .filter((kv) => kv.includes("="))
+          .map((kv) => [kv.slice(0, kv.indexOf("=")).trim(), kv.slice(kv.indexOf("=") + 1).trim()]),
+      ),
+    },
+  });
   const client = new pg.Client({ connectionString: embedded.url("postgres") });
   await client.connect();
   await client.query("CREATE DATABASE rs_bench");
+  if (statements) {
+    const bench = new pg.Client({ connectionString: embedded.url("rs_bench") });
+    await bench.connect();
+    await bench.query("CREATE EXTENSION pg_stat_statements");
+    await bench.end();
+  }
   if (pgLog) {
     await client.query("ALTER SYSTEM SET log_min_duration_statement = 0");
     await client.query("ALTER SYSTEM SET log_line_prefix = '%m [%p] %a: '");
@@ -192,5 +212,25 @@ export async function createInstances(stack: Stack, poolId: string, count: numbe
       return (res.body.project?.reserve?.ready ?? 0) >= count ? true : undefined;
     },
     600_000,
+  );
+}
+
+/** With RS_BENCH_PG_STATEMENTS=1: forget what pg_stat_statements has counted so far. */
+export async function resetStatements(stack: Stack): Promise<void> {
+  if (process.env.RS_BENCH_PG_STATEMENTS === "1") await stack.sql("SELECT pg_stat_statements_reset()");
+}
+
+/** With RS_BENCH_PG_STATEMENTS=1: the statements that took most of PostgreSQL's time since the reset, per allocation. */
+export async function topStatements(stack: Stack, per: number, count = 15): Promise<string[]> {
+  if (process.env.RS_BENCH_PG_STATEMENTS !== "1") return [];
+  const rows = await stack.sql<{ calls: string; total: number; mean: number; query: string }>(
+    `SELECT calls, total_exec_time AS total, mean_exec_time AS mean, query FROM pg_stat_statements
+      WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+      ORDER BY total_exec_time DESC LIMIT $1`,
+    [count],
+  );
+  return rows.map(
+    (r) =>
+      `${(r.total / per).toFixed(2)} ms/alloc  ${(Number(r.calls) / per).toFixed(2)} calls/alloc  ${r.mean.toFixed(2)} ms  ${r.query.replace(/\s+/g, " ").slice(0, 160)}`,
   );
 }

@@ -48,6 +48,8 @@ export interface EmbeddedOptions {
   onNotice?: (message: string) => void;
   /** As root: where the binaries and data go when the postgres user cannot reach them. */
   systemDir?: string;
+  /** More server settings, given as `-c name=value` at start (benchmarks load pg_stat_statements). */
+  settings?: Record<string, string>;
 }
 
 export function freePort(host = "127.0.0.1"): Promise<number> {
@@ -179,6 +181,7 @@ function launch(
   pgDir: string,
   port: number,
   onLog: (l: string) => void,
+  settings: Record<string, string> = {},
 ): Promise<ChildProcess> {
   const child = spawnAs(account, bin.postgres, [
     "-D",
@@ -193,6 +196,7 @@ function launch(
     "max_connections=200",
     "-c",
     "lc_messages=C",
+    ...Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`]),
   ]);
   return new Promise((ok, fail) => {
     let tail = "";
@@ -288,7 +292,7 @@ export async function startEmbeddedPostgres(
   const port = options.port || (await freePort());
   let child: ChildProcess;
   try {
-    child = await launch(bin, account, pgDir, port, onLog);
+    child = await launch(bin, account, pgDir, port, onLog, options.settings);
   } catch (err) {
     throw new Error(`embedded PostgreSQL did not start in ${pgDir}: ${(err as Error).message}`);
   }
