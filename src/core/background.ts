@@ -79,6 +79,7 @@ export function createBackground(
   });
   const housekeeping = new Housekeeping({
     repo: repos.reconcile,
+    counters: repos.sessions,
     resources,
     metrics,
     logger,

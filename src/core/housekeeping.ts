@@ -1,8 +1,10 @@
 // Session housekeeping: an open session older than sessions.maxAgeHours, or of an instance
 // that is gone, is closed and its client-IP rules are removed in Neutron (they open the
-// desktop's ports to one address; left behind, they keep that door open).
+// desktop's ports to one address; left behind, they keep that door open). It also folds the
+// session counters of past days (one row per database connection, migration 097) into one.
 import type { Logger } from "pino";
 import type { ReconcileRepository } from "../store/reconcile.ts";
+import type { SessionRepository } from "../store/sessions.ts";
 import type { Metrics } from "./metrics.ts";
 import type { UserResources } from "./user-resources.ts";
 
@@ -11,6 +13,7 @@ const BATCH = 500;
 
 export interface HousekeepingDeps {
   repo: Pick<ReconcileRepository, "staleSessions">;
+  counters: Pick<SessionRepository, "foldCountSlots">;
   resources: Pick<UserResources, "closeSession">;
   metrics: Metrics;
   logger: Logger;
@@ -34,6 +37,7 @@ export class Housekeeping {
         this.log.info({ session: s.id, reason: s.reason }, "stale session closed");
       }
     }
+    await this.d.counters.foldCountSlots();
     return closed;
   }
 }

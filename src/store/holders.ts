@@ -24,6 +24,7 @@
 // (an admin assignment) slipped in, the insert fails and the caller tries again.
 import { type Kysely, type RawBuilder, type Selectable, sql, type Transaction } from "kysely";
 import { OperationMode } from "../shared/types.ts";
+import { lockPoolMode, POOL_MODE_LOCK } from "./pool-lock.ts";
 import { type CompletedRequest, insertCompleted } from "./requests.ts";
 import type { Database, InstancesTable } from "./schema.ts";
 import { isUniqueViolation } from "./unique.ts";
@@ -103,6 +104,13 @@ export type ClaimedRow = InstanceRow & { alreadyHeld?: true };
 
 /** The class of the per-user claim lock (pg's two-key advisory locks; the second key is hashed). */
 const USER_CLAIM_LOCK = 0x7273_0003;
+/**
+ * Whether a live instance of the pool has a group: driven from instance_groups (few rows, or
+ * none), each row's pool read by its key. A join lets the planner scan the pool's instances.
+ */
+const poolHasGroups = (poolId: string) =>
+  sql<boolean>`EXISTS (SELECT 1 FROM instance_groups g
+    WHERE (SELECT i.pool_id FROM instances i WHERE i.id = g.instance_id AND i.deleted_at IS NULL) = ${poolId})`;
 
 interface Claim extends ClaimOptions {
   /** Standard pool: the user becomes the only holder (enforced by the unique partial index). */
@@ -388,31 +396,15 @@ export class HolderRepository {
         eb
           .exists(eb.selectFrom("user_floating_ips").select("user_id").where("user_id", "=", userId))
           .as("floating_ip"),
-        eb
-          .exists(
-            eb
-              .selectFrom("instance_groups as g")
-              .innerJoin("instances as i", "i.id", "g.instance_id")
-              .select("g.instance_id")
-              .where("i.pool_id", "=", poolId)
-              .where("i.deleted_at", "is", null),
-          )
-          .as("group_instances"),
+        poolHasGroups(poolId).as("group_instances"),
       ])
       .executeTakeFirstOrThrow();
     return { floatingIp: Boolean(row.floating_ip), groupInstances: Boolean(row.group_instances) };
   }
 
   async poolHasGroupInstances(poolId: string): Promise<boolean> {
-    const row = await this.db
-      .selectFrom("instance_groups as g")
-      .innerJoin("instances as i", "i.id", "g.instance_id")
-      .select("g.instance_id")
-      .where("i.pool_id", "=", poolId)
-      .where("i.deleted_at", "is", null)
-      .limit(1)
-      .executeTakeFirst();
-    return row !== undefined;
+    const row = await this.db.selectNoFrom(poolHasGroups(poolId).as("yes")).executeTakeFirstOrThrow();
+    return Boolean(row.yes);
   }
 
   /**
@@ -444,7 +436,9 @@ export class HolderRepository {
         // statements, so its two values are inlined (sql.lit quotes them).
         await sql`BEGIN; SELECT pg_advisory_xact_lock(${sql.lit(USER_CLAIM_LOCK)}, hashtext(${sql.lit(
           `${w.poolId}/${w.userId}`,
-        )}))`.execute(conn);
+        )})), pg_advisory_xact_lock_shared(${sql.lit(POOL_MODE_LOCK)}, hashtext(${sql.lit(w.poolId)}))`.execute(
+          conn,
+        );
         try {
           const claimed = await this.warmClaim(conn, w);
           const { rows } = await sql<{ command?: string }>`COMMIT`.execute(conn);
@@ -465,8 +459,9 @@ export class HolderRepository {
 
   /** The warm path's claim and record, under the user's lock (see claimAndComplete). */
   private async warmClaim(trx: Kysely<Database>, w: WarmClaim) {
-    // The pool FOR SHARE (as in claimCandidate) and whether the user already holds an
-    // instance of it, in one statement: after the lock, so it sees a claim committed meanwhile.
+    // The pool (its mode under the shared mode lock taken with BEGIN) and whether the user
+    // already holds an instance of it, in one statement: after the locks, so it sees a claim
+    // committed meanwhile.
     const pool = await trx
       .selectFrom("pools as p")
       .select((eb) => [
@@ -488,7 +483,6 @@ export class HolderRepository {
           .as("held"),
       ])
       .where("p.id", "=", w.poolId)
-      .forShare("p")
       .executeTakeFirst();
     if (!pool || pool.held) throw NOT_WARM;
     for (const step of w.order) {
@@ -552,15 +546,15 @@ export class HolderRepository {
       image_id: string;
     },
   ): Promise<InstanceRow | undefined> {
-    // FOR SHARE: a switch of the pool's mode (which takes it FOR UPDATE) waits for us, and
-    // we read the mode it leaves; claims never block each other on it.
+    // The mode lock shared: a switch of the pool's mode waits for us, and we read the mode it
+    // leaves (a fresh statement after the lock); claims never block each other on it.
+    if (!poolRead) await lockPoolMode(trx, options.poolId);
     const pool =
       poolRead ??
       (await trx
         .selectFrom("pools")
         .select(["operation_mode", "max_users_per_instance", "draining", "image_id"])
         .where("id", "=", options.poolId)
-        .forShare()
         .executeTakeFirst());
     // A draining pool gives no new holder (its holders keep theirs): core/drain.ts.
     if (!pool || pool.draining) return undefined;
@@ -591,8 +585,25 @@ export class HolderRepository {
       .selectAll("i")
       .where("i.pool_id", "=", o.poolId)
       .where("i.deleted_at", "is", null)
-      .where("i.status", "in", o.statuses)
-      .where(({ not, exists, selectFrom }) =>
+      .where("i.status", "in", o.statuses);
+    if (skipped.length) q = q.where("i.id", "not in", skipped);
+    // Drain and roll-out (core/drain.ts, core/rollout.ts): no draining instance, none built
+    // from an image other than the pool's (an unknown image counts as the pool's).
+    q = q
+      .where(sql<boolean>`NOT i.draining`)
+      .where((eb) => eb.or([eb("i.image_id", "is", null), eb("i.image_id", "=", o.imageId)]));
+    const users = sql<number>`(SELECT count(*) FROM instance_users cu WHERE cu.instance_id = i.id)`;
+    if (o.kind === "free") {
+      // Nobody holds it: read from the partial index of instances whose holder count is 0
+      // (migration 096), so a claim costs the same in a pool of ten or ten thousand. The count
+      // is a hint: takeIfClaimable re-checks the holders under the row lock. Readiness
+      // (core/readiness.ts): a free ACTIVE instance is handed out once ready, not merely
+      // ACTIVE (one in BUILD is waited for, as a user's own new build is).
+      q = q
+        .where(sql<boolean>`i.holder_count = 0`)
+        .where(sql<boolean>`(i.status <> 'ACTIVE' OR i.ready_at <= now())`);
+    } else {
+      q = q.where(({ not, exists, selectFrom }) =>
         not(
           exists(
             selectFrom("instance_users as mine")
@@ -602,25 +613,8 @@ export class HolderRepository {
           ),
         ),
       );
-    if (skipped.length) q = q.where("i.id", "not in", skipped);
-    // Drain and roll-out (core/drain.ts, core/rollout.ts): no draining instance, none built
-    // from an image other than the pool's (an unknown image counts as the pool's).
-    q = q
-      .where("i.draining", "=", false)
-      .where((eb) => eb.or([eb("i.image_id", "is", null), eb("i.image_id", "=", o.imageId)]));
-    const users = sql<number>`(SELECT count(*) FROM instance_users cu WHERE cu.instance_id = i.id)`;
-    // "Nobody holds it" as NOT EXISTS, not a count compared to 0: PostgreSQL turns it into an
-    // anti-join over the pool's instances instead of counting the holders of each (a claim in a
-    // pool of a thousand instances otherwise costs milliseconds of the database's CPU).
-    const unheld = sql<boolean>`NOT EXISTS (SELECT 1 FROM instance_users cu WHERE cu.instance_id = i.id)`;
-    if (o.kind === "free") {
-      // Readiness (core/readiness.ts): a free ACTIVE instance is handed out once ready, not
-      // merely ACTIVE (one in BUILD is waited for, as a user's own new build is).
-      q = q
-        .where(unheld)
-        .where(sql<boolean>`NOT EXISTS (SELECT 1 FROM instance_groups cg WHERE cg.instance_id = i.id)`)
-        .where(sql<boolean>`(i.status <> 'ACTIVE' OR i.ready_at <= now())`);
-    } else if (o.kind === "group") {
+    }
+    if (o.kind === "group") {
       q = q.where(({ exists, selectFrom }) =>
         exists(
           selectFrom("instance_groups as g")
@@ -629,8 +623,10 @@ export class HolderRepository {
             .where("g.group_id", "in", o.groupIds!),
         ),
       );
-      if (o.exclusive) q = q.where(unheld);
-    } else {
+      // "Nobody holds it" as NOT EXISTS, not a count compared to 0: an anti-join.
+      if (o.exclusive)
+        q = q.where(sql<boolean>`NOT EXISTS (SELECT 1 FROM instance_users cu WHERE cu.instance_id = i.id)`);
+    } else if (o.kind === "shared") {
       // Shared: used by others already, and not reserved for groups the user is not in.
       q = q.where(users, ">", 0);
       q = q.where(({ not, exists, selectFrom }) =>
@@ -645,15 +641,20 @@ export class HolderRepository {
       );
     }
     if (!o.exclusive && o.maxUsers != null) q = q.where(users, "<", o.maxUsers);
-    return q
-      .orderBy(sql`array_position(${sql.val(o.statuses)}::text[], i.status)`)
-      .$if(!o.exclusive, (sq) => sq.orderBy(users))
-      .orderBy("i.created_at")
-      .orderBy("i.id")
-      .limit(1)
-      .forUpdate("i")
-      .skipLocked()
-      .executeTakeFirst();
+    return (
+      q
+        // One status: the index's own order (pool, status, created_at, id) serves the sort.
+        .$if(o.statuses.length > 1, (sq) =>
+          sq.orderBy(sql`array_position(${sql.val(o.statuses)}::text[], i.status)`),
+        )
+        .$if(!o.exclusive && o.kind !== "free", (sq) => sq.orderBy(users))
+        .orderBy("i.created_at")
+        .orderBy("i.id")
+        .limit(1)
+        .forUpdate("i")
+        .skipLocked()
+        .executeTakeFirst()
+    );
   }
 
   /**

@@ -7,6 +7,7 @@
 import type { Insertable, Kysely, Selectable, Transaction, Updateable } from "kysely";
 import { sql } from "kysely";
 import { OperationMode } from "../shared/types.ts";
+import { lockPoolMode } from "./pool-lock.ts";
 import type { Database, PoolsTable } from "./schema.ts";
 
 export type Pool = Selectable<PoolsTable>;
@@ -67,8 +68,9 @@ export class PoolRepository {
   }
 
   /**
-   * Applies a patch that changes operation_mode. Locks the pool row (assignments take it FOR
-   * SHARE) so that no assignment slips in between the check and the flag update.
+   * Applies a patch that changes operation_mode. Locks the pool row (admin assignments take it
+   * FOR SHARE) and the pool's mode lock (claims take it shared) so that no assignment slips in
+   * between the check and the flag update.
    */
   async switchMode(id: string, mode: string, patch: PoolPatch): Promise<Pool | undefined> {
     return this.db.transaction().execute(async (trx) => {
@@ -79,6 +81,7 @@ export class PoolRepository {
         .forUpdate()
         .executeTakeFirst();
       if (!pool) return undefined;
+      await lockPoolMode(trx, id, true);
       if (mode === OperationMode.Standard) {
         const crowded = await trx
           .selectFrom("instance_users as iu")

@@ -31,12 +31,12 @@ const BUILDS_LOCK = 0x7273_0002;
 
 /**
  * The condition that instance `i` is free (no user, no group, not draining) and in one of
- * these states; only BUILD and ACTIVE ones will serve a user.
+ * these states; only BUILD and ACTIVE ones will serve a user. The holder count is kept by
+ * triggers in the same transaction as each assignment (migration 096), and it matches the
+ * partial index of free instances, so counting a pool's reserve reads only its free ones.
  */
 export const freeInstance = (status: string[]) => sql<boolean>`
-  i.deleted_at IS NULL AND i.status = ANY(${status}::text[]) AND NOT i.draining
-  AND NOT EXISTS (SELECT 1 FROM instance_users u WHERE u.instance_id = i.id)
-  AND NOT EXISTS (SELECT 1 FROM instance_groups g WHERE g.instance_id = i.id)`;
+  i.deleted_at IS NULL AND i.status = ANY(${status}::text[]) AND NOT i.draining AND i.holder_count = 0`;
 
 /** An ACTIVE instance not yet ready, with the address its port is checked at. */
 export interface NotReady {

@@ -74,6 +74,8 @@ export interface InstancesTable {
   draining: Generated<boolean>;
   /** The Glance image it was built from (Nova's server image.id); null: unknown. */
   image_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Its users plus its groups, kept by triggers: 0 puts it in the free index (migration 096). */
+  holder_count: ColumnType<number, never, never>;
   created_at: Timestamp;
   updated_at: Timestamp;
   deleted_at: NullableTimestamp;

@@ -316,6 +316,24 @@ export class SessionRepository {
     return days + head + tail;
   }
 
+  /**
+   * Folds the counter slots of days before today (one per database connection, migration 097)
+   * into slot 0 of their day; answers how many slot rows it folded.
+   */
+  async foldCountSlots(): Promise<number> {
+    const { rows } = await sql<{ n: number }>`
+      WITH gone AS (
+        DELETE FROM session_counts WHERE slot <> 0 AND day < (now() AT TIME ZONE 'UTC')::date
+        RETURNING project_id, connection_type, day, n
+      ), kept AS (
+        INSERT INTO session_counts AS c (project_id, connection_type, day, slot, n)
+        SELECT project_id, connection_type, day, 0, sum(n) FROM gone GROUP BY 1, 2, 3
+        ON CONFLICT (project_id, connection_type, day, slot) DO UPDATE SET n = c.n + excluded.n
+      )
+      SELECT count(*)::int AS n FROM gone`.execute(this.db);
+    return Number(rows[0]?.n ?? 0);
+  }
+
   private async countRows(filter: SessionFilter): Promise<number> {
     if (filter.last && this.latestKept(filter)) {
       // One kept row per instance: counted without reading the sessions.

@@ -13,6 +13,8 @@ import * as m086 from "./086_reserve_schedule.ts";
 import * as m090 from "./090_audit_trail.ts";
 import * as m091 from "./091_session_policies.ts";
 import * as m095 from "./095_drain_rollout.ts";
+import * as m096 from "./096_instance_holder_count.ts";
+import * as m097 from "./097_session_count_slots.ts";
 
 export const migrations: Record<string, Migration> = {
   "001_initial": m001,
@@ -28,4 +30,6 @@ export const migrations: Record<string, Migration> = {
   "090_audit_trail": m090,
   "091_session_policies": m091,
   "095_drain_rollout": m095,
+  "096_instance_holder_count": m096,
+  "097_session_count_slots": m097,
 };

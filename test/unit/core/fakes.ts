@@ -68,6 +68,7 @@ export function instance(overrides: Partial<InstanceRow> = {}): InstanceRow {
     ready_at: null,
     draining: false,
     image_id: "image-1",
+    holder_count: 0,
     ...overrides,
   };
 }
