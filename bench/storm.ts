@@ -12,6 +12,7 @@
 // allocation, resident memory at start and end.
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
+import { post } from "./lib/client.ts";
 import { type BenchUser, createUsers, inParallel, passwordAuth, setComputeQuota } from "./lib/openstack.ts";
 import { cpuMs, postgresCpuMs, rssMiB } from "./lib/processes.ts";
 import { appendReport, machine, quantile } from "./lib/report.ts";
@@ -50,19 +51,19 @@ interface Outcome {
 }
 
 async function broker(i: number, path: string, body: unknown, token?: string) {
-  const res = await fetch(`${stack.servers[i % brokers].brokerUrl}/v1/${path}/`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", ...(token ? { "X-Auth-Token": token } : {}) },
-    body: JSON.stringify(body),
-  });
-  const text = await res.text();
+  const res = await post(
+    `${stack.servers[i % brokers].brokerUrl}/v1/${path}/`,
+    body,
+    token ? { "X-Auth-Token": token } : {},
+  );
   let parsed: any = {};
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(res.text);
   } catch {
     parsed = { error: { code: `HTTP ${res.status}` } };
   }
-  return { status: res.status, token: res.headers.get("x-auth-token") ?? undefined, body: parsed };
+  const token_ = res.headers["x-auth-token"];
+  return { status: res.status, token: typeof token_ === "string" ? token_ : undefined, body: parsed };
 }
 
 async function allocate(user: BenchUser, i: number): Promise<Outcome> {

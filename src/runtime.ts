@@ -146,6 +146,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
         url: config.database.url,
         dataDir: config.dataDir,
         poolSize: config.database.poolSize,
+        preparedStatements: config.database.preparedStatements,
         embeddedPort: config.database.embeddedPort,
         onConnectionError: (err) => logger.warn({ err }, "database connection lost: reconnecting"),
       }));

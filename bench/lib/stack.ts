@@ -224,7 +224,7 @@ export async function resetStatements(stack: Stack): Promise<void> {
 export async function topStatements(stack: Stack, per: number, count = 15): Promise<string[]> {
   if (process.env.RS_BENCH_PG_STATEMENTS !== "1") return [];
   const rows = await stack.sql<{ calls: string; total: number; mean: number; query: string }>(
-    `SELECT calls, total_exec_time AS total, mean_exec_time AS mean, query FROM pg_stat_statements
+    `SELECT calls, total_exec_time + total_plan_time AS total, mean_plan_time AS mean, query FROM pg_stat_statements
       WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
       ORDER BY total_exec_time DESC LIMIT $1`,
     [count],

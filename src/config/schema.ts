@@ -62,6 +62,11 @@ export const ConfigSchema = T.Object({
       description: "PostgreSQL URL. Empty: start an embedded PostgreSQL in <dataDir>/pg.",
     }),
     poolSize: T.Integer({ default: 10, minimum: 1, description: "Connections per process." }),
+    preparedStatements: T.Boolean({
+      default: true,
+      description:
+        "Send the broker's hot statements (the warm claim, its completed request) as named prepared statements, parsed and planned once per connection. Turn off behind a connection pooler that does not keep prepared statements (pgbouncer in transaction mode before 1.21).",
+    }),
     embeddedPort: T.Integer({
       default: 0,
       minimum: 0,

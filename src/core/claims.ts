@@ -25,6 +25,8 @@ export interface ClaimRequest {
   reason: string;
   /** Instances already found unusable in this run. */
   exclude?: string[];
+  /** The broker request claiming (none while another request of the user builds). */
+  requestId?: string;
 }
 
 /** An instance still building is worth waiting for; one in ERROR or gone is not. */
@@ -75,6 +77,7 @@ export class ClaimService {
           actor: r.actor,
           reason: r.reason,
           exclude: r.exclude,
+          requestId: r.requestId,
         });
       } catch (err) {
         // A holder appeared outside the claim protocol (an admin assignment): look again.

@@ -24,6 +24,8 @@ export interface OpenStoreOptions {
   onLog?: (line: string) => void;
   /** A pooled connection that broke (see connect). */
   onConnectionError?: ConnectionErrorHandler;
+  /** Send the hot statements as named prepared statements (PREPARED; default true). */
+  preparedStatements?: boolean;
 }
 
 export type ConnectionErrorHandler = (err: Error) => void;
@@ -64,6 +66,7 @@ export class PgPool {
     max: number;
     applicationName: string;
     onError: ConnectionErrorHandler;
+    prepared?: boolean;
   }) {
     this.pool = new pg.Pool({
       connectionString: options.url,
@@ -72,6 +75,7 @@ export class PgPool {
     });
     this.pool.on("connect", (client) => {
       this.open.add(client);
+      if (options.prepared !== false) preparing(client);
       client.on("error", options.onError);
       client.once("end", () => this.open.delete(client));
     });
@@ -85,13 +89,32 @@ export class PgPool {
   }
 }
 
+/**
+ * A statement whose text begins with `/* prepared NAME *\/` (the hot ones of the broker's warm
+ * path) is sent as a named prepared statement: each connection parses it once, and PostgreSQL
+ * may keep its plan, instead of parsing and planning it at every call (the warm claim's plan
+ * cost more than its execution). Other statements go as before. database.preparedStatements
+ * false turns it off (a pgbouncer in transaction mode before 1.21 loses prepared statements).
+ */
+export const PREPARED = /^\/\* prepared ([a-z_]+) \*\//;
+
+function preparing(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as unknown as { query: unknown }).query = (text: unknown, values?: unknown, cb?: unknown) => {
+    const name = typeof text === "string" ? PREPARED.exec(text)?.[1] : undefined;
+    if (name && Array.isArray(values) && cb === undefined) return query({ name, text, values });
+    return query(text, values, cb);
+  };
+}
+
 export function connect(
   url: string,
   poolSize: number,
   onError: ConnectionErrorHandler = reportToStderr,
   applicationName = "rs-server",
+  prepared = true,
 ): Kysely<Database> {
-  const pool = new PgPool({ url, max: poolSize, applicationName, onError });
+  const pool = new PgPool({ url, max: poolSize, applicationName, onError, prepared });
   return new Kysely<Database>({
     dialect: new PostgresDialect({ pool: { connect: () => pool.pool.connect(), end: () => pool.end() } }),
   });
@@ -123,7 +146,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       await ensureDatabase(embedded.url("postgres"), "rs_server", onError);
       url = embedded.url("rs_server");
     }
-    db = connect(url, options.poolSize, onError);
+    db = connect(url, options.poolSize, onError, "rs-server", options.preparedStatements !== false);
     await migrate(db);
   } catch (err) {
     await db?.destroy();

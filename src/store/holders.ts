@@ -97,6 +97,8 @@ export interface ClaimOptions {
   reason: string | null;
   /** Instances the caller found unusable: never answered as the one the user holds. */
   exclude?: string[];
+  /** The broker request claiming: no claim while another request of the user builds (takeBuildTurn). */
+  requestId?: string;
 }
 
 /** What a claim answers: the instance, and whether the user already held it (no new holder). */
@@ -104,6 +106,15 @@ export type ClaimedRow = InstanceRow & { alreadyHeld?: true };
 
 /** The class of the per-user claim lock (pg's two-key advisory locks; the second key is hashed). */
 const USER_CLAIM_LOCK = 0x7273_0003;
+/**
+ * Whether another live request of the user has the user's build turn in the pool (migration
+ * 098): its instance will be the user's, so no claim gives them another meanwhile.
+ */
+const buildingFor = (poolId: string, userId: string, requestId: string | null) =>
+  sql<boolean>`EXISTS (SELECT 1 FROM user_builds b JOIN requests r ON r.id = b.request_id
+    WHERE b.pool_id = ${poolId} AND b.user_id = ${userId} AND b.expires_at > now()
+      AND b.request_id IS DISTINCT FROM ${requestId}::text AND r.status IN ('pending', 'in_progress'))`;
+
 /**
  * Whether a live instance of the pool has a group: driven from instance_groups (few rows, or
  * none), each row's pool read by its key. A join lets the planner scan the pool's instances.
@@ -125,7 +136,12 @@ interface Claim extends ClaimOptions {
 export interface WarmClaim {
   poolId: string;
   userId: string;
-  groupIds: string[];
+  /**
+   * The user's groups; undefined when not asked of Keystone yet: then only a free ACTIVE
+   * instance is claimed, in one statement, and only when the pool has no group instance (else
+   * the answer is "groups": ask Keystone, and call again with them).
+   */
+  groupIds?: string[];
   /** The kinds to try, in order, with the statuses each accepts. */
   order: { kind: ClaimKind; statuses: string[] }[];
   actor: string | null;
@@ -136,6 +152,10 @@ export interface WarmClaim {
 
 /** Thrown inside the warm path's transaction to roll it back. */
 const NOT_WARM = new Error("not a warm allocation");
+const NEEDS_GROUPS = new Error("the warm claim needs the user's groups");
+
+/** What the warm path's claim answers: the instance claimed, "groups" (call again with the user's groups), or undefined (take the ordinary path). */
+export type WarmOutcome = { instance: InstanceRow; kind: ClaimKind } | "groups" | undefined;
 
 const isOneHolderViolation = (err: unknown) => isUniqueViolation(err, "instance_users_one_holder");
 
@@ -389,19 +409,6 @@ export class HolderRepository {
       .execute();
   }
 
-  /** What decides the warm path before its claim: the user's floating IP, the pool's group instances. */
-  async warmFacts(poolId: string, userId: string): Promise<{ floatingIp: boolean; groupInstances: boolean }> {
-    const row = await this.db
-      .selectNoFrom((eb) => [
-        eb
-          .exists(eb.selectFrom("user_floating_ips").select("user_id").where("user_id", "=", userId))
-          .as("floating_ip"),
-        poolHasGroups(poolId).as("group_instances"),
-      ])
-      .executeTakeFirstOrThrow();
-    return { floatingIp: Boolean(row.floating_ip), groupInstances: Boolean(row.group_instances) };
-  }
-
   async poolHasGroupInstances(poolId: string): Promise<boolean> {
     const row = await this.db.selectNoFrom(poolHasGroups(poolId).as("yes")).executeTakeFirstOrThrow();
     return Boolean(row.yes);
@@ -417,6 +424,14 @@ export class HolderRepository {
       await this.lockUser(trx, options.poolId, options.userId);
       const held = await this.heldIn(trx, options.poolId, options.userId, options.exclude);
       if (held) return { ...held, alreadyHeld: true };
+      if (options.requestId) {
+        const { rows } = await sql<{ yes: boolean }>`SELECT ${buildingFor(
+          options.poolId,
+          options.userId,
+          options.requestId,
+        )} AS yes`.execute(trx);
+        if (rows[0]?.yes) return undefined;
+      }
       return this.claimCandidate(trx, options);
     });
   }
@@ -429,7 +444,7 @@ export class HolderRepository {
    * declines the instance, or when the user has an open session on it: the caller then takes
    * the ordinary path (the allocation task), which handles all of those.
    */
-  async claimAndComplete(w: WarmClaim): Promise<{ instance: InstanceRow; kind: ClaimKind } | undefined> {
+  async claimAndComplete(w: WarmClaim): Promise<WarmOutcome> {
     try {
       return await this.db.connection().execute(async (conn) => {
         // BEGIN and the user's claim lock in one round trip: a simple-protocol query of two
@@ -452,6 +467,7 @@ export class HolderRepository {
       });
     } catch (err) {
       // Rolled back: the ordinary path looks again (an admin assignment that slipped in too).
+      if (err === NEEDS_GROUPS) return "groups";
       if (err === NOT_WARM || isOneHolderViolation(err)) return undefined;
       throw err;
     }
@@ -459,6 +475,16 @@ export class HolderRepository {
 
   /** The warm path's claim and record, under the user's lock (see claimAndComplete). */
   private async warmClaim(trx: Kysely<Database>, w: WarmClaim) {
+    if (w.groupIds === undefined) {
+      const row = await this.warmFree(trx, w);
+      if (row.warm_group_instances && !row.warm_floating_ip) throw NEEDS_GROUPS;
+      if (row.id === null) throw NOT_WARM;
+      const { warm_floating_ip: _f, warm_group_instances: _g, ...instance } = row;
+      const done = w.finish(instance as InstanceRow, "free");
+      if (!done || !(await insertCompleted(trx, done))) throw NOT_WARM;
+      return { instance: instance as InstanceRow, kind: "free" as const };
+    }
+    const groupIds = w.groupIds;
     // The pool (its mode under the shared mode lock taken with BEGIN) and whether the user
     // already holds an instance of it, in one statement: after the locks, so it sees a claim
     // committed meanwhile.
@@ -481,19 +507,20 @@ export class HolderRepository {
               .where("i.status", "in", ["ACTIVE", "BUILD"]),
           )
           .as("held"),
+        buildingFor(w.poolId, w.userId, null).as("building"),
       ])
       .where("p.id", "=", w.poolId)
       .executeTakeFirst();
-    if (!pool || pool.held) throw NOT_WARM;
+    if (!pool || pool.held || pool.building) throw NOT_WARM;
     for (const step of w.order) {
-      if (step.kind === "group" && !w.groupIds.length) continue;
+      if (step.kind === "group" && !groupIds.length) continue;
       const claimed = await this.claimCandidate(
         trx,
         {
           kind: step.kind,
           poolId: w.poolId,
           userId: w.userId,
-          groupIds: w.groupIds,
+          groupIds,
           statuses: step.statuses,
           actor: w.actor,
           reason: w.reason,
@@ -506,6 +533,60 @@ export class HolderRepository {
       return { instance: claimed, kind: step.kind };
     }
     throw NOT_WARM;
+  }
+
+  /**
+   * The warm path's claim of a free ACTIVE instance in ONE statement, under the user's lock:
+   * the pool (there, not draining), the user holding none of its instances, no floating IP of
+   * the user's (the task attaches it) and no group instance in the pool (the user's groups
+   * come first: NEEDS_GROUPS); then the oldest free, ready instance of the pool's image from
+   * the free index, locked SKIP LOCKED, made the user's and recorded in the history. The holder
+   * count lives on the instance row, so the row lock re-reads it at its latest (a holder
+   * committed since the statement's snapshot makes PostgreSQL pass the row by); the holders
+   * are also checked as the snapshot sees them. Always one row: the instance's columns (null
+   * when none was claimed) and why not.
+   */
+  private async warmFree(trx: Kysely<Database>, w: WarmClaim) {
+    const { rows } = await sql<
+      { [K in keyof InstanceRow]: InstanceRow[K] | null } & {
+        warm_floating_ip: boolean;
+        warm_group_instances: boolean;
+      }
+    >`/* prepared rs_warm_claim */
+      WITH facts AS (
+        SELECT EXISTS (SELECT 1 FROM user_floating_ips WHERE user_id = ${w.userId}) AS warm_floating_ip,
+               ${poolHasGroups(w.poolId)} AS warm_group_instances
+      ), p AS (
+        SELECT p.operation_mode, p.image_id FROM pools p, facts
+         WHERE p.id = ${w.poolId} AND NOT p.draining
+           AND NOT facts.warm_floating_ip AND NOT facts.warm_group_instances
+           AND NOT ${buildingFor(w.poolId, w.userId, null)}
+           AND NOT EXISTS (SELECT 1 FROM instances hi JOIN instance_users hu ON hu.instance_id = hi.id
+                            WHERE hi.pool_id = ${w.poolId} AND hu.user_id = ${w.userId}
+                              AND hi.deleted_at IS NULL AND hi.status IN ('ACTIVE', 'BUILD'))
+      ), c AS (
+        SELECT i.* FROM instances i, p
+         WHERE i.pool_id = ${w.poolId} AND i.status = 'ACTIVE' AND i.deleted_at IS NULL
+           AND NOT i.draining AND i.holder_count = 0 AND i.ready_at <= now()
+           AND (i.image_id IS NULL OR i.image_id = p.image_id)
+         ORDER BY i.created_at, i.id
+         LIMIT 1
+         FOR UPDATE OF i SKIP LOCKED
+      ), taken AS (
+        INSERT INTO instance_users (instance_id, user_id, exclusive, assigned_by)
+        SELECT c.id, ${w.userId}, p.operation_mode <> ${OperationMode.Simultaneous}, ${w.actor}::text FROM c, p
+         WHERE NOT EXISTS (SELECT 1 FROM instance_users u WHERE u.instance_id = c.id)
+           AND NOT EXISTS (SELECT 1 FROM instance_groups g WHERE g.instance_id = c.id)
+        RETURNING instance_id
+      ), recorded AS (
+        INSERT INTO assignment_history (instance_id, subject_type, subject_id, action, actor, reason)
+        SELECT instance_id, 'user', ${w.userId}, 'assign', ${w.actor}::text, ${w.reason}::text FROM taken
+      )
+      SELECT claimed.*, facts.warm_floating_ip, facts.warm_group_instances
+        FROM facts LEFT JOIN (SELECT c.* FROM c JOIN taken ON taken.instance_id = c.id) claimed ON true`.execute(
+      trx,
+    );
+    return rows[0];
   }
 
   /**
@@ -732,7 +813,57 @@ export class HolderRepository {
         .onConflict((oc) => oc.columns(["instance_id", "user_id"]).doNothing())
         .execute();
       await this.record(trx, instance.id, "user", [userId], "assign", { actor, reason });
+      // The user's build turn ends with its instance recorded (takeBuildTurn).
+      await trx
+        .deleteFrom("user_builds")
+        .where("pool_id", "=", instance.poolId)
+        .where("user_id", "=", userId)
+        .execute();
     });
+  }
+
+  /**
+   * The user's turn to have an instance built in the pool, under the claim lock: "held" when
+   * the user holds one already (look again), "wait" while another live request of the user's
+   * has the turn (its instance will be the user's), else "ours" (recorded, until insertHeld
+   * records the instance or endBuildTurn gives the turn up). A turn whose request is no longer
+   * pending or in progress, or taken more than `staleSeconds` ago, is taken over.
+   */
+  async takeBuildTurn(
+    poolId: string,
+    userId: string,
+    requestId: string,
+    staleSeconds: number,
+  ): Promise<"ours" | "held" | "wait"> {
+    return this.db.transaction().execute(async (trx) => {
+      await this.lockUser(trx, poolId, userId);
+      if (await this.heldIn(trx, poolId, userId)) return "held";
+      const { rows } = await sql<{
+        yes: boolean;
+      }>`SELECT ${buildingFor(poolId, userId, requestId)} AS yes`.execute(trx);
+      if (rows[0]?.yes) return "wait";
+      const expires = sql<Date>`now() + make_interval(secs => ${staleSeconds})`;
+      await trx
+        .insertInto("user_builds")
+        .values({ pool_id: poolId, user_id: userId, request_id: requestId, expires_at: expires })
+        .onConflict((oc) =>
+          oc
+            .columns(["pool_id", "user_id"])
+            .doUpdateSet({ request_id: requestId, started_at: sql`now()`, expires_at: expires }),
+        )
+        .execute();
+      return "ours";
+    });
+  }
+
+  /** Gives the user's build turn up (the build failed): another request of theirs may build. */
+  async endBuildTurn(poolId: string, userId: string, requestId: string): Promise<void> {
+    await this.db
+      .deleteFrom("user_builds")
+      .where("pool_id", "=", poolId)
+      .where("user_id", "=", userId)
+      .where("request_id", "=", requestId)
+      .execute();
   }
 
   /** Gives an instance back (its build failed): the user no longer holds it. */

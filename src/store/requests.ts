@@ -42,7 +42,7 @@ export interface CompletedRequest {
 export async function insertCompleted(db: Kysely<Database> | Transaction<Database>, c: CompletedRequest) {
   const r = c.request;
   const s = sessionRow(c.session);
-  const { rows } = await sql<{ id: string }>`
+  const { rows } = await sql<{ id: string }>`/* prepared rs_insert_completed */
     WITH req AS (
       INSERT INTO requests (id, user_id, user_name, domain_id, project_id, project_name, status,
         conn_type, client_ip, peer_ip, client_os, client_info, task_id, steps, instance_id, ip,

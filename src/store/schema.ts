@@ -122,6 +122,15 @@ export interface VolumeAssignmentsTable {
   created_at: Timestamp;
 }
 
+/** A user's build in progress in a pool: one at a time (migration 098). */
+export interface UserBuildsTable {
+  pool_id: string;
+  user_id: string;
+  request_id: string;
+  started_at: Generated<Date>;
+  expires_at: Date;
+}
+
 export interface SessionsTable {
   id: string;
   instance_id: string;
@@ -281,6 +290,7 @@ export interface Database {
   volume_assignments: VolumeAssignmentsTable;
   sessions: SessionsTable;
   session_counts: SessionCountsTable;
+  user_builds: UserBuildsTable;
   session_latest: SessionLatestTable;
   requests: RequestsTable;
   tasks: TasksTable;

@@ -84,4 +84,43 @@ describe("one user's parallel requests", () => {
     const last = await finished(s, again.headers.get("x-auth-token")!, again.body.request_id);
     assert.equal(last.body.server.id, outcomes[0]);
   });
+
+  it("with nothing free, one desktop is built for all of the user's parallel requests", async () => {
+    const pool = await makePool(s, { operation_mode: "1" });
+    const u = await makeUser(s, [pool.id]);
+    const outcomes = await Promise.all(
+      Array.from({ length: PARALLEL }, async (_, i) => {
+        const base = i % 2 === 0 ? s.brokerUrl : other!.url;
+        const accepted = await call(base, "POST", "/v1/request-vm/", { body: login(u) });
+        assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
+        const done = await finished(s, accepted.headers.get("x-auth-token")!, accepted.body.request_id);
+        assert.equal(done.body.status, "completed", JSON.stringify(done.body));
+        return done.body.server.id as string;
+      }),
+    );
+    assert.equal(new Set(outcomes).size, 1, `desktops handed out: ${[...new Set(outcomes)].join(", ")}`);
+    const held = await s.runtime.store.db
+      .selectFrom("instance_users")
+      .select("instance_id")
+      .where("user_id", "=", u.id)
+      .execute();
+    assert.deepEqual(
+      held.map((h) => h.instance_id),
+      [outcomes[0]],
+    );
+    // Nova was asked once: one instance created for the user's requests, none left behind.
+    const built = await s.runtime.store.db
+      .selectFrom("assignment_history")
+      .select("instance_id")
+      .where("subject_id", "=", u.id)
+      .where("reason", "like", "created for broker request%")
+      .execute();
+    assert.equal(built.length, 1);
+    const turns = await s.runtime.store.db
+      .selectFrom("user_builds")
+      .selectAll()
+      .where("user_id", "=", u.id)
+      .execute();
+    assert.deepEqual(turns, []);
+  });
 });

@@ -19,7 +19,7 @@ export interface AllocationDeps {
   /** Which instance the user gets (the claim protocol, in the preference order). */
   claims: ClaimService;
   /** Records the instance the allocation creates together with its holder. */
-  holders: Pick<HolderRepository, "insertHeld">;
+  holders: Pick<HolderRepository, "insertHeld" | "takeBuildTurn" | "endBuildTurn">;
   /** Our record of instances: read, mirrored from Nova, marked deleted. */
   instances: Pick<InstanceRepository, "get" | "markDeleted" | "applyStatus">;
   /** The user's sessions and client rules. */

@@ -17,7 +17,7 @@ import { createInstance } from "./create-instance.ts";
 import { ACTOR, type AllocationDeps, type AllocationResult, Unusable } from "./deps.ts";
 import { giveBack } from "./give-back.ts";
 import { StepRecorder } from "./step-recorder.ts";
-import { waitActive } from "./wait-active.ts";
+import { sleep, waitActive } from "./wait-active.ts";
 
 export { ALLOCATION_TASK, type AllocationDeps, type AllocationResult } from "./deps.ts";
 
@@ -118,6 +118,16 @@ export class Allocation {
     }
   }
 
+  /** Waits for the user's build turn in the pool: "ours", or "held" (the user holds an instance now). */
+  private async buildTurn(pool: Pool, request: RequestRow, signal: AbortSignal | undefined) {
+    const stale = Math.ceil((2 * this.d.buildTimeoutMs) / 1000);
+    for (;;) {
+      const turn = await this.d.holders.takeBuildTurn(pool.id, request.user_id, request.id, stale);
+      if (turn !== "wait") return turn;
+      await sleep(this.d.pollIntervalMs, signal);
+    }
+  }
+
   /**
    * Steps 1-5 of docs/broker-api.md#the-allocation, then the wait for ACTIVE; a broken claimed
    * instance is replaced.
@@ -144,6 +154,7 @@ export class Allocation {
           actor: ACTOR,
           reason: `broker request ${request.id}`,
           exclude,
+          requestId: request.id,
         });
         step.detail(
           claimed
@@ -170,14 +181,18 @@ export class Allocation {
             `TRS project ${pool.name} is draining`,
           );
         }
-        instance = await steps.run(
-          "create_instance",
-          (step) => createInstance(this.d, request, pool, step.detail),
-          {
+        // One build at a time per user: another request of the user's building one now
+        // (a double click, a retrying client) is waited for, and its instance found as theirs.
+        if ((await this.buildTurn(pool, request, signal)) === "held") continue;
+        instance = await steps
+          .run("create_instance", (step) => createInstance(this.d, request, pool, step.detail), {
             slow: true,
             initial: `creating an instance in project ${pool.name}`,
-          },
-        );
+          })
+          .catch(async (err) => {
+            await this.d.holders.endBuildTurn(pool.id, request.user_id, request.id).catch(() => {});
+            throw err;
+          });
         ours = true;
         this.d.onInstanceTaken?.(pool.id);
       }

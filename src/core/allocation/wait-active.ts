@@ -10,7 +10,8 @@ import type { AllocationDeps } from "./deps.ts";
 import { Unusable } from "./deps.ts";
 import type { StepRecorder } from "./step-recorder.ts";
 
-const sleep = (ms: number, signal?: AbortSignal) =>
+/** Waits `ms`, or rejects as soon as the signal aborts. */
+export const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const onAbort = () => {

@@ -39,67 +39,71 @@ export async function allocateAtOnce(
   // The volume and the client's rules are cloud work: the allocation task does them.
   if (pool.user_volume_enabled || (input.ipAddress && input.connType)) return false;
   const started = performance.now();
-  const facts = await deps.repos.holders.warmFacts(pool.id, identity.userId);
-  if (facts.floatingIp) return false;
-  const groupIds = facts.groupInstances ? await directory(() => ctx.users.groups(identity.userId)) : [];
   let sessionId = "";
-  const claimed = await deps.repos.holders.claimAndComplete({
-    poolId: pool.id,
-    userId: identity.userId,
-    groupIds,
-    // As the allocation's find_instance, ACTIVE ones only: a BUILD reserve instance, a shared
-    // one or a new one is the task's (it waits for Nova).
-    order: [
-      { kind: "group", statuses: ["ACTIVE"] },
-      { kind: "free", statuses: ["ACTIVE"] },
-    ],
-    actor: ACTOR,
-    reason: `broker request ${request.id}`,
-    finish: (instance: InstanceRow, kind: ClaimKind) => {
-      if (instance.status !== "ACTIVE" || !instance.fixed_ip) return undefined;
-      sessionId = randomUUID();
-      const findMs = Math.round((performance.now() - started) * 10) / 10;
-      const steps = [
-        step(
-          "find_instance",
-          "ok",
-          `instance ${instance.id} (${instance.name}), ${describeClaim(kind)}`,
-          findMs,
-        ),
-        step("wait_active", "ok", `instance ${instance.id} is ACTIVE (as recorded from Nova)`),
-        step("floating_ip", "ok", "the user has no floating IP"),
-        step("volume", "skipped", "the pool has no user volumes"),
-        step("resolve_ip", "ok", `fixed IP ${instance.fixed_ip}`),
-        step(
-          "client_rules",
-          "skipped",
-          input.ipAddress ? "no connection type given" : "no client address given",
-        ),
-        step("session", "ok", `session ${sessionId}`),
-      ];
-      return {
-        request,
-        steps,
-        instanceId: instance.id,
-        ip: instance.fixed_ip,
-        session: {
-          id: sessionId,
+  const warmClaim = (groupIds: string[] | undefined) =>
+    deps.repos.holders.claimAndComplete({
+      poolId: pool.id,
+      userId: identity.userId,
+      groupIds,
+      // As the allocation's find_instance, ACTIVE ones only: a BUILD reserve instance, a shared
+      // one or a new one is the task's (it waits for Nova).
+      order: [
+        { kind: "group", statuses: ["ACTIVE"] },
+        { kind: "free", statuses: ["ACTIVE"] },
+      ],
+      actor: ACTOR,
+      reason: `broker request ${request.id}`,
+      finish: (instance: InstanceRow, kind: ClaimKind) => {
+        if (instance.status !== "ACTIVE" || !instance.fixed_ip) return undefined;
+        sessionId = randomUUID();
+        const findMs = Math.round((performance.now() - started) * 10) / 10;
+        const steps = [
+          step(
+            "find_instance",
+            "ok",
+            `instance ${instance.id} (${instance.name}), ${describeClaim(kind)}`,
+            findMs,
+          ),
+          step("wait_active", "ok", `instance ${instance.id} is ACTIVE (as recorded from Nova)`),
+          step("floating_ip", "ok", "the user has no floating IP"),
+          step("volume", "skipped", "the pool has no user volumes"),
+          step("resolve_ip", "ok", `fixed IP ${instance.fixed_ip}`),
+          step(
+            "client_rules",
+            "skipped",
+            input.ipAddress ? "no connection type given" : "no client address given",
+          ),
+          step("session", "ok", `session ${sessionId}`),
+        ];
+        return {
+          request,
+          steps,
           instanceId: instance.id,
-          instanceName: instance.name,
-          projectId: pool.id,
-          userId: identity.userId,
-          userName: identity.userName,
-          connectionType: request.connType,
-          clientIp: request.clientIp ?? request.peerIp ?? null,
-          clientOs: request.clientOs,
-          clientInfo: request.clientInfo,
-          requestId: request.id,
-          ruleIds: [],
-        },
-      };
-    },
-  });
-  if (!claimed) return false;
+          ip: instance.fixed_ip,
+          session: {
+            id: sessionId,
+            instanceId: instance.id,
+            instanceName: instance.name,
+            projectId: pool.id,
+            userId: identity.userId,
+            userName: identity.userName,
+            connectionType: request.connType,
+            clientIp: request.clientIp ?? request.peerIp ?? null,
+            clientOs: request.clientOs,
+            clientInfo: request.clientInfo,
+            requestId: request.id,
+            ruleIds: [],
+          },
+        };
+      },
+    });
+  // First without asking Keystone for the user's groups: a pool with no group instance (the
+  // usual case) needs none, and the claim is one statement. A pool with some asks, then tries
+  // again with them.
+  let claimed = await warmClaim(undefined);
+  if (claimed === "groups")
+    claimed = await warmClaim(await directory(() => ctx.users.groups(identity.userId)));
+  if (!claimed || claimed === "groups") return false;
   deps.requestReserve();
   observeAllocation((performance.now() - started) / 1000, "completed");
   log.info(

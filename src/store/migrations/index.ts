@@ -15,6 +15,7 @@ import * as m091 from "./091_session_policies.ts";
 import * as m095 from "./095_drain_rollout.ts";
 import * as m096 from "./096_instance_holder_count.ts";
 import * as m097 from "./097_session_count_slots.ts";
+import * as m098 from "./098_user_builds.ts";
 
 export const migrations: Record<string, Migration> = {
   "001_initial": m001,
@@ -32,4 +33,5 @@ export const migrations: Record<string, Migration> = {
   "095_drain_rollout": m095,
   "096_instance_holder_count": m096,
   "097_session_count_slots": m097,
+  "098_user_builds": m098,
 };
