@@ -1,5 +1,7 @@
 // The one way rs-server speaks HTTP to an OpenStack service: timeouts, bounded retries on
-// idempotent calls, and every failure mapped to the closed set of CloudError kinds.
+// idempotent calls, and every failure mapped to the closed set of CloudError kinds. The bytes
+// go through ./transport.ts (node:http on kept-alive connections).
+import { type Sent, send, TransportError } from "./transport.ts";
 
 export type CloudErrorKind =
   | "not_found"
@@ -97,7 +99,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * A path segment "." or ".." (also percent-encoded, which URL parsing decodes the same way):
- * fetch resolves it away, so an id of ".." would send the request one level up, to another
+ * URL parsing resolves it away, so an id of ".." would send the request one level up, to another
  * resource. No OpenStack resource has such an id.
  */
 const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?=\/|$)/i;
@@ -191,26 +193,25 @@ export class ServiceHttp {
       headers["Content-Type"] = "application/json";
       body = JSON.stringify(options.body);
     }
-    let res: Response;
+    let res: Sent;
     try {
-      res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(this.opts.timeoutMs) });
+      res = await send(method, url, headers, body, this.opts.timeoutMs);
     } catch (err) {
-      // A header fetch refuses to send (a value out of range) is the input's fault, not an outage;
+      // A header value that cannot be sent (out of range) is the input's fault, not an outage;
       // its message may quote the value (a token), so it is not repeated.
-      if (err instanceof TypeError && /ByteString|header/i.test(err.message))
+      if (err instanceof TransportError && err.reason === "header")
         throw new CloudError(
           "bad_request",
           `${this.opts.service} ${method} ${path}: a header value cannot be sent`,
           this.opts.service,
         );
-      const reason = (err as Error).name === "TimeoutError" ? "timed out" : (err as Error).message;
       throw new CloudError(
         "unavailable",
-        `${this.opts.service} ${method} ${path}: ${reason}`,
+        `${this.opts.service} ${method} ${path}: ${(err as Error).message}`,
         this.opts.service,
       );
     }
-    const text = await res.text();
+    const text = res.text;
     let parsed: unknown = text;
     if (text && (res.headers.get("content-type") ?? "").includes("json")) {
       try {
@@ -219,7 +220,7 @@ export class ServiceHttp {
         parsed = text;
       }
     }
-    if (res.ok || options.acceptStatus?.includes(res.status)) {
+    if ((res.status >= 200 && res.status < 300) || options.acceptStatus?.includes(res.status)) {
       return { status: res.status, headers: res.headers, body: (text ? parsed : undefined) as T };
     }
     const message = openstackErrorMessage(parsed) ?? (text.slice(0, 300) || res.statusText);

@@ -126,6 +126,37 @@ describe("ServiceHttp retries", () => {
   });
 });
 
+describe("ServiceHttp transport (node:http, src/cloud/transport.ts)", () => {
+  test("a redirect is followed, with the method kept (307) or turned to GET (303)", async () => {
+    handler = (req, res) => {
+      if (req.url === "/old") return json(res, 307, {}, { Location: "/new" });
+      if (req.url === "/post-old") return json(res, 303, {}, { Location: "/done" });
+      json(res, 200, { at: req.url, method: req.method, body: req.body }, { "X-Subject-Token": "t-1" });
+    };
+    const kept = await http().request("POST", "/old", { body: { a: 1 } });
+    assert.deepEqual(kept.body, { at: "/new", method: "POST", body: '{"a":1}' });
+    assert.equal(kept.headers.get("x-subject-token"), "t-1");
+    assert.deepEqual(await http().post("/post-old", { a: 1 }), { at: "/done", method: "GET", body: "" });
+  });
+
+  test("a header value that cannot be sent is the input's fault, and the value is not repeated", async () => {
+    const err = await failure(http().get("/x", { headers: { "X-Auth-Token": "tok\r\nX-Evil: 1" } }));
+    assert.equal(err.kind, "bad_request");
+    assert.doesNotMatch(err.message, /tok|Evil/);
+    assert.equal(seen.length, 0);
+  });
+
+  test("kept-alive connections carry many calls", async () => {
+    const ports = new Set<number>();
+    handler = (_req, res) => {
+      ports.add(res.socket?.remotePort ?? 0);
+      json(res, 200, {});
+    };
+    for (let i = 0; i < 5; i++) await http().get("/x");
+    assert.equal(ports.size, 1);
+  });
+});
+
 describe("ServiceHttp paths", () => {
   for (const id of ["..", ".", "%2e%2E", ".%2e"]) {
     test(`an id of "${id}" is not_found without a request (fetch would resolve it to another resource)`, async () => {
