@@ -125,8 +125,11 @@ try {
   });
 
   const s0 = performance.now();
+  const gen0 = process.cpuUsage();
   const outcomes = await inParallel(users, C, (u, i) => allocate(u, i));
   const stormS = (performance.now() - s0) / 1000;
+  const gen = process.cpuUsage(gen0);
+  const genCpu = (gen.user + gen.system) / 1000;
 
   const cpu = pids.map((p, i) => cpuMs(p) - cpu0[i]);
   const pgCpu = postgresCpuMs(stack.pgDir) - pg0;
@@ -172,7 +175,7 @@ try {
       authMs.sort((a, b) => a - b),
       0.99,
     ).toFixed(0)} ms); broker cost ${ratio.toFixed(1)}x a bare authentication`,
-    `per allocation: rs-server CPU ${(rsCpu / n).toFixed(1)} ms (${cpu.map((c) => (c / n).toFixed(1)).join(" + ")}), PostgreSQL CPU ${(pgCpu / n).toFixed(1)} ms, simulator CPU ${(simCpu / n).toFixed(1)} ms, SQL transactions ${((x1 - x0) / n).toFixed(1)}, cloud calls ${(cloud.total / n).toFixed(1)} (${Object.entries(
+    `per allocation: rs-server CPU ${(rsCpu / n).toFixed(1)} ms (${cpu.map((c) => (c / n).toFixed(1)).join(" + ")}), PostgreSQL CPU ${(pgCpu / n).toFixed(1)} ms, simulator CPU ${(simCpu / n).toFixed(1)} ms, load generator CPU ${(genCpu / n).toFixed(1)} ms, SQL transactions ${((x1 - x0) / n).toFixed(1)}, cloud calls ${(cloud.total / n).toFixed(1)} (${Object.entries(
       cloud.services,
     )
       .map(([s, k]) => `${s} ${(k / n).toFixed(1)}`)
