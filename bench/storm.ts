@@ -117,6 +117,9 @@ try {
         )
       )[0].n,
     );
+  // RS_BENCH_SQL="statement; statement": run before the storm (an experiment: drop an index,
+  // disable a trigger, and see what the storm costs without it).
+  if (process.env.RS_BENCH_SQL) await stack.sql(process.env.RS_BENCH_SQL);
   const x0 = await xacts();
   await resetStatements(stack);
   await fetch(`${stack.sim.url}/sim/stats`, {
