@@ -10,6 +10,8 @@
 //   claim({ kind, poolId, userId, statuses, ... })              → the claim protocol (below)
 //   claimFree(poolId, userId, { actor, reason })                → claim of a free ACTIVE instance
 //   insertHeld(instance, userId, ...) / release(...)            → the broker's own new instance
+//   takeBuildTurn / endBuildTurn(poolId, userId, requestId)     → one build per user (098)
+//   claimAndComplete(warm claim)                                → the broker's warm path
 //   usersOf / groupsOf / heldBy / serversOfUser / history
 // `limit` is the most users the instance may hold after the change (null: no limit); the
 // Standard one-holder rule is also guarded by the partial unique index instance_users_one_holder.
@@ -21,7 +23,9 @@
 // takes a new snapshot per statement) re-reads its holders, which sees every claim committed
 // before ours since every claimer holds that same lock until it commits. The unique partial
 // index instance_users_one_holder stays the last guard for Standard pools: if anything else
-// (an admin assignment) slipped in, the insert fails and the caller tries again.
+// (an admin assignment) slipped in, the insert fails and the caller tries again. A free
+// instance is read from the partial index instances_free (holder_count 0, kept by triggers:
+// migration 096); the pool's mode is read under its shared mode lock (pool-lock.ts).
 import { type Kysely, type RawBuilder, type Selectable, sql, type Transaction } from "kysely";
 import { OperationMode } from "../shared/types.ts";
 import { lockPoolMode, POOL_MODE_LOCK } from "./pool-lock.ts";
