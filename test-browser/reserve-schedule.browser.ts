@@ -64,7 +64,7 @@ describe("the reserve schedule on the pool screen", () => {
     const page = await signedIn("en-US");
     await page.goto(`${s.adminUrl}/dashboard/#/pools/${plain.id}`);
     await page
-      .locator("#reserve-schedule", { hasText: "No schedule: 2 free desktops at all times" })
+      .locator("#reserve-schedule", { hasText: "No schedule: free desktops kept at all times: 2" })
       .waitFor();
 
     await page.goto(`${s.adminUrl}/dashboard/#/pools/${scheduled.id}`);

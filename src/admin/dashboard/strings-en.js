@@ -84,7 +84,7 @@ export const en = {
   "schedule.max": "Max instances",
   "schedule.holidays": "Holidays (no window opens)",
   "schedule.outside": "Outside these windows: {n} (min_reserve_vm).",
-  "schedule.none": "No schedule: {n} free desktops at all times (min_reserve_vm).",
+  "schedule.none": "No schedule: free desktops kept at all times: {n} (min_reserve_vm).",
   "day.mon": "Mon",
   "day.tue": "Tue",
   "day.wed": "Wed",

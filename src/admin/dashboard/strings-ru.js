@@ -84,7 +84,7 @@ export const ru = {
   "schedule.max": "Макс. машин",
   "schedule.holidays": "Праздники (окна не открываются)",
   "schedule.outside": "Вне этих окон: {n} (min_reserve_vm).",
-  "schedule.none": "Расписания нет: {n} свободных рабочих столов всегда (min_reserve_vm).",
+  "schedule.none": "Расписания нет: свободных рабочих столов всегда: {n} (min_reserve_vm).",
   "day.mon": "Пн",
   "day.tue": "Вт",
   "day.wed": "Ср",
