@@ -78,6 +78,9 @@ export class ClaimService {
           reason: r.reason,
           exclude: r.exclude,
           requestId: r.requestId,
+          // A free desktop still in its boot grace is worth a few seconds' wait rather than a
+          // new build (the first users after a start, after a reserve refill).
+          waitReady: kind === "free",
         });
       } catch (err) {
         // A holder appeared outside the claim protocol (an admin assignment): look again.

@@ -103,6 +103,11 @@ export interface ClaimOptions {
   exclude?: string[];
   /** The broker request claiming: no claim while another request of the user builds (takeBuildTurn). */
   requestId?: string;
+  /**
+   * Free kind: also a free ACTIVE instance not yet ready whose ready time is known (the boot
+   * grace), after every ready or building one; the caller waits for its ready time.
+   */
+  waitReady?: boolean;
 }
 
 /** What a claim answers: the instance, and whether the user already held it (no new holder). */
@@ -686,7 +691,11 @@ export class HolderRepository {
       // ACTIVE (one in BUILD is waited for, as a user's own new build is).
       q = q
         .where(sql<boolean>`i.holder_count = 0`)
-        .where(sql<boolean>`(i.status <> 'ACTIVE' OR i.ready_at <= now())`);
+        .where(
+          o.waitReady
+            ? sql<boolean>`(i.status <> 'ACTIVE' OR i.ready_at IS NOT NULL)`
+            : sql<boolean>`(i.status <> 'ACTIVE' OR i.ready_at <= now())`,
+        );
     } else {
       q = q.where(({ not, exists, selectFrom }) =>
         not(
@@ -733,6 +742,10 @@ export class HolderRepository {
           sq.orderBy(sql`array_position(${sql.val(o.statuses)}::text[], i.status)`),
         )
         .$if(!o.exclusive && o.kind !== "free", (sq) => sq.orderBy(users))
+        // Not yet ready after every ready one and every one building, the soonest ready first.
+        .$if(!!o.waitReady, (sq) =>
+          sq.orderBy(sql`(i.status = 'ACTIVE' AND i.ready_at > now())`).orderBy(sql`i.ready_at`),
+        )
         .orderBy("i.created_at")
         .orderBy("i.id")
         .limit(1)

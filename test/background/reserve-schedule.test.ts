@@ -19,7 +19,7 @@ import type { AdminCore } from "../../src/core/admin-core.ts";
 import { createBackground } from "../../src/core/background.ts";
 import { NO_FAULTS } from "../../src/simulator/server.ts";
 import { api, assertError } from "../admin/api.ts";
-import { makeInstances, makePool } from "../helpers/broker-stack.ts";
+import { finished, makeInstances, makePool, makeUser, requestVm } from "../helpers/broker-stack.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -320,6 +320,45 @@ describe("readiness", () => {
       .where("id", "=", row.id)
       .execute();
     assert.equal(await core.repos.holders.claimFree(id, "carol", { actor: "test" }), row.id);
+  });
+
+  it("grace: a user asking meanwhile gets that desktop once it is ready, and nothing new is built", async () => {
+    const s = env.s;
+    const core = s.runtime.core as unknown as AdminCore;
+    const { id } = await makePool(s, { min_reserve_vm: 1 });
+    const bg = createBackground(s.runtime.deps, core);
+    await bg.keeper.run();
+    await settle(s, bg, id);
+    const [row] = await s.runtime.store.db
+      .selectFrom("instances")
+      .select("id")
+      .where("pool_id", "=", id)
+      .execute();
+    // Ready in 2 s (in place of the hour's grace): worth waiting for, rather than a new build.
+    const readyAt = new Date(Date.now() + 2000);
+    await s.runtime.store.db
+      .updateTable("instances")
+      .set({ ready_at: readyAt })
+      .where("id", "=", row.id)
+      .execute();
+    const u = await makeUser(s, [id]);
+    const { requestId, token } = await requestVm(s, u);
+    const done = await finished(s, token, requestId);
+    assert.equal(done.body.status, "completed", JSON.stringify(done.body));
+    assert.equal(done.body.server.id, row.id);
+    assert.ok(!done.body.steps.some((x: { name: string }) => x.name === "create_instance"));
+    const instances = await s.runtime.store.db
+      .selectFrom("instances")
+      .select("id")
+      .where("pool_id", "=", id)
+      .execute();
+    assert.equal(instances.length, 1);
+    const request = await s.runtime.store.db
+      .selectFrom("requests")
+      .select("completed_at")
+      .where("id", "=", requestId)
+      .executeTakeFirstOrThrow();
+    assert.ok(request.completed_at && request.completed_at.getTime() >= readyAt.getTime() - 50);
   });
 });
 

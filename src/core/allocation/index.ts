@@ -206,7 +206,14 @@ export class Allocation {
       try {
         const server = await steps.run(
           "wait_active",
-          (step) => waitActive(this.d, instance, steps, step.detail, signal),
+          (step) =>
+            waitActive(this.d, instance, steps, step.detail, signal, {
+              // A free ACTIVE desktop claimed within its boot grace is handed out once ready.
+              readyAt:
+                found?.source === "free" && found.claimedNow && instance.status === "ACTIVE"
+                  ? (instance.ready_at ?? undefined)
+                  : undefined,
+            }),
           {
             slow: instance.status !== "ACTIVE",
             initial: `waiting for instance ${instance.id} to become ACTIVE (${instance.status})`,

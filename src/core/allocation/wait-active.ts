@@ -31,6 +31,7 @@ export async function waitActive(
   steps: StepRecorder,
   detail: (t: string) => void,
   signal?: AbortSignal,
+  opts: { readyAt?: Date } = {},
 ): Promise<NovaServer> {
   const deadline = Date.now() + d.buildTimeoutMs;
   let known = `${instance.status}|${instance.vm_state}|${instance.task_state}|${instance.progress}`;
@@ -60,6 +61,16 @@ export async function waitActive(
       known = now;
     }
     if (server.status === "ACTIVE") {
+      // A free desktop claimed within its boot grace (core/readiness.ts) is handed out once
+      // ready, as the warm path would have, within the build timeout.
+      const readyAt = opts.readyAt;
+      const wait = readyAt ? Math.min(readyAt.getTime(), deadline) - Date.now() : 0;
+      if (readyAt && wait > 0) {
+        await steps.note(
+          `waiting for instance ${instance.id} to finish starting (ready at ${readyAt.toISOString()})`,
+        );
+        await sleep(wait, signal);
+      }
       detail(`instance ${instance.id} is ACTIVE`);
       return server;
     }
