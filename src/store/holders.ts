@@ -737,15 +737,13 @@ export class HolderRepository {
     if (!o.exclusive && o.maxUsers != null) q = q.where(users, "<", o.maxUsers);
     return (
       q
+        // Not yet ready after every ready one and every one building.
+        .$if(!!o.waitReady, (sq) => sq.orderBy(sql`(i.status = 'ACTIVE' AND i.ready_at > now())`))
         // One status: the index's own order (pool, status, created_at, id) serves the sort.
         .$if(o.statuses.length > 1, (sq) =>
           sq.orderBy(sql`array_position(${sql.val(o.statuses)}::text[], i.status)`),
         )
         .$if(!o.exclusive && o.kind !== "free", (sq) => sq.orderBy(users))
-        // Not yet ready after every ready one and every one building, the soonest ready first.
-        .$if(!!o.waitReady, (sq) =>
-          sq.orderBy(sql`(i.status = 'ACTIVE' AND i.ready_at > now())`).orderBy(sql`i.ready_at`),
-        )
         .orderBy("i.created_at")
         .orderBy("i.id")
         .limit(1)

@@ -192,3 +192,43 @@ test("the session counters' slots of past days fold into one, and the counts sta
   assert.equal(await sessions.count({ projectId: "p1" }), 3);
   assert.equal(await sessions.foldCountSlots(), 0);
 });
+
+test("a claim that may wait for readiness takes ready ones first, then building ones, then those in their grace", async () => {
+  await store.db
+    .insertInto("pools")
+    .values({
+      id: "p2",
+      name: "p2",
+      domain_id: "default",
+      flavor_id: "f",
+      image_id: "img",
+      instance_name_pattern: "y",
+      operation_mode: "1",
+    })
+    .execute();
+  const at = (n: number) => new Date(Date.UTC(2026, 1, n));
+  const rows = [
+    { id: "grace", status: "ACTIVE", ready_at: new Date(Date.now() + 60_000), created_at: at(1) },
+    { id: "building", status: "BUILD", ready_at: null, created_at: at(2) },
+    { id: "ready", status: "ACTIVE", ready_at: new Date(0), created_at: at(3) },
+  ];
+  for (const r of rows)
+    await store.db
+      .insertInto("instances")
+      .values({ ...r, pool_id: "p2", name: `y-${r.id}`, fixed_ip: "10.0.1.1" })
+      .execute();
+  const holders = new HolderRepository(store.db);
+  const claim = async (userId: string) =>
+    (
+      await holders.claim({
+        kind: "free",
+        poolId: "p2",
+        userId,
+        statuses: ["ACTIVE", "BUILD"],
+        actor: "test",
+        reason: null,
+        waitReady: true,
+      })
+    )?.id;
+  assert.deepEqual([await claim("ua"), await claim("ub"), await claim("uc")], ["ready", "building", "grace"]);
+});
