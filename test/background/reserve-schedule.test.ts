@@ -294,13 +294,19 @@ describe("readiness", () => {
     },
   });
 
-  it("grace: an ACTIVE instance is not handed out before its boot grace has passed", async () => {
+  /** A pool of one free desktop, built by the keeper and ACTIVE, still in its hour's grace. */
+  async function oneInGrace() {
     const s = env.s;
     const core = s.runtime.core as unknown as AdminCore;
     const { id } = await makePool(s, { min_reserve_vm: 1 });
     const bg = createBackground(s.runtime.deps, core);
     await bg.keeper.run();
     await settle(s, bg, id);
+    return { s, core, id };
+  }
+
+  it("grace: an ACTIVE instance is not handed out before its boot grace has passed", async () => {
+    const { s, core, id } = await oneInGrace();
     assert.deepEqual(await freeOf(s, id), { active: 1, building: 0 });
     const [row] = await s.runtime.store.db
       .selectFrom("instances")
@@ -323,12 +329,7 @@ describe("readiness", () => {
   });
 
   it("grace: a user asking meanwhile gets that desktop once it is ready, and nothing new is built", async () => {
-    const s = env.s;
-    const core = s.runtime.core as unknown as AdminCore;
-    const { id } = await makePool(s, { min_reserve_vm: 1 });
-    const bg = createBackground(s.runtime.deps, core);
-    await bg.keeper.run();
-    await settle(s, bg, id);
+    const { s, id } = await oneInGrace();
     const [row] = await s.runtime.store.db
       .selectFrom("instances")
       .select("id")

@@ -15,6 +15,7 @@ import {
   makeUser,
   startBrokerProcess,
   stopBrokerProcess,
+  type TestUser,
 } from "../helpers/broker-stack.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
@@ -32,21 +33,32 @@ describe("one user's parallel requests", () => {
     await s?.stop();
   });
 
-  it("get one desktop, the same for every request, whatever the race", async () => {
-    const pool = await makePool(s, { operation_mode: "1" });
-    const free = await makeInstances(s, pool.id, 10);
-    const u = await makeUser(s, [pool.id]);
-    const outcomes = await Promise.all(
+  /** PARALLEL request-vm of the user at once, half through each process: the server each ended with. */
+  const requestAll = (u: TestUser) =>
+    Promise.all(
       Array.from({ length: PARALLEL }, async (_, i) => {
         const base = i % 2 === 0 ? s.brokerUrl : other!.url;
         const accepted = await call(base, "POST", "/v1/request-vm/", { body: login(u) });
         assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
-        const token = accepted.headers.get("x-auth-token")!;
-        const done = await finished(s, token, accepted.body.request_id);
+        const done = await finished(s, accepted.headers.get("x-auth-token")!, accepted.body.request_id);
         assert.equal(done.body.status, "completed", JSON.stringify(done.body));
         return done.body.server.id as string;
       }),
     );
+  const heldBy = async (u: TestUser) =>
+    (
+      await s.runtime.store.db
+        .selectFrom("instance_users")
+        .select("instance_id")
+        .where("user_id", "=", u.id)
+        .execute()
+    ).map((h) => h.instance_id);
+
+  it("get one desktop, the same for every request, whatever the race", async () => {
+    const pool = await makePool(s, { operation_mode: "1" });
+    const free = await makeInstances(s, pool.id, 10);
+    const u = await makeUser(s, [pool.id]);
+    const outcomes = await requestAll(u);
     if (new Set(outcomes).size !== 1) {
       // It failed once in CI (5 desktops) and never here: say what each request did.
       const rows = await s.runtime.store.db
@@ -69,15 +81,7 @@ describe("one user's parallel requests", () => {
       console.error(JSON.stringify({ rows, history, statuses }, null, 1));
     }
     assert.deepEqual(new Set(outcomes).size, 1, `desktops handed out: ${[...new Set(outcomes)].join(", ")}`);
-    const held = await s.runtime.store.db
-      .selectFrom("instance_users")
-      .select("instance_id")
-      .where("user_id", "=", u.id)
-      .execute();
-    assert.deepEqual(
-      held.map((h) => h.instance_id),
-      [outcomes[0]],
-    );
+    assert.deepEqual(await heldBy(u), [outcomes[0]]);
     assert.ok(free.includes(outcomes[0]));
     // A later request of the same user still gets the same desktop.
     const again = await broker(s, "/v1/request-vm/", login(u));
@@ -88,26 +92,9 @@ describe("one user's parallel requests", () => {
   it("with nothing free, one desktop is built for all of the user's parallel requests", async () => {
     const pool = await makePool(s, { operation_mode: "1" });
     const u = await makeUser(s, [pool.id]);
-    const outcomes = await Promise.all(
-      Array.from({ length: PARALLEL }, async (_, i) => {
-        const base = i % 2 === 0 ? s.brokerUrl : other!.url;
-        const accepted = await call(base, "POST", "/v1/request-vm/", { body: login(u) });
-        assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
-        const done = await finished(s, accepted.headers.get("x-auth-token")!, accepted.body.request_id);
-        assert.equal(done.body.status, "completed", JSON.stringify(done.body));
-        return done.body.server.id as string;
-      }),
-    );
+    const outcomes = await requestAll(u);
     assert.equal(new Set(outcomes).size, 1, `desktops handed out: ${[...new Set(outcomes)].join(", ")}`);
-    const held = await s.runtime.store.db
-      .selectFrom("instance_users")
-      .select("instance_id")
-      .where("user_id", "=", u.id)
-      .execute();
-    assert.deepEqual(
-      held.map((h) => h.instance_id),
-      [outcomes[0]],
-    );
+    assert.deepEqual(await heldBy(u), [outcomes[0]]);
     // Nova was asked once: one instance created for the user's requests, none left behind.
     const built = await s.runtime.store.db
       .selectFrom("assignment_history")
