@@ -49,7 +49,11 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     ...(pgLog ? { onLog: (l: string) => appendFileSync(pgLog, l) } : {}),
     settings: {
       ...(statements
-        ? { shared_preload_libraries: "pg_stat_statements", "pg_stat_statements.track": "all" }
+        ? {
+            shared_preload_libraries: "pg_stat_statements",
+            "pg_stat_statements.track": "all",
+            "pg_stat_statements.track_planning": "on",
+          }
         : {}),
       // RS_BENCH_PG_SETTINGS="name=value;name=value": more server settings (auto_explain's, say).
       ...Object.fromEntries(
@@ -223,14 +227,14 @@ export async function resetStatements(stack: Stack): Promise<void> {
 /** With RS_BENCH_PG_STATEMENTS=1: the statements that took most of PostgreSQL's time since the reset, per allocation. */
 export async function topStatements(stack: Stack, per: number, count = 15): Promise<string[]> {
   if (process.env.RS_BENCH_PG_STATEMENTS !== "1") return [];
-  const rows = await stack.sql<{ calls: string; total: number; mean: number; query: string }>(
-    `SELECT calls, total_exec_time + total_plan_time AS total, mean_plan_time AS mean, query FROM pg_stat_statements
+  const rows = await stack.sql<{ calls: string; plans: string; total: number; mean: number; query: string }>(
+    `SELECT calls, plans, total_exec_time + total_plan_time AS total, mean_plan_time AS mean, query FROM pg_stat_statements
       WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
       ORDER BY total_exec_time DESC LIMIT $1`,
     [count],
   );
   return rows.map(
     (r) =>
-      `${(r.total / per).toFixed(2)} ms/alloc  ${(Number(r.calls) / per).toFixed(2)} calls/alloc  ${r.mean.toFixed(2)} ms  ${r.query.replace(/\s+/g, " ").slice(0, 160)}`,
+      `${(r.total / per).toFixed(2)} ms/alloc  ${(Number(r.calls) / per).toFixed(2)} calls/alloc  ${(Number(r.plans) / per).toFixed(2)} plans/alloc of ${r.mean.toFixed(2)} ms  ${r.query.replace(/\s+/g, " ").slice(0, 160)}`,
   );
 }

@@ -1,5 +1,5 @@
 // Opens the store: the configured PostgreSQL, or the embedded one; applies the migrations.
-import { Kysely, Migrator, PostgresDialect } from "kysely";
+import { type Compilable, type CompiledQuery, Kysely, Migrator, PostgresDialect } from "kysely";
 import pg from "pg";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "./embedded.ts";
 import { migrations } from "./migrations/index.ts";
@@ -90,20 +90,42 @@ export class PgPool {
 }
 
 /**
- * A statement whose text begins with `/* prepared NAME *\/` (the hot ones of the broker's warm
- * path) is sent as a named prepared statement: each connection parses it once, and PostgreSQL
- * may keep its plan, instead of parsing and planning it at every call (the warm claim's plan
- * cost more than its execution). Other statements go as before. database.preparedStatements
- * false turns it off (a pgbouncer in transaction mode before 1.21 loses prepared statements).
+ * A statement whose text begins with `/* prepared NAME *\/` (the hot ones of the broker: the warm
+ * claim, get-vm's read, the login rate limits, the user's pools) is sent as a named prepared
+ * statement: each connection parses it once, and PostgreSQL may keep its plan, instead of
+ * parsing and planning it at every call (the warm claim's plan cost more than its execution).
+ * Other statements go as before. database.preparedStatements false turns it off (a pgbouncer
+ * in transaction mode before 1.21 loses prepared statements). A marked text must not vary with
+ * its values (`= ANY($1)`, not `IN ($1, $2)`): one name, one text.
  */
 export const PREPARED = /^\/\* prepared ([a-z_]+) \*\//;
 
+/** A built query sent as the named prepared statement `name` (see PREPARED). */
+export function prepared<R>(name: string, query: Compilable<R>): CompiledQuery<R> {
+  const compiled = query.compile();
+  return { ...compiled, sql: `/* prepared ${name} */ ${compiled.sql}` };
+}
+
+/**
+ * PostgreSQL refuses to run a prepared statement whose result columns changed since it was
+ * prepared ("cached plan must not change result type", 0A000): a `SELECT *` on a table that
+ * another rs-server's migration just gave a column, in a rolling upgrade. That call fails; the
+ * connection then prepares the statement afresh under a new name, and so do the next calls.
+ */
+const RESULT_TYPE_CHANGED = "0A000";
+
 function preparing(client: pg.PoolClient): void {
-  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+  const renamed = new Map<string, number>();
   (client as unknown as { query: unknown }).query = (text: unknown, values?: unknown, cb?: unknown) => {
-    const name = typeof text === "string" ? PREPARED.exec(text)?.[1] : undefined;
-    if (name && Array.isArray(values) && cb === undefined) return query({ name, text, values });
-    return query(text, values, cb);
+    const marked = typeof text === "string" ? PREPARED.exec(text)?.[1] : undefined;
+    if (!marked || !Array.isArray(values) || cb !== undefined) return query(text, values, cb);
+    const generation = renamed.get(marked);
+    const name = generation ? `${marked}_${generation}` : marked;
+    return query({ name, text, values }).catch((err: { code?: string }) => {
+      if (err?.code === RESULT_TYPE_CHANGED) renamed.set(marked, (generation ?? 0) + 1);
+      throw err;
+    });
   };
 }
 

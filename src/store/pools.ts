@@ -7,6 +7,7 @@
 import type { Insertable, Kysely, Selectable, Transaction, Updateable } from "kysely";
 import { sql } from "kysely";
 import { OperationMode } from "../shared/types.ts";
+import { prepared } from "./db.ts";
 import { lockPoolMode } from "./pool-lock.ts";
 import type { Database, PoolsTable } from "./schema.ts";
 
@@ -39,6 +40,7 @@ export class PoolRepository {
   }
 
   async list(filter: PoolFilter = {}): Promise<Pool[]> {
+    if (filter.ids && Object.keys(filter).length === 1) return this.byIds(filter.ids);
     let q = this.db.selectFrom("pools").selectAll();
     if (filter.ids) {
       if (filter.ids.length === 0) return [];
@@ -51,6 +53,18 @@ export class PoolRepository {
     if (filter.name !== undefined) q = q.where("name", "=", filter.name);
     if (filter.operationMode !== undefined) q = q.where("operation_mode", "=", filter.operationMode);
     return q.orderBy("created_at").orderBy("id").execute();
+  }
+
+  /** The pools among these project ids (the broker's read of a user's pools, prepared). */
+  private async byIds(ids: string[]): Promise<Pool[]> {
+    if (ids.length === 0) return [];
+    const query = this.db
+      .selectFrom("pools")
+      .selectAll()
+      .where(sql<boolean>`id = ANY(${ids}::text[])`)
+      .orderBy("created_at")
+      .orderBy("id");
+    return (await this.db.executeQuery(prepared("rs_pools_by_ids", query))).rows;
   }
 
   async insert(row: NewPool): Promise<Pool> {

@@ -3,6 +3,7 @@
 // per change: concurrent failures of one key add up, never overwrite each other.
 import { type Kysely, sql } from "kysely";
 import type { ThrottleCount } from "../shared/types.ts";
+import { prepared } from "./db.ts";
 import type { Database } from "./schema.ts";
 
 /** How often a process removes windows that ended (rows of keys that stopped failing). */
@@ -16,7 +17,8 @@ export class RateLimitRepository {
 
   async counts(keys: string[], windowSeconds: number): Promise<ThrottleCount[]> {
     if (keys.length === 0) return [];
-    const rows = await this.db
+    // Before every broker login: a prepared statement (one text whatever the number of keys).
+    const query = this.db
       .selectFrom("rate_limits")
       .select([
         "key",
@@ -25,9 +27,9 @@ export class RateLimitRepository {
           "retry_after",
         ),
       ])
-      .where("key", "in", keys)
-      .where(sql<boolean>`window_start > now() - make_interval(secs => ${windowSeconds})`)
-      .execute();
+      .where(sql<boolean>`key = ANY(${keys}::text[])`)
+      .where(sql<boolean>`window_start > now() - make_interval(secs => ${windowSeconds})`);
+    const { rows } = await this.db.executeQuery(prepared("rs_rate_limit_counts", query));
     return rows.map((r) => ({ key: r.key, count: r.count, retryAfterSeconds: Math.max(1, r.retry_after) }));
   }
 

@@ -2,6 +2,7 @@
 // outcome. One process runs it at a time: the task engine leases the task that carries it.
 import { type Kysely, type Selectable, sql, type Transaction } from "kysely";
 import type { RequestStep } from "../shared/types.ts";
+import { prepared } from "./db.ts";
 import type { Database, RequestsTable } from "./schema.ts";
 import { type NewSession, sessionRow } from "./user-resources.ts";
 
@@ -107,7 +108,8 @@ export class RequestsRepository {
   async withInstance(
     id: string,
   ): Promise<{ request: RequestRow; instance: RequestInstance | undefined } | undefined> {
-    const row = await this.db
+    // get-vm's read, once per poll: a prepared statement.
+    const query = this.db
       .selectFrom("requests as r")
       .leftJoin("instances as i", "i.id", "r.instance_id")
       .selectAll("r")
@@ -118,8 +120,8 @@ export class RequestsRepository {
         "i.task_state as i_task_state",
         "i.progress as i_progress",
       ])
-      .where("r.id", "=", id)
-      .executeTakeFirst();
+      .where("r.id", "=", id);
+    const [row] = (await this.db.executeQuery(prepared("rs_request_state", query))).rows;
     if (!row) return undefined;
     const { i_id, i_status, i_vm_state, i_task_state, i_progress, ...request } = row;
     return {

@@ -40,3 +40,24 @@ test("with prepared statements off, nothing is prepared", async () => {
   assert.deepEqual(answers, [2, 4, 6]);
   assert.deepEqual(names, []);
 });
+
+test("a prepared SELECT * whose table gained a column is prepared afresh after one refusal", async () => {
+  const db = connect(store.url, 1, () => {}, "prepared-test", true);
+  try {
+    await sql`CREATE TABLE prepared_widen (a int)`.execute(db);
+    await sql`INSERT INTO prepared_widen VALUES (1)`.execute(db);
+    const read = () =>
+      sql<
+        Record<string, number>
+      >`/* prepared rs_test_widen */ SELECT * FROM prepared_widen WHERE a = ${1}`.execute(db);
+    assert.deepEqual((await read()).rows, [{ a: 1 }]);
+    // Another process's migration, in a rolling upgrade.
+    await sql`ALTER TABLE prepared_widen ADD COLUMN b int DEFAULT 2`.execute(db);
+    await assert.rejects(read(), /cached plan must not change result type/);
+    assert.deepEqual((await read()).rows, [{ a: 1, b: 2 }]);
+    assert.deepEqual((await read()).rows, [{ a: 1, b: 2 }]);
+  } finally {
+    await sql`DROP TABLE IF EXISTS prepared_widen`.execute(db);
+    await db.destroy();
+  }
+});
