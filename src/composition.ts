@@ -20,6 +20,7 @@ import { BUILD_WATCH_JOB } from "./core/build-watch.ts";
 import type { CoreCloud, CoreDeps, CoreRepositories } from "./core/deps.ts";
 import { type Core, createCore } from "./core/index.ts";
 import type { License } from "./core/license.ts";
+import { PLANNER_STATS_JOB, PLANNER_STATS_SECONDS } from "./core/planner-stats.ts";
 import { RECONCILE_JOB } from "./core/reconciler.ts";
 import { RESERVE_JOB } from "./core/reserve.ts";
 import { ROLLOUT_JOB } from "./core/rollout.ts";
@@ -34,6 +35,7 @@ import { FloatingIpRepository } from "./store/floating-ips.ts";
 import { HolderRepository } from "./store/holders.ts";
 import { InstanceRepository } from "./store/instances.ts";
 import { MetricsRepository } from "./store/metrics.ts";
+import { PlannerStatsRepository } from "./store/planner-stats.ts";
 import { PoolRepository } from "./store/pools.ts";
 import { RateLimitRepository } from "./store/rate-limits.ts";
 import { ReconcileRepository } from "./store/reconcile.ts";
@@ -84,6 +86,7 @@ export function createRepositories(db: Store["db"]): Repositories {
     sessionPolicy: new SessionPolicyRepository(db),
     drain: new DrainRepository(db),
     rollouts: new RolloutRepository(db),
+    plannerStats: new PlannerStatsRepository(db),
     metrics: new MetricsRepository(db, reserve),
     rateLimits: new RateLimitRepository(db),
     periodicJobs: new PeriodicJobRepository(db),
@@ -184,6 +187,9 @@ export function scheduleBackground(scheduler: Scheduler, config: Config, parts: 
     await parts.sessionPolicy.run(ctx.signal);
   });
   scheduler.every(ROLLOUT_JOB, config.rollout.intervalSeconds, (ctx) => parts.rollouts.step(ctx.signal));
+  scheduler.every(PLANNER_STATS_JOB, PLANNER_STATS_SECONDS, async () => {
+    await parts.plannerStats.run();
+  });
 }
 
 export function startBackgroundWork(deps: RuntimeDeps, core: AdminCore): Background {

@@ -6,6 +6,7 @@ import { BuildWatcher } from "./build-watch.ts";
 import type { CoreDeps } from "./deps.ts";
 import { Housekeeping } from "./housekeeping.ts";
 import { metrics } from "./metrics.ts";
+import { PlannerStatistics } from "./planner-stats.ts";
 import { Readiness } from "./readiness.ts";
 import { Reconciler } from "./reconciler.ts";
 import { ReserveKeeper } from "./reserve.ts";
@@ -26,6 +27,8 @@ export interface Background {
   buildWatcher: BuildWatcher;
   /** Session policies: closes sessions past their pool's times, recycles non-persistent desktops. */
   sessionPolicy: SessionPolicyJob;
+  /** ANALYZE of the hot tables between autovacuum's passes. */
+  plannerStats: PlannerStatistics;
 }
 
 export interface BackgroundOptions {
@@ -105,5 +108,6 @@ export function createBackground(
   });
   // The same service as the admin core's, on the background's clock (tests move it).
   const rollouts = options.now ? adminCore.rolloutsWith(options.now) : adminCore.rollouts;
-  return { keeper, reconciler, housekeeping, buildWatcher, sessionPolicy, rollouts };
+  const plannerStats = new PlannerStatistics(repos.plannerStats, logger);
+  return { keeper, reconciler, housekeeping, buildWatcher, sessionPolicy, rollouts, plannerStats };
 }

@@ -12,6 +12,7 @@ import type { DrainRepository } from "../store/drain.ts";
 import type { FloatingIpRepository } from "../store/floating-ips.ts";
 import type { HolderRepository } from "../store/holders.ts";
 import type { InstanceRepository } from "../store/instances.ts";
+import type { PlannerStatsRepository } from "../store/planner-stats.ts";
 import type { PoolRepository } from "../store/pools.ts";
 import type { ReconcileRepository } from "../store/reconcile.ts";
 import type { RequestsRepository } from "../store/requests.ts";
@@ -53,6 +54,8 @@ export interface CoreRepositories {
   drain: DrainRepository;
   /** Golden-image roll-outs and their tasks (core/rollout.ts). */
   rollouts: RolloutRepository;
+  /** The planner's statistics of the hot tables (core/planner-stats.ts). */
+  plannerStats: PlannerStatsRepository;
 }
 
 export type CoreCloud = Cloud<KeystoneClient> & { keystone: KeystoneClient };
