@@ -27,3 +27,19 @@ export async function createTestStore(): Promise<Store> {
     },
   };
 }
+
+/** A bare pool row (Standard mode) for the store tests: no Keystone project behind it. */
+export async function insertTestPool(db: Store["db"], id = "p1", imageId = "img"): Promise<void> {
+  await db
+    .insertInto("pools")
+    .values({
+      id,
+      name: id,
+      domain_id: "default",
+      flavor_id: "f",
+      image_id: imageId,
+      instance_name_pattern: "x",
+      operation_mode: "1",
+    })
+    .execute();
+}

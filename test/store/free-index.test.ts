@@ -11,23 +11,12 @@ import { HolderRepository } from "../../src/store/holders.ts";
 import { lockPoolMode } from "../../src/store/pool-lock.ts";
 import { PoolRepository } from "../../src/store/pools.ts";
 import { SessionRepository } from "../../src/store/sessions.ts";
-import { createTestStore } from "../helpers/db.ts";
+import { createTestStore, insertTestPool } from "../helpers/db.ts";
 
 let store: Store;
 before(async () => {
   store = await createTestStore();
-  await store.db
-    .insertInto("pools")
-    .values({
-      id: "p1",
-      name: "p",
-      domain_id: "default",
-      flavor_id: "f",
-      image_id: "img",
-      instance_name_pattern: "x",
-      operation_mode: "1",
-    })
-    .execute();
+  await insertTestPool(store.db, "p1", "img");
   for (const n of [1, 2, 3, 4])
     await store.db
       .insertInto("instances")

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { sql } from "kysely";
 import { migrate, type Store } from "../../src/store/db.ts";
-import { createTestStore } from "../helpers/db.ts";
+import { createTestStore, insertTestPool } from "../helpers/db.ts";
 
 let store: Store;
 before(async () => {
@@ -21,18 +21,7 @@ test("migrations create the domain tables and are idempotent", async () => {
 });
 
 test("a Standard instance can never hold two users", async () => {
-  await store.db
-    .insertInto("pools")
-    .values({
-      id: "p1",
-      name: "p",
-      domain_id: "default",
-      flavor_id: "f",
-      image_id: "i",
-      instance_name_pattern: "x",
-      operation_mode: "1",
-    })
-    .execute();
+  await insertTestPool(store.db, "p1", "i");
   await store.db.insertInto("instances").values({ id: "i1", pool_id: "p1", name: "x-1" }).execute();
   await store.db
     .insertInto("instance_users")

@@ -11,7 +11,7 @@ import pino from "pino";
 import { PlannerStatistics } from "../../src/core/planner-stats.ts";
 import type { Store } from "../../src/store/db.ts";
 import { PlannerStatsRepository } from "../../src/store/planner-stats.ts";
-import { createTestStore } from "../helpers/db.ts";
+import { createTestStore, insertTestPool } from "../helpers/db.ts";
 import { waitFor } from "../tasks/helpers.ts";
 
 let store: Store;
@@ -39,18 +39,7 @@ async function freeClaimPlan(): Promise<string> {
 
 test("a pool grown since the last ANALYZE is claimed from the free index once the job has run", async () => {
   const db = store.db;
-  await db
-    .insertInto("pools")
-    .values({
-      id: "p1",
-      name: "p",
-      domain_id: "default",
-      flavor_id: "f",
-      image_id: "img",
-      instance_name_pattern: "x",
-      operation_mode: "1",
-    })
-    .execute();
+  await insertTestPool(db, "p1", "img");
   // A reserve built: statistics taken while its instances were still building (autovacuum's
   // last look), then all of them come ACTIVE.
   await sql`INSERT INTO instances (id, pool_id, name, status, created_at)
