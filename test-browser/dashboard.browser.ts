@@ -220,7 +220,12 @@ describe("dashboard in chromium", () => {
     await page.getByLabel("Route", { exact: true }).fill("sessions");
     await page.getByLabel("Target id", { exact: true }).fill(sessions.body.sessions[0].session_id);
     const change = page.locator("#audit-table tbody tr", { hasText: "PUT" });
-    await change.waitFor();
+    // The filters apply as typed: until then the table still lists the other PUTs.
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll("#audit-table tbody tr")].filter((r) => r.textContent?.includes("PUT"))
+          .length === 1,
+    );
     assert.equal(await change.count(), 1);
     assert.match((await change.textContent()) ?? "", /\/v1\/sessions\/:session_id/);
     assert.equal(await change.getAttribute("data-status"), "200");
@@ -286,6 +291,13 @@ describe("dashboard in chromium", () => {
     await page.getByRole("heading", { name: "Обзор" }).waitFor();
     assert.match((await page.locator("#chart-day figcaption").textContent()) ?? "", /выдачи: [1-9]/);
     await shot(page, "overview-ru");
+    // The pool page in Russian: its settings, reserve schedule line and instances.
+    await page.getByRole("link", { name: "Пулы" }).click();
+    await page.getByRole("link", { name: poolName }).click();
+    await page.getByText("Расписания нет: свободных рабочих столов всегда:").waitFor();
+    await shot(page, "pool-ru", true);
+    await page.getByRole("navigation").getByRole("link", { name: "Обзор" }).click();
+    await page.getByRole("heading", { name: "Обзор" }).waitFor();
 
     // A tablet: nothing wider than the screen.
     await page.setViewportSize({ width: 820, height: 1180 });
