@@ -5,23 +5,9 @@
 // once in the log, and the job leaves it to autovacuum from then on.
 import type { Logger } from "pino";
 import type { PlannerStatsRepository } from "../store/planner-stats.ts";
-import type { Database } from "../store/schema.ts";
 
 export const PLANNER_STATS_JOB = "planner.statistics";
 export const PLANNER_STATS_SECONDS = 10;
-
-/** The tables the claim, get-vm and the session counters read on every allocation. */
-export const HOT_TABLES: readonly (keyof Database & string)[] = [
-  "instances",
-  "instance_users",
-  "instance_groups",
-  "user_floating_ips",
-  "user_builds",
-  "requests",
-  "sessions",
-];
-
-const NOT_ALLOWED = "42501";
 
 export class PlannerStatistics {
   private readonly log: Logger;
@@ -38,19 +24,17 @@ export class PlannerStatistics {
   async run(): Promise<string[]> {
     if (!this.allowed) return [];
     const done: string[] = [];
-    for (const table of await this.repo.stale(HOT_TABLES)) {
-      try {
-        await this.repo.analyze(table as keyof Database & string);
-        done.push(table);
-      } catch (err) {
-        if ((err as { code?: string }).code !== NOT_ALLOWED) throw err;
+    for (const { table, allowed } of await this.repo.stale()) {
+      if (!allowed) {
         this.allowed = false;
         this.log.warn(
-          { err, table },
+          { table },
           "cannot ANALYZE the broker's tables (the database role does not own them): autovacuum keeps their statistics",
         );
         return done;
       }
+      await this.repo.analyze(table);
+      done.push(table);
     }
     if (done.length) this.log.debug({ tables: done }, "planner statistics refreshed");
     return done;

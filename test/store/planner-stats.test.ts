@@ -54,7 +54,7 @@ test("a pool grown since the last ANALYZE is claimed from the free index once th
   });
   const repo = new PlannerStatsRepository(db);
   await waitFor("the inserts in the table statistics", async () =>
-    (await repo.stale(["instances"])).includes("instances"),
+    (await repo.stale(["instances"])).some((t) => t.table === "instances"),
   );
   // The planner believes the pool has no ACTIVE instance: a scan of the pool and a sort look
   // as cheap as the free index (which plan it takes then is a toss-up).
@@ -69,7 +69,7 @@ test("a pool grown since the last ANALYZE is claimed from the free index once th
   // Nothing changed since: nothing to do.
   await waitFor(
     "the ANALYZE in the table statistics",
-    async () => !(await repo.stale(["instances"])).includes("instances"),
+    async () => !(await repo.stale(["instances"])).some((t) => t.table === "instances"),
   );
   assert.deepEqual(await job.run(), []);
 });
@@ -81,10 +81,13 @@ test("a database role that may not ANALYZE is told once, and the job leaves it t
   const repo = {
     stale: async () => {
       asked += 1;
-      return ["instances", "sessions"];
+      return [
+        { table: "instances" as const, allowed: false },
+        { table: "sessions" as const, allowed: false },
+      ];
     },
     analyze: async () => {
-      throw Object.assign(new Error("must be owner of table instances"), { code: "42501" });
+      throw new Error("not asked: the role may not");
     },
   };
   const job = new PlannerStatistics(repo, logger);
@@ -93,4 +96,35 @@ test("a database role that may not ANALYZE is told once, and the job leaves it t
   assert.equal(asked, 1);
   assert.equal(lines.length, 1);
   assert.match(lines[0], /cannot ANALYZE/);
+});
+
+test("a table this role does not own is stale but not allowed (PostgreSQL would skip its ANALYZE)", async () => {
+  const role = `rs_stats_${Date.now()}`;
+  await sql`CREATE ROLE ${sql.id(role)}`.execute(store.db);
+  try {
+    await store.db.connection().execute(async (c) => {
+      await sql`INSERT INTO rate_limits (key, count) SELECT 'k' || n, 1 FROM generate_series(1, 200) n`.execute(
+        c,
+      );
+      await sql`SELECT pg_stat_force_next_flush()`.execute(c);
+    });
+    const repo = new PlannerStatsRepository(store.db);
+    await waitFor(
+      "the inserts in the table statistics",
+      async () => (await repo.stale(["rate_limits"])).length > 0,
+    );
+    assert.deepEqual(await repo.stale(["rate_limits"]), [{ table: "rate_limits", allowed: true }]);
+    await store.db.connection().execute(async (c) => {
+      await sql`SET ROLE ${sql.id(role)}`.execute(c);
+      try {
+        assert.deepEqual(await new PlannerStatsRepository(c).stale(["rate_limits"]), [
+          { table: "rate_limits", allowed: false },
+        ]);
+      } finally {
+        await sql`RESET ROLE`.execute(c);
+      }
+    });
+  } finally {
+    await sql`DROP ROLE ${sql.id(role)}`.execute(store.db);
+  }
 });
