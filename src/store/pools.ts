@@ -40,7 +40,6 @@ export class PoolRepository {
   }
 
   async list(filter: PoolFilter = {}): Promise<Pool[]> {
-    if (filter.ids && Object.keys(filter).length === 1) return this.byIds(filter.ids);
     let q = this.db.selectFrom("pools").selectAll();
     if (filter.ids) {
       if (filter.ids.length === 0) return [];
@@ -56,7 +55,7 @@ export class PoolRepository {
   }
 
   /** The pools among these project ids (the broker's read of a user's pools, prepared). */
-  private async byIds(ids: string[]): Promise<Pool[]> {
+  async byIds(ids: string[]): Promise<Pool[]> {
     if (ids.length === 0) return [];
     const query = this.db
       .selectFrom("pools")

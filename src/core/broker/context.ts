@@ -104,7 +104,7 @@ export async function trsPoolsOf(
     if (!domain) throw new BrokerError(BrokerCode.DomainNotFound, { domain_name: projectDomainName });
     enabled = enabled.filter((p) => p.domainId === domain.id);
   }
-  return deps.repos.pools.list({ ids: enabled.map((p) => p.id) });
+  return deps.repos.pools.byIds(enabled.map((p) => p.id));
 }
 
 export interface GuardedRequest {
