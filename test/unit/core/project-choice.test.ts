@@ -56,7 +56,7 @@ function context(o: {
       o.projects.find((p) => p.name === name && p.domainId === domainId),
   };
   const pools = {
-    list: async (f: { ids?: string[] }) => o.pools.filter((p) => f.ids?.includes(p.id)),
+    byIds: async (ids: string[]) => o.pools.filter((p) => ids.includes(p.id)),
     get: async (id: string) => o.pools.find((p) => p.id === id),
   };
   const holders = {
