@@ -805,6 +805,10 @@ export class HolderRepository {
     reason: string,
   ): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
+      // Under the user's claim lock: a claim or a build turn of another request of the user
+      // reads "held?" and then "building?" as two statements, and this transaction (which
+      // makes the first true and the second false) must not land between them.
+      await this.lockUser(trx, instance.poolId, userId);
       await trx
         .insertInto("instances")
         .values({
