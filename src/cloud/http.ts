@@ -1,6 +1,8 @@
 // The one way rs-server speaks HTTP to an OpenStack service: timeouts, bounded retries on
 // idempotent calls, and every failure mapped to the closed set of CloudError kinds. The bytes
 // go through ./transport.ts (node:http on kept-alive connections).
+
+import { setTimeout as sleep } from "node:timers/promises";
 import { type Sent, send, TransportError } from "./transport.ts";
 
 export type CloudErrorKind =
@@ -94,8 +96,6 @@ export function buildQuery(query: RequestOptions["query"]): string {
   const s = params.toString();
   return s ? `?${s}` : "";
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * A path segment "." or ".." (also percent-encoded, which URL parsing decodes the same way):

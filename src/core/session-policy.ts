@@ -14,6 +14,8 @@
 // the pool's image (Nova's rebuild; the user's volume and floating IP are taken off first)
 // and so back in the reserve, or deleted, the reserve keeper building its replacement.
 // "keep" (the default) leaves it assigned, as before.
+
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { NeutronClient } from "../cloud/neutron.ts";
 import type { NovaClient } from "../cloud/nova.ts";
@@ -102,8 +104,6 @@ export interface PolicyReport {
   rebuilt: string[];
   replaced: string[];
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class SessionPolicyJob {
   private readonly log: Logger;

@@ -2,6 +2,7 @@
 // their volume in the pool, and firewall rules that open the connection type's ports on the
 // instance for the client's address only (removed when the session closes).
 import { isIP } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { CinderClient, CinderVolume } from "../cloud/cinder.ts";
 import type { NeutronClient, NeutronPort } from "../cloud/neutron.ts";
@@ -35,8 +36,6 @@ export interface VolumeResult {
   /** The instance it was detached from first, when it moved. */
   movedFrom: string | null;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The per-instance security group: client rules of one desktop never open another one. */
 export const INSTANCE_GROUP_PREFIX = "trs-instance-";

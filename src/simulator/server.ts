@@ -4,6 +4,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import Fastify, { type FastifyInstance } from "fastify";
 import { stringify } from "yaml";
 import { type CloudSeed, createCloudSim } from "./cloud.ts";
@@ -114,8 +115,6 @@ function portFree(host: string, port: number): Promise<boolean> {
     probe.listen(port, host, () => probe.close(() => answer(true)));
   });
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // What a load balancer in front of an OpenStack API answers when the service is down.
 const UNAVAILABLE_BODY = {

@@ -5,6 +5,7 @@
 // it is still alive.
 import { existsSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export interface Postmaster {
   pid: number;
@@ -76,8 +77,6 @@ function procCwd(pid: number): string | undefined {
     return undefined;
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitGone(pid: number, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
