@@ -23,6 +23,7 @@ import type { License } from "./core/license.ts";
 import { PLANNER_STATS_JOB, PLANNER_STATS_SECONDS } from "./core/planner-stats.ts";
 import { RECONCILE_JOB } from "./core/reconciler.ts";
 import { RESERVE_JOB } from "./core/reserve.ts";
+import { RETENTION_JOB, RETENTION_SECONDS } from "./core/retention.ts";
 import { ROLLOUT_JOB } from "./core/rollout.ts";
 import { SESSION_POLICY_JOB, SESSION_POLICY_SECONDS } from "./core/session-policy.ts";
 import { ActivityRepository } from "./store/activity.ts";
@@ -41,6 +42,7 @@ import { RateLimitRepository } from "./store/rate-limits.ts";
 import { ReconcileRepository } from "./store/reconcile.ts";
 import { RequestsRepository } from "./store/requests.ts";
 import { ReserveRepository } from "./store/reserve.ts";
+import { RetentionRepository } from "./store/retention.ts";
 import { RolloutRepository } from "./store/rollouts.ts";
 import { SessionPolicyRepository } from "./store/session-policy.ts";
 import { SessionRepository } from "./store/sessions.ts";
@@ -87,6 +89,7 @@ export function createRepositories(db: Store["db"]): Repositories {
     drain: new DrainRepository(db),
     rollouts: new RolloutRepository(db),
     plannerStats: new PlannerStatsRepository(db),
+    retention: new RetentionRepository(db),
     metrics: new MetricsRepository(db, reserve),
     rateLimits: new RateLimitRepository(db),
     periodicJobs: new PeriodicJobRepository(db),
@@ -189,6 +192,9 @@ export function scheduleBackground(scheduler: Scheduler, config: Config, parts: 
   scheduler.every(ROLLOUT_JOB, config.rollout.intervalSeconds, (ctx) => parts.rollouts.step(ctx.signal));
   scheduler.every(PLANNER_STATS_JOB, PLANNER_STATS_SECONDS, async () => {
     await parts.plannerStats.run();
+  });
+  scheduler.every(RETENTION_JOB, RETENTION_SECONDS, async (ctx) => {
+    await parts.retention.run(ctx.signal);
   });
 }
 

@@ -337,6 +337,26 @@ export const ConfigSchema = T.Object({
         "How far in the future a closed_at given to PUT /v1/sessions/{id} may be (clock skew); later is 400.",
     }),
   }),
+  retention: T.Object({
+    tasksDays: T.Integer({
+      default: 30,
+      minimum: 0,
+      description:
+        "Finished tasks (SUCCESS, FAILURE, REVOKED) created more than this many days ago are deleted by the history.retention job; 0 keeps them for ever.",
+    }),
+    requestsDays: T.Integer({
+      default: 30,
+      minimum: 0,
+      description:
+        "Finished broker requests (completed, failed) created more than this many days ago are deleted (get-vm then answers code 10, as for any unknown request); 0 keeps them for ever. The dashboard's activity chart reaches 30 days back: less shortens it.",
+    }),
+    batch: T.Integer({
+      default: 5000,
+      minimum: 1,
+      maximum: 100000,
+      description: "Rows deleted per statement (a run deletes batch after batch, for at most 30 s).",
+    }),
+  }),
   connTypes: T.Record(T.String(), T.Array(T.String()), {
     default: { web: [], rsclient: ["5900"], rdp: ["3389"], vnc: ["5900"], spice: ["5900-5999"], ssh: ["22"] },
     description: "TCP ports (single or range) each connection type opens for the client address.",

@@ -1,5 +1,5 @@
 // The background work of a worker process: the reserve keeper, the reconciler, session
-// housekeeping, session policies and the build watcher. This only builds them; the composition root
+// housekeeping, session policies, the build watcher, planner statistics and history retention. This only builds them; the composition root
 // (src/composition.ts) schedules each as a periodic job of the shared scheduler.
 import type { AdminCore } from "./admin-core.ts";
 import { BuildWatcher } from "./build-watch.ts";
@@ -10,6 +10,7 @@ import { PlannerStatistics } from "./planner-stats.ts";
 import { Readiness } from "./readiness.ts";
 import { Reconciler } from "./reconciler.ts";
 import { ReserveKeeper } from "./reserve.ts";
+import { HistoryRetention } from "./retention.ts";
 import type { RolloutService } from "./rollout.ts";
 import { SessionPolicyJob } from "./session-policy.ts";
 import { userResourcesOf } from "./user-resources.ts";
@@ -29,6 +30,8 @@ export interface Background {
   sessionPolicy: SessionPolicyJob;
   /** ANALYZE of the hot tables between autovacuum's passes. */
   plannerStats: PlannerStatistics;
+  /** Deletes finished tasks and requests past their retention. */
+  retention: HistoryRetention;
 }
 
 export interface BackgroundOptions {
@@ -109,5 +112,6 @@ export function createBackground(
   // The same service as the admin core's, on the background's clock (tests move it).
   const rollouts = options.now ? adminCore.rolloutsWith(options.now) : adminCore.rollouts;
   const plannerStats = new PlannerStatistics(repos.plannerStats, logger);
-  return { keeper, reconciler, housekeeping, buildWatcher, sessionPolicy, rollouts, plannerStats };
+  const retention = new HistoryRetention(repos.retention, config.retention, logger);
+  return { keeper, reconciler, housekeeping, buildWatcher, sessionPolicy, rollouts, plannerStats, retention };
 }

@@ -17,6 +17,7 @@ import type { PoolRepository } from "../store/pools.ts";
 import type { ReconcileRepository } from "../store/reconcile.ts";
 import type { RequestsRepository } from "../store/requests.ts";
 import type { ReserveRepository } from "../store/reserve.ts";
+import type { RetentionRepository } from "../store/retention.ts";
 import type { RolloutRepository } from "../store/rollouts.ts";
 import type { SessionPolicyRepository } from "../store/session-policy.ts";
 import type { SessionRepository } from "../store/sessions.ts";
@@ -56,6 +57,8 @@ export interface CoreRepositories {
   rollouts: RolloutRepository;
   /** The planner's statistics of the hot tables (core/planner-stats.ts). */
   plannerStats: PlannerStatsRepository;
+  /** Finished tasks and requests past their retention (core/retention.ts). */
+  retention: RetentionRepository;
 }
 
 export type CoreCloud = Cloud<KeystoneClient> & { keystone: KeystoneClient };

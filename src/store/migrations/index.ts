@@ -16,6 +16,7 @@ import * as m095 from "./095_drain_rollout.ts";
 import * as m096 from "./096_instance_holder_count.ts";
 import * as m097 from "./097_session_count_slots.ts";
 import * as m098 from "./098_user_builds.ts";
+import * as m099 from "./099_requests_created.ts";
 
 export const migrations: Record<string, Migration> = {
   "001_initial": m001,
@@ -34,4 +35,5 @@ export const migrations: Record<string, Migration> = {
   "096_instance_holder_count": m096,
   "097_session_count_slots": m097,
   "098_user_builds": m098,
+  "099_requests_created": m099,
 };
