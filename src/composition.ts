@@ -63,8 +63,6 @@ export interface Repositories extends CoreRepositories {
   metrics: MetricsRepository;
   /** Failed authentications counted for the rate limits (core/throttle.ts, at the APIs' edge). */
   rateLimits: RateLimitRepository;
-  /** The scheduler's periodic jobs (tasks/scheduler.ts). */
-  periodicJobs: PeriodicJobRepository;
 }
 
 /** 1. One repository per aggregate, all on the same database. */

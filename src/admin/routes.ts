@@ -8,6 +8,7 @@ import { directoryRoutes } from "./directory.ts";
 import { drainRoutes } from "./drain.ts";
 import { floatingIpRoutes } from "./floating-ips.ts";
 import { infoRoutes } from "./info.ts";
+import { jobRoutes } from "./jobs.ts";
 import { poolAccessRoutes } from "./pool-access.ts";
 import { projectRoutes } from "./projects.ts";
 import { serverRoutes } from "./servers.ts";
@@ -18,6 +19,7 @@ import { volumeAssignmentRoutes } from "./volume-assignments.ts";
 export const adminRoutes: AdminRoutes[] = [
   infoRoutes,
   taskRoutes,
+  jobRoutes,
   projectRoutes,
   serverRoutes,
   assignmentRoutes,

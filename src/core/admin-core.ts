@@ -11,6 +11,7 @@ import { DirectorySearchService } from "./directory-search.ts";
 import { DrainService } from "./drain.ts";
 import { FloatingIpService } from "./floating-ips.ts";
 import { InstanceService } from "./instances.ts";
+import { JobService } from "./jobs.ts";
 import { PoolAccessService } from "./pool-access.ts";
 import { PoolService } from "./pools.ts";
 import { Readiness } from "./readiness.ts";
@@ -42,6 +43,8 @@ export interface AdminCore {
   rollouts: RolloutService;
   /** The roll-out service on another clock (the background's, which tests move). */
   rolloutsWith(now: () => Date): RolloutService;
+  /** The periodic jobs of the background work and how their last runs went. */
+  jobs: JobService;
   /** The records themselves, for the background work and tests. */
   repos: CoreRepositories;
 }
@@ -153,6 +156,7 @@ export function createAdminCore(
     }),
     directorySearch: new DirectorySearchService(cloud.keystone),
     buildFailures,
+    jobs: new JobService(repos.periodicJobs),
     repos,
   };
 }

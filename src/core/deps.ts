@@ -21,6 +21,7 @@ import type { RetentionRepository } from "../store/retention.ts";
 import type { RolloutRepository } from "../store/rollouts.ts";
 import type { SessionPolicyRepository } from "../store/session-policy.ts";
 import type { SessionRepository } from "../store/sessions.ts";
+import type { PeriodicJobRepository } from "../store/tasks.ts";
 import type { UserResourcesRepository } from "../store/user-resources.ts";
 import type { VolumeAssignmentRepository } from "../store/volume-assignments.ts";
 import type { TaskService } from "../tasks/engine.ts";
@@ -59,6 +60,8 @@ export interface CoreRepositories {
   plannerStats: PlannerStatsRepository;
   /** Finished tasks and requests past their retention (core/retention.ts). */
   retention: RetentionRepository;
+  /** The scheduler's periodic jobs: their schedule and outcomes (core/jobs.ts). */
+  periodicJobs: PeriodicJobRepository;
 }
 
 export type CoreCloud = Cloud<KeystoneClient> & { keystone: KeystoneClient };

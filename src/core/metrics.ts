@@ -127,6 +127,18 @@ export class Metrics {
     labelNames: ["pool"],
     registers: [this.registry],
   });
+  private readonly jobLastSuccess = new Gauge({
+    name: "rs_job_last_success_timestamp_seconds",
+    help: "When a periodic job's last run that did not fail ended (Unix time; 0: none yet). Alert on time() minus it.",
+    labelNames: ["job"],
+    registers: [this.registry],
+  });
+  private readonly jobFailures = new Gauge({
+    name: "rs_job_failures",
+    help: "Runs of a periodic job failed in a row since the last that did not.",
+    labelNames: ["job"],
+    registers: [this.registry],
+  });
   private readonly http = new Histogram({
     name: "rs_http_request_duration_seconds",
     help: "HTTP latency by app, method, route and status.",
@@ -194,6 +206,12 @@ export class Metrics {
       this.rolloutInstances.set({ pool: r.id, image: "old" }, r.old);
       this.rolloutInstances.set({ pool: r.id, image: "new" }, r.new);
       this.rolloutPaused.set({ pool: r.id }, r.state === "paused" ? 1 : 0);
+    }
+    this.jobLastSuccess.reset();
+    this.jobFailures.reset();
+    for (const j of snapshot.jobs ?? []) {
+      this.jobLastSuccess.set({ job: j.name }, j.lastSucceeded ?? 0);
+      this.jobFailures.set({ job: j.name }, j.failures);
     }
     this.builds.set(snapshot.buildsInFlight);
     this.sessions.set(snapshot.sessionsOpen);

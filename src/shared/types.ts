@@ -65,6 +65,8 @@ export interface MetricsSnapshot {
   drain?: { id: string; draining: boolean; drainingInstances: number }[];
   /** Roll-outs in progress (running or paused): old and new instances of each pool. */
   rollouts?: { id: string; state: string; old: number; new: number }[];
+  /** The periodic jobs: the end of the last run that did not fail (epoch seconds), failures in a row. */
+  jobs?: { name: string; lastSucceeded: number | null; failures: number }[];
 }
 
 /**

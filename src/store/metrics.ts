@@ -1,5 +1,6 @@
-// The numbers /metrics reads at scrape time, in four queries whatever the number of pools:
-// free instances vs target per pool, builds in flight, open sessions, tasks by state.
+// The numbers /metrics reads at scrape time, in a few queries whatever the number of pools:
+// free instances vs target per pool, builds in flight, open sessions, tasks by state, drain,
+// roll-outs, and the periodic jobs' last success and failures in a row.
 import { type Kysely, sql } from "kysely";
 import type { MetricsSnapshot } from "../shared/types.ts";
 import { freeInstance, type ReserveRepository } from "./reserve.ts";
@@ -12,7 +13,7 @@ export class MetricsRepository {
   ) {}
 
   async snapshot(): Promise<MetricsSnapshot> {
-    const [pools, builds, sessions, tasks, closedByPolicy, drain, rollouts] = await Promise.all([
+    const [pools, builds, sessions, tasks, closedByPolicy, drain, rollouts, jobs] = await Promise.all([
       sql<{
         id: string;
         name: string | null;
@@ -57,6 +58,9 @@ export class MetricsRepository {
           LEFT JOIN instances i ON i.pool_id = r.pool_id AND i.deleted_at IS NULL
          WHERE r.state IN ('running', 'paused')
          GROUP BY r.pool_id, r.state`.execute(this.db),
+      sql<{ name: string; succeeded: number | null; failures: number }>`
+        SELECT name, extract(epoch FROM last_succeeded_at)::float8 AS succeeded, failures
+          FROM periodic_jobs`.execute(this.db),
     ]);
     return {
       pools: pools.rows.map((p) => ({
@@ -85,6 +89,7 @@ export class MetricsRepository {
         old: Number(r.old),
         new: Number(r.new),
       })),
+      jobs: jobs.rows.map((j) => ({ name: j.name, lastSucceeded: j.succeeded, failures: j.failures })),
     };
   }
 }

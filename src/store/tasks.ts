@@ -26,6 +26,24 @@ export interface PeriodicJobsTable {
   last_started_at: NullableTimestamp;
   last_finished_at: NullableTimestamp;
   last_error: string | null;
+  /** The end of the last run that did not throw (migration 100). */
+  last_succeeded_at: NullableTimestamp;
+  /** Runs that threw since the last one that did not (migration 100). */
+  failures: Generated<number>;
+}
+
+/** A periodic job as GET /v1/jobs shows it. */
+export interface PeriodicJobRow {
+  name: string;
+  period_seconds: number;
+  next_run_at: Date;
+  running_until: Date | null;
+  last_worker: string | null;
+  last_started_at: Date | null;
+  last_finished_at: Date | null;
+  last_succeeded_at: Date | null;
+  last_error: string | null;
+  failures: number;
 }
 
 export type TaskDatabase = Database & { tasks: TaskLeaseColumns; periodic_jobs: PeriodicJobsTable };
@@ -304,10 +322,37 @@ export class PeriodicJobRepository {
   async finish(claim: PeriodicClaim, error: string | null): Promise<void> {
     await this.db
       .updateTable("periodic_jobs")
-      .set({ running_until: null, last_finished_at: sql`now()`, last_error: error })
+      .set({
+        running_until: null,
+        last_finished_at: sql`now()`,
+        last_error: error,
+        ...(error === null
+          ? { last_succeeded_at: sql`now()`, failures: 0 }
+          : { failures: sql`failures + 1` }),
+      })
       .where("name", "=", claim.name)
       .where("run_id", "=", claim.run_id)
       .execute();
+  }
+
+  /** Every job's schedule and its last runs' outcome, by name. */
+  async list(): Promise<PeriodicJobRow[]> {
+    return (await this.db
+      .selectFrom("periodic_jobs")
+      .select([
+        "name",
+        "period_seconds",
+        "next_run_at",
+        "running_until",
+        "last_worker",
+        "last_started_at",
+        "last_finished_at",
+        "last_succeeded_at",
+        "last_error",
+        "failures",
+      ])
+      .orderBy("name")
+      .execute()) as PeriodicJobRow[];
   }
 
   /** The runs whose lease still holds, with the worker that holds each. */

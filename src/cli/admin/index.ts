@@ -6,6 +6,7 @@ import { groupsCommand, usersCommand } from "./directory.ts";
 import { floatingIpsCommand } from "./floating-ips.ts";
 import { infoCommand } from "./info.ts";
 import { instancesCommand } from "./instances.ts";
+import { jobsCommand } from "./jobs.ts";
 import { poolsCommand } from "./pools.ts";
 import { sessionsCommand } from "./sessions.ts";
 import { autoAllocateCommand, tasksCommand } from "./tasks.ts";
@@ -22,6 +23,7 @@ export function addAdminCommands(program: Command): void {
     floatingIpsCommand(),
     volumeAssignmentsCommand(),
     tasksCommand(),
+    jobsCommand(),
     autoAllocateCommand(),
     usersCommand(),
     groupsCommand(),

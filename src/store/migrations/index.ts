@@ -17,6 +17,7 @@ import * as m096 from "./096_instance_holder_count.ts";
 import * as m097 from "./097_session_count_slots.ts";
 import * as m098 from "./098_user_builds.ts";
 import * as m099 from "./099_requests_created.ts";
+import * as m100 from "./100_periodic_job_outcomes.ts";
 
 export const migrations: Record<string, Migration> = {
   "001_initial": m001,
@@ -36,4 +37,5 @@ export const migrations: Record<string, Migration> = {
   "097_session_count_slots": m097,
   "098_user_builds": m098,
   "099_requests_created": m099,
+  "100_periodic_job_outcomes": m100,
 };
