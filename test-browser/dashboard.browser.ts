@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
+import { sql } from "kysely";
 import { authenticator } from "otplib";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { broker, call, finished, makePool, uniq } from "../test/helpers/broker-stack.ts";
@@ -245,8 +246,21 @@ describe("dashboard in chromium", () => {
     assert.ok(Number(await page.locator("#chart-hour").getAttribute("data-points")) >= 60);
     await shot(page, "overview");
 
-    // Tasks: the broker allocation, finished, with its steps.
+    // Tasks: the background jobs, a failing one first (a row the test writes: the simulator's
+    // cloud does not fail), then the broker allocation, finished, with its steps.
+    await sql`INSERT INTO periodic_jobs (name, period_seconds, next_run_at, last_started_at, last_finished_at, last_error, failures)
+      VALUES ('test.failing-job', 60, now() + interval '1 minute', now(), now(),
+              'Error: Neutron answered 403 Forbidden: not allowed to list security groups', 3)`.execute(
+      s.runtime.store.db,
+    );
     await page.getByRole("link", { name: "Tasks" }).click();
+    const firstJob = page.locator("#jobs-trouble tbody tr").first();
+    await page.locator('#jobs-table tr[data-job="reserve.keeper"]').waitFor({ state: "attached" });
+    assert.match((await page.locator("#jobs-fine summary").textContent()) ?? "", /other \d+ jobs ran well/);
+    assert.equal(await firstJob.getAttribute("data-job"), "test.failing-job");
+    assert.match((await firstJob.textContent()) ?? "", /failing.*3/);
+    await firstJob.locator("summary").click();
+    assert.match((await firstJob.locator("pre").textContent()) ?? "", /403 Forbidden/);
     const task = page.locator("#tasks-table tbody tr", { hasText: "SUCCESS" }).first();
     await task.waitFor();
     assert.match((await task.textContent()) ?? "", /find_instance: done/);

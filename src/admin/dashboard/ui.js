@@ -90,7 +90,7 @@ export function Field({
 
 /** @param {{ status: string }} p */
 export function Status({ status }) {
-  const cls = /ERROR|FAILURE|failed|backoff|blocked/i.test(status)
+  const cls = /ERROR|FAILURE|failed|failing|\blate\b|backoff|blocked/i.test(status)
     ? "bad"
     : /BUILD|STARTED|PENDING|RETRY|running|throttled|quota|draining|paused/i.test(status)
       ? "warn"
