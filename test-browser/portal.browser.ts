@@ -68,7 +68,7 @@ describe("portal in chromium", () => {
     const rdp = page.getByRole("link", { name: `rdp://full address=s:${ip}` });
     assert.equal(await rdp.getAttribute("href"), `rdp://full%20address=s:${ip}`);
     const found = page.locator('#steps tr[data-step="find_instance"]');
-    assert.match((await found.textContent()) ?? "", /done/);
+    assert.match((await found.textContent()) ?? "", /done.*taken from the reserve/);
     assert.ok((await page.locator("#steps tbody tr").count()) >= 4);
     assert.match((await page.locator("#progress-status").textContent()) ?? "", /Completed/);
 
@@ -79,6 +79,33 @@ describe("portal in chromium", () => {
     assert.deepEqual(
       seen.urls.filter((url) => !url.startsWith(s.brokerUrl) && !url.startsWith("data:")),
       [],
+    );
+    assert.deepEqual(seen.errors, []);
+    await context.close();
+  });
+
+  it("shows the steps' details in Russian for a Russian browser", async () => {
+    const pool = await makePool(s);
+    await makeInstances(s, pool.id, 1);
+    const u = await makeUser(s, [pool.id]);
+    const context = await browser.newContext({ locale: "ru-RU" });
+    const page = await context.newPage();
+    const seen = watch(page);
+    await page.goto(`${s.brokerUrl}/portal/`);
+    await page.waitForSelector("body[data-ready=true]");
+    const signin = page.locator("#view-signin");
+    await signin.getByLabel("Имя пользователя").fill(u.name);
+    await page.locator("#password").fill(u.password);
+    await signin.getByRole("button", { name: "Получить рабочий стол" }).click();
+    await page.getByRole("heading", { name: "Ваш рабочий стол готов" }).waitFor({ timeout: 30_000 });
+    const step = async (name: string) =>
+      (await page.locator(`#steps tr[data-step="${name}"]`).textContent()) ?? "";
+    assert.match(await step("find_instance"), /Поиск рабочего стола.*готово.*машина .* взята из резерва/);
+    assert.match(await step("volume"), /в пуле нет дисков пользователей/);
+    assert.match(await step("session"), /сеанс [0-9a-f-]{36}/);
+    assert.doesNotMatch(
+      (await page.locator("#steps").textContent()) ?? "",
+      /taken from|the pool has|session [0-9a-f]/,
     );
     assert.deepEqual(seen.errors, []);
     await context.close();

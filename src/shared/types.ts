@@ -34,7 +34,10 @@ export interface RequestStep {
   started_at: string;
   duration_ms: number | null;
   outcome: "ok" | "failed" | "running" | "skipped";
+  /** In English. */
   detail?: string;
+  /** The detail in other languages, for the portal and the dashboard (core/allocation/step-text.ts). */
+  detail_translations?: { ru: string };
 }
 
 /** The numbers /metrics reads at scrape time (store/metrics.ts → core/metrics.ts). */

@@ -87,6 +87,8 @@ describe("allocation failures", () => {
     assert.match(raw, /Nova refused the instance/);
     assert.ok(!JSON.stringify(res.body).includes(raw.slice("Nova refused the instance: ".length)));
     assert.equal(lastStep(res).detail, "The cloud could not create an instance.");
+    // Nor in another language: the Russian text is the generic one too.
+    assert.deepEqual(lastStep(res).detail_translations, { ru: "Облако не смогло создать машину." });
   });
 
   it("17: the new instance goes to ERROR; it is given back", async () => {

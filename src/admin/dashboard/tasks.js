@@ -4,7 +4,7 @@
 // periodic jobs (GET /v1/jobs), the late and failing ones first, with their last error.
 import * as api from "./api.js";
 import { html } from "./html.js";
-import { t, when } from "./i18n.js";
+import { language, t, when } from "./i18n.js";
 import { ErrorLine, Loading, Status, useLoad } from "./ui.js";
 
 const RUNNING = ["PENDING", "STARTED", "RETRY"];
@@ -22,7 +22,7 @@ function Progress({ task }) {
     ${running ? html`<progress aria-label=${t("task.progress")} max=${steps.length + 1} value=${done}></progress>` : null}
     <ol>${steps.map(
       (/** @type {any} */ s) =>
-        html`<li key=${s.name} class=${s.outcome}>${s.name}: ${t(`step.${s.outcome}`)}${s.duration_ms != null ? ` (${s.duration_ms} ms)` : ""}${s.detail ? ` — ${s.detail}` : ""}</li>`,
+        html`<li key=${s.name} class=${s.outcome}>${s.name}: ${t(`step.${s.outcome}`)}${s.duration_ms != null ? ` (${s.duration_ms} ms)` : ""}${s.detail ? ` — ${s.detail_translations?.[language()] ?? s.detail}` : ""}</li>`,
     )}</ol>
   </div>`;
 }

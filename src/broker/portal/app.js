@@ -15,7 +15,7 @@ const client = createBrokerClient({
   lang,
   unreachableMessage: t("unreachable"),
 });
-const progress = createProgressView(doc, t);
+const progress = createProgressView(doc, t, lang);
 const desktop = createDesktop({ doc, client, t, location, navigator });
 const CLIENT_NAME = "RS web portal 1.0";
 

@@ -3,7 +3,8 @@
 // ways to connect. DOM only; what the broker said comes in as plain objects.
 import { connectionFiles, connectionHints, formatDuration } from "./broker-client.js";
 
-export function createProgressView(doc, t) {
+/** `lang`: the page's language; a step's detail is shown in it when the broker sent it so. */
+export function createProgressView(doc, t, lang = "en") {
   const $ = (id) => doc.getElementById(id);
   const tbody = $("steps").querySelector("tbody");
   const announce = $("announce");
@@ -31,7 +32,7 @@ export function createProgressView(doc, t) {
     tr.replaceChildren(
       name,
       cell(t(`outcome.${step.outcome}`), `outcome-${step.outcome}`),
-      cell(step.detail ?? ""),
+      cell(step.detail_translations?.[lang] ?? step.detail ?? ""),
       cell(formatDuration(step.duration_ms) ?? "…"),
     );
     tr.dataset.outcome = step.outcome;

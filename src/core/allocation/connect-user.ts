@@ -12,6 +12,7 @@ import type { NewSession } from "../../store/user-resources.ts";
 import { BrokerCode, BrokerError } from "../broker-error.ts";
 import type { AllocationDeps } from "./deps.ts";
 import type { StepRecorder } from "./step-recorder.ts";
+import { bilingual, fixedIpText, NO_FLOATING_IP, NO_VOLUMES, noClientRules } from "./step-text.ts";
 
 /** Floating IP, volume, address, previous sessions, client rules; the session to record. */
 export async function connectUser(
@@ -25,17 +26,25 @@ export async function connectUser(
 ): Promise<{ ip: string; session: NewSession }> {
   const floating = await steps.run("floating_ip", async (step) => {
     if (!port) {
-      step.detail("the instance has no port on the pool's network");
+      step.detail(
+        bilingual("the instance has no port on the pool's network", "у машины нет порта в сети пула"),
+      );
       return undefined;
     }
     try {
       const fip = await d.resources.floatingIp(request.user_id, port);
       step.detail(
         !fip
-          ? "the user has no floating IP"
+          ? NO_FLOATING_IP
           : fip.movedFromPort
-            ? `floating IP ${fip.address} moved from port ${fip.movedFromPort} to port ${port.id}`
-            : `floating IP ${fip.address} on port ${port.id}`,
+            ? bilingual(
+                `floating IP ${fip.address} moved from port ${fip.movedFromPort} to port ${port.id}`,
+                `плавающий IP-адрес ${fip.address} перенесён с порта ${fip.movedFromPort} на порт ${port.id}`,
+              )
+            : bilingual(
+                `floating IP ${fip.address} on port ${port.id}`,
+                `плавающий IP-адрес ${fip.address} на порту ${port.id}`,
+              ),
       );
       return fip;
     } catch (err) {
@@ -53,20 +62,30 @@ export async function connectUser(
       async (step) => {
         const v = await d.resources.volume(pool, request.user_id, request.user_name, instance.id);
         step.detail(
-          `volume ${v.volumeId}${v.created ? " created" : ""}${v.movedFrom ? ` moved from instance ${v.movedFrom}` : ""} attached`,
+          bilingual(
+            `volume ${v.volumeId}${v.created ? " created" : ""}${v.movedFrom ? ` moved from instance ${v.movedFrom}` : ""} attached`,
+            `диск ${v.volumeId}${v.created ? " создан и" : ""}${v.movedFrom ? ` перенесён с машины ${v.movedFrom} и` : ""} подключён`,
+          ),
         );
       },
       { slow: true },
     );
-  } else steps.skip("volume", "the pool has no user volumes");
+  } else steps.skip("volume", NO_VOLUMES);
 
   const ip = await steps.run("resolve_ip", async (step) => {
     const address = floating?.address ?? fixedIp(port) ?? serverAddresses(server, "fixed")[0];
     if (!address) {
-      step.detail(`instance ${instance.id} has no address on the pool's network`);
+      step.detail(
+        bilingual(
+          `instance ${instance.id} has no address on the pool's network`,
+          `у машины ${instance.id} нет адреса в сети пула`,
+        ),
+      );
       throw new BrokerError(BrokerCode.NoInstanceIp, { instance_id: instance.id });
     }
-    step.detail(floating ? `floating IP ${address}` : `fixed IP ${address}`);
+    step.detail(
+      floating ? bilingual(`floating IP ${address}`, `плавающий IP-адрес ${address}`) : fixedIpText(address),
+    );
     return address;
   });
   const portIp = fixedIp(port);
@@ -89,7 +108,12 @@ export async function connectUser(
     // (Neutron would otherwise answer the identical rule with the old rule's id).
     await steps.run("previous_sessions", async (step) => {
       for (const id of previous) await d.resources.closeSession(id);
-      step.detail(`closed ${previous.length} earlier session(s) of the user on this instance`);
+      step.detail(
+        bilingual(
+          `closed ${previous.length} earlier session(s) of the user on this instance`,
+          `закрыто прежних сеансов пользователя на этой машине: ${previous.length}`,
+        ),
+      );
     });
   }
 
@@ -107,13 +131,15 @@ export async function connectUser(
       );
       step.detail(
         ids.length
-          ? `${request.conn_type} ports opened for ${request.client_ip} (${ids.length} rule(s))`
-          : `${request.conn_type} opens no ports`,
+          ? bilingual(
+              `${request.conn_type} ports opened for ${request.client_ip} (${ids.length} rule(s))`,
+              `порты ${request.conn_type} открыты для ${request.client_ip} (правил: ${ids.length})`,
+            )
+          : bilingual(`${request.conn_type} opens no ports`, `${request.conn_type} не открывает портов`),
       );
       return ids;
     });
-  } else
-    steps.skip("client_rules", request.client_ip ? "no connection type given" : "no client address given");
+  } else steps.skip("client_rules", noClientRules(Boolean(request.client_ip)));
 
   const session: NewSession = {
     id: sessionId,

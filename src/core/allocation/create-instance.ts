@@ -9,12 +9,13 @@ import { BrokerCode, BrokerError } from "../broker-error.ts";
 import { nameFromPattern } from "../naming.ts";
 import { TRS_TAG } from "../pools.ts";
 import { ACTOR, type AllocationDeps } from "./deps.ts";
+import { bilingual, type Detail } from "./step-text.ts";
 
 export async function createInstance(
   d: Pick<AllocationDeps, "pools" | "nova" | "holders" | "instances">,
   request: RequestRow,
   pool: Pool,
-  detail: (t: string) => void,
+  detail: (t: Detail) => void,
 ): Promise<InstanceRow> {
   const projectName = pool.name;
   const counter = await d.pools.allocateNames(pool.id, 1);
@@ -38,7 +39,8 @@ export async function createInstance(
     id = created.ids[0];
     reservationId = created.reservationId;
   } catch (err) {
-    detail(`Nova refused the instance: ${(err as Error).message}`);
+    const why = (err as Error).message;
+    detail(bilingual(`Nova refused the instance: ${why}`, `Nova отказала в создании машины: ${why}`));
     if (isCloudError(err, "quota_exceeded")) {
       throw new BrokerError(BrokerCode.QuotaExceeded, { project_name: projectName }, (err as Error).message);
     }
@@ -57,7 +59,12 @@ export async function createInstance(
     ACTOR,
     `created for broker request ${request.id}`,
   );
-  detail(`instance ${id} (${name}) created in project ${projectName}`);
+  detail(
+    bilingual(
+      `instance ${id} (${name}) created in project ${projectName}`,
+      `машина ${id} (${name}) создана в пуле ${projectName}`,
+    ),
+  );
   const row = await d.instances.get(id);
   if (!row) throw new Error(`instance ${id} vanished right after its creation`);
   return row;

@@ -11,12 +11,12 @@ import type { InstanceRow } from "../../store/holders.ts";
 import type { Pool } from "../../store/pools.ts";
 import type { RequestRow } from "../../store/requests.ts";
 import { BrokerCode, BrokerError, isBrokerError } from "../broker-error.ts";
-import type { ClaimSource } from "../claims.ts";
 import { connectUser } from "./connect-user.ts";
 import { createInstance } from "./create-instance.ts";
 import { ACTOR, type AllocationDeps, type AllocationResult, Unusable } from "./deps.ts";
 import { giveBack } from "./give-back.ts";
 import { StepRecorder } from "./step-recorder.ts";
+import { bilingual, claimedText, sessionText } from "./step-text.ts";
 import { sleep, waitActive } from "./wait-active.ts";
 
 export { ALLOCATION_TASK, type AllocationDeps, type AllocationResult } from "./deps.ts";
@@ -25,18 +25,6 @@ export { ALLOCATION_TASK, type AllocationDeps, type AllocationResult } from "./d
 const MAX_CANDIDATES = 3;
 
 /** How find_instance names where the instance came from. */
-export function describeClaim(source: ClaimSource): string {
-  switch (source) {
-    case "assigned":
-      return "assigned to the user";
-    case "group":
-      return "assigned to one of the user's groups";
-    case "free":
-      return "taken from the reserve";
-    case "shared":
-      return "shared with other users (least loaded)";
-  }
-}
 
 const secondsSince = (t: Date | string) => (Date.now() - new Date(t).getTime()) / 1000;
 
@@ -68,7 +56,7 @@ export class Allocation {
       // A run whose lease went elsewhere stops between steps: the other run goes on.
       signal?.throwIfAborted();
       const { ip, session } = await connectUser(this.d, request, pool, instance, server, port, steps);
-      const step = steps.instant("session", `session ${session.id}`);
+      const step = steps.instant("session", sessionText(session.id));
       let completed: boolean;
       try {
         signal?.throwIfAborted();
@@ -158,8 +146,11 @@ export class Allocation {
         });
         step.detail(
           claimed
-            ? `instance ${claimed.instance.id} (${claimed.instance.name}), ${describeClaim(claimed.source)}`
-            : "no assigned, group, free or shareable instance: a new one is needed",
+            ? claimedText(claimed.instance, claimed.source)
+            : bilingual(
+                "no assigned, group, free or shareable instance: a new one is needed",
+                "нет ни закреплённой, ни групповой, ни свободной, ни общей машины: нужна новая",
+              ),
         );
         return claimed;
       });
@@ -174,7 +165,13 @@ export class Allocation {
         // A draining pool gives a desktop only to those who hold one already (core/drain.ts).
         if ((await this.d.pools.get(pool.id))?.draining) {
           // Skipped, not failed: its reason is the user's to read (get-vm hides failures' causes).
-          steps.skip("create_instance", `project ${pool.name} is draining: no new desktop is handed out`);
+          steps.skip(
+            "create_instance",
+            bilingual(
+              `project ${pool.name} is draining: no new desktop is handed out`,
+              `пул ${pool.name} выводится из работы: новые рабочие столы не выдаются`,
+            ),
+          );
           throw new BrokerError(
             BrokerCode.NoInstances,
             { project_name: pool.name },
@@ -187,7 +184,10 @@ export class Allocation {
         instance = await steps
           .run("create_instance", (step) => createInstance(this.d, request, pool, step.detail), {
             slow: true,
-            initial: `creating an instance in project ${pool.name}`,
+            initial: bilingual(
+              `creating an instance in project ${pool.name}`,
+              `создаётся машина в пуле ${pool.name}`,
+            ),
           })
           .catch(async (err) => {
             await this.d.holders.endBuildTurn(pool.id, request.user_id, request.id).catch(() => {});
@@ -216,7 +216,10 @@ export class Allocation {
             }),
           {
             slow: instance.status !== "ACTIVE",
-            initial: `waiting for instance ${instance.id} to become ACTIVE (${instance.status})`,
+            initial: bilingual(
+              `waiting for instance ${instance.id} to become ACTIVE (${instance.status})`,
+              `ожидание, пока машина ${instance.id} перейдёт в ACTIVE (${instance.status})`,
+            ),
           },
         );
         // Replaced meanwhile (a roll-out moved the user to a new instance): not this one.

@@ -2,6 +2,7 @@
 // when it started, how long it took and how it ended, saved as the run goes so that a slow
 // step is visible while it is running.
 import type { RequestStep } from "../../shared/types.ts";
+import { type Detail, english, setDetail } from "./step-text.ts";
 
 export type StepName =
   | "find_instance"
@@ -16,14 +17,14 @@ export type StepName =
 
 export interface StepHandle {
   /** A short human explanation stored with the step (ids, what moved where). */
-  detail(text: string): void;
+  detail(text: Detail): void;
 }
 
 export interface StepOptions {
   /** Saved when it starts and ends (it may take seconds: a build, a volume); others are not. */
   slow?: boolean;
   /** What the step shows while it runs, until it says more. */
-  initial?: string;
+  initial?: Detail;
 }
 
 export class StepRecorder {
@@ -44,14 +45,10 @@ export class StepRecorder {
       started_at: new Date().toISOString(),
       duration_ms: null,
       outcome: "running",
-      ...(options.initial ? { detail: options.initial } : {}),
     };
+    if (options.initial) setDetail(step, options.initial);
     this.steps.push(step);
-    const handle: StepHandle = {
-      detail: (text) => {
-        step.detail = text;
-      },
-    };
+    const handle: StepHandle = { detail: (text) => setDetail(step, text) };
     if (options.slow) await this.save(this.steps);
     try {
       const value = await fn(handle);
@@ -70,33 +67,29 @@ export class StepRecorder {
   }
 
   /** A step whose work is the write that saves it (the session, with the request's outcome). */
-  instant(name: StepName, detail: string): RequestStep {
-    const step: RequestStep = {
-      name,
-      started_at: new Date().toISOString(),
-      duration_ms: 0,
-      outcome: "ok",
-      detail,
-    };
+  instant(name: StepName, detail: Detail): RequestStep {
+    const step: RequestStep = { name, started_at: new Date().toISOString(), duration_ms: 0, outcome: "ok" };
+    setDetail(step, detail);
     this.steps.push(step);
     return step;
   }
 
-  skip(name: StepName, why: string): void {
-    this.steps.push({
+  skip(name: StepName, why: Detail): void {
+    const step: RequestStep = {
       name,
       started_at: new Date().toISOString(),
       duration_ms: 0,
       outcome: "skipped",
-      detail: why,
-    });
+    };
+    setDetail(step, why);
+    this.steps.push(step);
   }
 
   /** Saves the running step's detail while it waits (a build's progress). */
-  async note(text: string): Promise<void> {
+  async note(text: Detail): Promise<void> {
     const current = this.steps.at(-1);
-    if (current?.outcome !== "running" || current.detail === text) return;
-    current.detail = text;
+    if (current?.outcome !== "running" || current.detail === english(text)) return;
+    setDetail(current, text);
     await this.save(this.steps);
   }
 }

@@ -9,6 +9,7 @@ import { failedBuilds } from "../build-failures.ts";
 import type { AllocationDeps } from "./deps.ts";
 import { Unusable } from "./deps.ts";
 import type { StepRecorder } from "./step-recorder.ts";
+import { bilingual, type Detail, instanceActive } from "./step-text.ts";
 
 /** Waits `ms`, or rejects as soon as the signal aborts. */
 export const sleep = (ms: number, signal?: AbortSignal) =>
@@ -29,7 +30,7 @@ export async function waitActive(
   d: Pick<AllocationDeps, "nova" | "instances" | "buildTimeoutMs" | "pollIntervalMs" | "buildFailures">,
   instance: InstanceRow,
   steps: StepRecorder,
-  detail: (t: string) => void,
+  detail: (t: Detail) => void,
   signal?: AbortSignal,
   opts: { readyAt?: Date } = {},
 ): Promise<NovaServer> {
@@ -67,31 +68,46 @@ export async function waitActive(
       const wait = readyAt ? Math.min(readyAt.getTime(), deadline) - Date.now() : 0;
       if (readyAt && wait > 0) {
         await steps.note(
-          `waiting for instance ${instance.id} to finish starting (ready at ${readyAt.toISOString()})`,
+          bilingual(
+            `waiting for instance ${instance.id} to finish starting (ready at ${readyAt.toISOString()})`,
+            `ожидание, пока машина ${instance.id} завершит запуск (готова в ${readyAt.toISOString()})`,
+          ),
         );
         await sleep(wait, signal);
       }
-      detail(`instance ${instance.id} is ACTIVE`);
+      detail(instanceActive(instance.id));
       return server;
     }
     if (failedBuilds([server]).length > 0) await d.buildFailures?.notice([instance.id]);
     if (server.status === "ERROR" || server.status === "DELETED" || server.status === "SOFT_DELETED") {
+      const fault = server.fault ? `: ${server.fault.message}` : "";
       detail(
-        `instance ${instance.id} went ${server.status}${server.fault ? `: ${server.fault.message}` : ""}`,
+        bilingual(
+          `instance ${instance.id} went ${server.status}${fault}`,
+          `машина ${instance.id} перешла в ${server.status}${fault}`,
+        ),
       );
       throw new Unusable(server.status);
     }
     if (Date.now() >= deadline) {
-      detail(`instance ${instance.id} still ${server.status} after ${d.buildTimeoutMs / 1000} s`);
+      const s = d.buildTimeoutMs / 1000;
+      detail(
+        bilingual(
+          `instance ${instance.id} still ${server.status} after ${s} s`,
+          `машина ${instance.id} всё ещё в ${server.status} через ${s} с`,
+        ),
+      );
       throw new BrokerError(BrokerCode.InstanceInvalidState, {
         instance_id: instance.id,
         instance_status: server.status,
       });
     }
+    const state =
+      server.status +
+      (server.taskState ? ` (${server.taskState})` : "") +
+      (server.progress ? `, ${server.progress}%` : "");
     await steps.note(
-      `waiting for instance ${instance.id}: ${server.status}` +
-        (server.taskState ? ` (${server.taskState})` : "") +
-        (server.progress ? `, ${server.progress}%` : ""),
+      bilingual(`waiting for instance ${instance.id}: ${state}`, `ожидание машины ${instance.id}: ${state}`),
     );
     await sleep(d.pollIntervalMs, signal);
   }

@@ -3,6 +3,7 @@
 // the request's own broker code; 10 for an unknown request, 11 for someone else's.
 import type { RequestStep } from "../../shared/types.ts";
 import type { RequestInstance } from "../../store/requests.ts";
+import { bilingual, type StepText, setDetail } from "../allocation/step-text.ts";
 import { BrokerCode, BrokerError, type BrokerErrorCode, type BrokerErrorData } from "../broker-error.ts";
 import type { BrokerContext } from "./context.ts";
 
@@ -41,27 +42,38 @@ function serverView(instance: RequestInstance | undefined, ip: string | null, id
 }
 
 /** What a desktop user is told of a failed step: OpenStack's own words are for the admin. */
-const FAILED_STEP: Record<string, string> = {
-  find_instance: "Finding an instance failed.",
-  create_instance: "The cloud could not create an instance.",
-  wait_active: "The instance did not become ready.",
-  floating_ip: "The instance's floating IP could not be set up.",
-  volume: "The user volume could not be attached.",
-  resolve_ip: "The instance's address could not be found.",
-  previous_sessions: "Earlier sessions could not be closed.",
-  client_rules: "The client's network access could not be opened.",
-  session: "The session could not be recorded.",
+const FAILED_STEP: Record<string, StepText> = {
+  find_instance: bilingual("Finding an instance failed.", "Не удалось найти машину."),
+  create_instance: bilingual("The cloud could not create an instance.", "Облако не смогло создать машину."),
+  wait_active: bilingual("The instance did not become ready.", "Машина не стала готовой к работе."),
+  floating_ip: bilingual(
+    "The instance's floating IP could not be set up.",
+    "Не удалось настроить плавающий IP-адрес машины.",
+  ),
+  volume: bilingual("The user volume could not be attached.", "Не удалось подключить диск пользователя."),
+  resolve_ip: bilingual("The instance's address could not be found.", "Не удалось определить адрес машины."),
+  previous_sessions: bilingual("Earlier sessions could not be closed.", "Не удалось закрыть прежние сеансы."),
+  client_rules: bilingual(
+    "The client's network access could not be opened.",
+    "Не удалось открыть сетевой доступ для клиента.",
+  ),
+  session: bilingual("The session could not be recorded.", "Не удалось записать сеанс."),
 };
+const STEP_FAILED = bilingual("The step failed.", "Шаг не выполнен.");
 
 /**
  * The steps as the request's owner sees them: a failed step says which step failed, not why
- * (OpenStack's error text names hosts, projects and internals). The request's record keeps
- * the cause, which the admin API shows (GET /v1/tasks/{id}, the dashboard).
+ * (OpenStack's error text names hosts, projects and internals), in every language: its
+ * translations carry the cause too. The request's record keeps the cause, which the admin API
+ * shows (GET /v1/tasks/{id}, the dashboard).
  */
 export function stepsForUser(steps: RequestStep[]): RequestStep[] {
-  return steps.map((s) =>
-    s.outcome === "failed" ? { ...s, detail: FAILED_STEP[s.name] ?? "The step failed." } : s,
-  );
+  return steps.map((s) => {
+    if (s.outcome !== "failed") return s;
+    const told = { ...s };
+    setDetail(told, FAILED_STEP[s.name] ?? STEP_FAILED);
+    return told;
+  });
 }
 
 export async function getVm(ctx: BrokerContext, userId: string, requestId: string): Promise<GetVmResult> {

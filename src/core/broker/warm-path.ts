@@ -12,19 +12,27 @@ import type { ClaimKind, InstanceRow } from "../../store/holders.ts";
 import type { Pool } from "../../store/pools.ts";
 import type { NewRequest } from "../../store/requests.ts";
 import { ACTOR } from "../allocation/deps.ts";
-import { describeClaim } from "../allocation/index.ts";
+import {
+  bilingual,
+  claimedText,
+  type Detail,
+  fixedIpText,
+  NO_FLOATING_IP,
+  NO_VOLUMES,
+  noClientRules,
+  sessionText,
+  setDetail,
+} from "../allocation/step-text.ts";
 import type { BrokerIdentity } from "../broker-auth.ts";
 import { observeAllocation } from "../metrics.ts";
 import { type BrokerContext, directory } from "./context.ts";
 import type { RequestVmInput } from "./request-vm.ts";
 
-const step = (name: string, outcome: RequestStep["outcome"], detail: string, ms = 0): RequestStep => ({
-  name,
-  started_at: new Date().toISOString(),
-  duration_ms: ms,
-  outcome,
-  detail,
-});
+const step = (name: string, outcome: RequestStep["outcome"], detail: Detail, ms = 0): RequestStep => {
+  const made: RequestStep = { name, started_at: new Date().toISOString(), duration_ms: ms, outcome };
+  setDetail(made, detail);
+  return made;
+};
 
 /** Whether the request was recorded completed with its desktop (false: nothing was written). */
 export async function allocateAtOnce(
@@ -58,22 +66,20 @@ export async function allocateAtOnce(
         sessionId = randomUUID();
         const findMs = Math.round((performance.now() - started) * 10) / 10;
         const steps = [
+          step("find_instance", "ok", claimedText(instance, kind), findMs),
           step(
-            "find_instance",
+            "wait_active",
             "ok",
-            `instance ${instance.id} (${instance.name}), ${describeClaim(kind)}`,
-            findMs,
+            bilingual(
+              `instance ${instance.id} is ACTIVE (as recorded from Nova)`,
+              `машина ${instance.id} в состоянии ACTIVE (по записи из Nova)`,
+            ),
           ),
-          step("wait_active", "ok", `instance ${instance.id} is ACTIVE (as recorded from Nova)`),
-          step("floating_ip", "ok", "the user has no floating IP"),
-          step("volume", "skipped", "the pool has no user volumes"),
-          step("resolve_ip", "ok", `fixed IP ${instance.fixed_ip}`),
-          step(
-            "client_rules",
-            "skipped",
-            input.ipAddress ? "no connection type given" : "no client address given",
-          ),
-          step("session", "ok", `session ${sessionId}`),
+          step("floating_ip", "ok", NO_FLOATING_IP),
+          step("volume", "skipped", NO_VOLUMES),
+          step("resolve_ip", "ok", fixedIpText(instance.fixed_ip)),
+          step("client_rules", "skipped", noClientRules(Boolean(input.ipAddress))),
+          step("session", "ok", sessionText(sessionId)),
         ];
         return {
           request,
