@@ -309,6 +309,11 @@ describe("dashboard in chromium", () => {
     await page.getByRole("link", { name: "Пулы" }).click();
     await page.getByRole("link", { name: poolName }).click();
     await page.getByText("Расписания нет: свободных рабочих столов всегда:").waitFor();
+    // The allocation's steps in Russian too (detail_translations, through GET /v1/activity/tasks).
+    const steps = page.locator("#pool-tasks .steps", { hasText: "find_instance" }).first();
+    await steps.waitFor();
+    assert.match((await steps.textContent()) ?? "", /машина .* закреплена за пользователем/);
+    assert.doesNotMatch((await steps.textContent()) ?? "", /assigned to the user|has no floating IP/);
     await shot(page, "pool-ru", true);
     await page.getByRole("navigation").getByRole("link", { name: "Обзор" }).click();
     await page.getByRole("heading", { name: "Обзор" }).waitFor();

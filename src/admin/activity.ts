@@ -66,7 +66,10 @@ const Step = T.Object({
   started_at: T.String(),
   duration_ms: T.Union([T.Number(), T.Null()]),
   outcome: T.String(),
-  detail: T.Optional(T.String()),
+  detail: T.Optional(T.String({ description: "In English." })),
+  detail_translations: T.Optional(
+    T.Object({ ru: T.String() }, { description: "The detail in the dashboard's other languages." }),
+  ),
 });
 
 const TaskList = T.Object(
